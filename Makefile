@@ -1,0 +1,45 @@
+# orm_kit — `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test test-sqlite test-pg lint typecheck docs bench clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed ## Create .venv, install, and run the quickstart on embedded SQLite
+	cd examples && ../$(PY) quickstart.py
+
+test: $(BIN)/.installed ## Run the whole suite on SQLite and PostgreSQL
+	$(BIN)/pytest
+
+test-sqlite: $(BIN)/.installed ## Run the suite on SQLite only
+	$(BIN)/pytest -k "not postgresql"
+
+test-pg: $(BIN)/.installed ## Run the suite on PostgreSQL only
+	$(BIN)/pytest -k "not sqlite"
+
+lint: $(BIN)/.installed ## Ruff on the package, tests, examples and benchmarks
+	$(BIN)/ruff check orm_kit tests examples benchmarks
+	$(BIN)/ruff format --check orm_kit tests examples benchmarks
+
+typecheck: $(BIN)/.installed ## mypy --strict on the package and the typing tests
+	$(BIN)/mypy orm_kit tests/typing
+
+docs: $(BIN)/.installed ## Build the documentation site (strict)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+bench: $(BIN)/.installed ## Run the W1-W10 benchmarks (needs ORM_KIT_BENCH_POSTGRES_URL or the local server)
+	$(PY) -m benchmarks.run
+
+clean: ## Remove the virtualenv and build outputs
+	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

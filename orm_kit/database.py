@@ -1,0 +1,420 @@
+"""``Database``: the engine and session-factory lifecycle, named databases, health and info.
+
+A ``Database`` owns one SQLAlchemy ``AsyncEngine`` and two ways of running statements:
+
+* the *direct path* — a single statement on a pooled connection in autocommit (one round
+  trip, no unit of work), used by manager calls outside a session;
+* the *session path* — an ``AsyncSession`` with ``expire_on_commit=False``, used inside
+  ``db.session()`` / ``transaction()`` and for multi-statement work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Connection, Result, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.sql import Executable
+
+from orm_kit.context import _current_session
+from orm_kit.exceptions import DatabaseUnavailableError, ORMKitError, ValidationError, translate_error
+from orm_kit.settings import DatabaseSettings
+
+__all__ = [
+    "Database",
+    "HealthStatus",
+    "close_database",
+    "get_database",
+    "get_session",
+    "init_database",
+]
+
+ResultT = TypeVar("ResultT")
+
+_DIRECT = "orm_kit_direct"
+SESSION_DB_KEY = "orm_kit_database"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthStatus:
+    """The outcome of :meth:`Database.health`."""
+
+    healthy: bool
+    latency_ms: float | None
+    timestamp: datetime
+    error: str | None = None
+
+
+class _Registry:
+    """The connected databases of this process, by name; the first connected is the default."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, Database] = {}
+        self.default: Database | None = None
+
+    def add(self, db: Database) -> None:
+        existing = self.by_name.get(db.name)
+        if existing is not None and existing is not db:
+            raise ValidationError(
+                f"A database named {db.name!r} is already connected. Disconnect it first or "
+                "pass a different name= to Database()."
+            )
+        self.by_name[db.name] = db
+        if self.default is None:
+            self.default = db
+
+    def remove(self, db: Database) -> None:
+        if self.by_name.get(db.name) is db:
+            del self.by_name[db.name]
+        if self.default is db:
+            self.default = next(iter(self.by_name.values()), None)
+
+
+_registry = _Registry()
+
+
+def get_database(name: str | None = None) -> Database:
+    """Return the connected database called ``name``, or the default one.
+
+    Raises:
+        DatabaseUnavailableError: No such database is connected.
+    """
+    db = _registry.default if name is None else _registry.by_name.get(name)
+    if db is None:
+        which = "No database is connected" if name is None else f"No database named {name!r}"
+        raise DatabaseUnavailableError(
+            f"{which}. Call `await Database(url).connect()` or `await init_database()` first "
+            "(in FastAPI, use orm_kit's lifespan)."
+        )
+    return db
+
+
+def _sqlite_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    # NOTE(sqlite): take transaction control away from the sqlite3 module so that BEGIN,
+    # SAVEPOINT and autocommit statements behave as on a server database.
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_wal(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # NOTE(sqlite): the direct path runs single statements without BEGIN (autocommit).
+    if not conn.get_execution_options().get(_DIRECT):
+        conn.exec_driver_sql("BEGIN")
+
+
+class Database:
+    """A database orm_kit can run models against.
+
+    Args:
+        url: A SQLAlchemy async URL. ``None`` reads ``DATABASE_URL`` (then the SQLite default).
+        name: The name used with ``Model.objects.using(name)``; the first connected
+            database is also the default one.
+        settings: Explicit settings; by default read from the environment / ``.env``.
+        **engine_kwargs: Passed on to ``create_async_engine`` and win over settings.
+
+    Example:
+        ```python
+        db = Database("sqlite+aiosqlite:///./app.db")
+        async with db:                       # connect() ... disconnect()
+            await db.create_all()
+            async with db.session():
+                await User.objects.create(email="a@x.io")
+        ```
+    """
+
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        *,
+        name: str = "default",
+        settings: DatabaseSettings | None = None,
+        **engine_kwargs: Any,
+    ) -> None:
+        self.settings = settings if settings is not None else DatabaseSettings()
+        self.url: URL = make_url(url if url is not None else self.settings.url)
+        self.name = name
+        self._engine_kwargs = engine_kwargs
+        self._engine: AsyncEngine | None = None
+        self._direct_engine: AsyncEngine | None = None
+        self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+    def __repr__(self) -> str:
+        state = "connected" if self._engine is not None else "disconnected"
+        return f"<Database {self.name!r} {self.url.render_as_string(hide_password=True)} {state}>"
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def dialect(self) -> str:
+        """The dialect name: ``"sqlite"``, ``"postgresql"``, ``"mysql"`` ..."""
+        return self.url.get_backend_name()
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether :meth:`connect` has run (and :meth:`disconnect` has not)."""
+        return self._engine is not None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The SQLAlchemy ``AsyncEngine``.
+
+        Raises:
+            DatabaseUnavailableError: The database is not connected.
+        """
+        if self._engine is None:
+            raise DatabaseUnavailableError(
+                f"Database {self.name!r} is not connected. Call `await db.connect()` "
+                "(or use `async with db:`) before running queries."
+            )
+        return self._engine
+
+    def _build_engine(self) -> AsyncEngine:
+        s = self.settings
+        kwargs: dict[str, Any] = {"echo": s.echo, "echo_pool": s.echo_pool}
+        connect_args: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            database = self.url.database or ""
+            if database in ("", ":memory:") or "mode=memory" in str(self.url):
+                # NOTE(sqlite): one shared connection, or every checkout sees an empty db.
+                kwargs["poolclass"] = StaticPool
+                connect_args["check_same_thread"] = False
+        else:
+            kwargs.update(
+                pool_size=s.pool_size,
+                max_overflow=s.max_overflow,
+                pool_timeout=s.pool_timeout,
+                pool_recycle=s.pool_recycle,
+                pool_pre_ping=s.pool_pre_ping,
+            )
+            if self.url.get_driver_name() == "asyncpg" and s.statement_cache_size is not None:
+                # NOTE(postgresql): 0 for PgBouncer in transaction mode.
+                connect_args["statement_cache_size"] = s.statement_cache_size
+        if connect_args:
+            kwargs["connect_args"] = connect_args
+        kwargs.update(self._engine_kwargs)
+        engine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            sync = engine.sync_engine
+            event.listen(sync, "connect", _sqlite_on_connect)
+            if kwargs.get("poolclass") is not StaticPool:
+                event.listen(sync, "connect", _sqlite_wal)
+            event.listen(sync, "begin", _sqlite_begin)
+        return engine
+
+    async def connect(self) -> Database:
+        """Create the engine, check that the server answers, and register this database.
+
+        Returns:
+            The database itself, so ``db = await Database(url).connect()`` works.
+
+        Raises:
+            DatabaseUnavailableError: The server cannot be reached.
+        """
+        if self._engine is not None:
+            return self
+        engine = self._build_engine()
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError) as exc:
+            await engine.dispose()
+            raise translate_error(exc, operation="connect") from exc
+        self._engine = engine
+        if self.dialect == "sqlite":
+            self._direct_engine = engine.execution_options(**{_DIRECT: True})
+        else:
+            self._direct_engine = engine.execution_options(
+                isolation_level="AUTOCOMMIT", **{_DIRECT: True}
+            )
+        self._sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        _registry.add(self)
+        return self
+
+    async def disconnect(self) -> None:
+        """Dispose of the engine and its pool and unregister this database."""
+        engine, self._engine = self._engine, None
+        self._direct_engine = None
+        self._sessionmaker = None
+        _registry.remove(self)
+        if engine is not None:
+            await engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return await self.connect()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.disconnect()
+
+    # --- sessions -----------------------------------------------------------------------
+
+    def new_session(self) -> AsyncSession:
+        """Return a new ``AsyncSession`` bound to this database (the caller closes it)."""
+        if self._sessionmaker is None:
+            self.engine  # noqa: B018 - raises the not-connected error
+            raise AssertionError  # pragma: no cover
+        session = self._sessionmaker()
+        session.info[SESSION_DB_KEY] = self
+        return session
+
+    def owns(self, session: AsyncSession) -> bool:
+        """Whether ``session`` was opened by this database."""
+        return session.info.get(SESSION_DB_KEY) is self
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """Open one unit of work: commit on success, roll back on error.
+
+        Inside the block the session is the ambient one, so every manager call uses it.
+        Nested inside another ``session()`` of the same database, the outer session is
+        reused (use :meth:`transaction` for a savepoint).
+        """
+        outer = _current_session.get()
+        if outer is not None and self.owns(outer):
+            yield outer
+            return
+        from orm_kit.transaction import run_unit_of_work
+
+        async with run_unit_of_work(self) as session:
+            yield session
+
+    def transaction(self) -> Any:
+        """Return ``transaction()`` bound to this database (SAVEPOINT when nested)."""
+        from orm_kit.transaction import transaction
+
+        return transaction(self)
+
+    # --- the direct path ----------------------------------------------------------------
+
+    async def run_direct(
+        self,
+        stmt: Executable,
+        consume: Callable[[Result[Any]], ResultT],
+        *,
+        model: type[Any] | None = None,
+        operation: str = "query",
+        filters: tuple[str, ...] = (),
+    ) -> ResultT:
+        """Run one statement in autocommit on a pooled connection and consume its result.
+
+        The connection goes back to the pool before this returns, also on error or
+        cancellation. Driver errors come out translated.
+        """
+        engine = self._direct_engine
+        if engine is None:
+            self.engine  # noqa: B018 - raises the not-connected error
+            raise AssertionError  # pragma: no cover
+        try:
+            async with engine.connect() as conn:
+                return consume(await conn.execute(stmt))
+        except SQLAlchemyError as exc:
+            raise translate_error(exc, model=model, operation=operation, filters=filters) from exc
+        except OSError as exc:
+            raise translate_error(exc, model=model, operation=operation, filters=filters) from exc
+
+    @asynccontextmanager
+    async def direct_connection(self) -> AsyncIterator[AsyncConnection]:
+        """Yield an autocommit connection (used to stream results outside a session)."""
+        engine = self._direct_engine
+        if engine is None:
+            self.engine  # noqa: B018 - raises the not-connected error
+            raise AssertionError  # pragma: no cover
+        async with engine.connect() as conn:
+            yield conn
+
+    # --- schema -------------------------------------------------------------------------
+
+    async def _run_sync(self, fn: Callable[[Connection], None], operation: str) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.run_sync(fn)
+        except SQLAlchemyError as exc:
+            raise translate_error(exc, operation=operation) from exc
+
+    async def create_all(self) -> None:
+        """Create every table of ``Model.metadata`` that does not exist yet."""
+        from orm_kit.model import Model
+
+        await self._run_sync(Model.metadata.create_all, "create_all")
+
+    async def drop_all(self) -> None:
+        """Drop every table of ``Model.metadata``."""
+        from orm_kit.model import Model
+
+        await self._run_sync(Model.metadata.drop_all, "drop_all")
+
+    async def reset(self) -> None:
+        """Drop and re-create every table (tests and scripts; migrations are for production)."""
+        await self.drop_all()
+        await self.create_all()
+
+    # --- health and info ----------------------------------------------------------------
+
+    async def health(self) -> HealthStatus:
+        """Run ``SELECT 1`` and report whether it worked and how long it took.
+
+        Never raises for an unreachable database: the error is in the result.
+        """
+        start = time.perf_counter()
+        try:
+            await self.run_direct(text("SELECT 1"), lambda r: r.scalar_one(), operation="health")
+        except ORMKitError as exc:
+            return HealthStatus(False, None, datetime.now(UTC), str(exc))
+        latency = (time.perf_counter() - start) * 1000
+        return HealthStatus(True, round(latency, 3), datetime.now(UTC), None)
+
+    async def info(self) -> dict[str, Any]:
+        """Return the server version, dialect and pool figures."""
+        query = "SELECT sqlite_version()" if self.dialect == "sqlite" else "SELECT version()"
+        version = await self.run_direct(text(query), lambda r: r.scalar_one(), operation="info")
+        pool = self.engine.pool
+        figures: dict[str, Any] = {"pool_size": None, "checked_out": None, "overflow": None}
+        for key, attr in (("pool_size", "size"), ("checked_out", "checkedout"), ("overflow", "overflow")):
+            fn = getattr(pool, attr, None)
+            if callable(fn):
+                figures[key] = fn()
+        return {"version": str(version), "dialect": self.dialect, **figures}
+
+
+# --- module level helpers for the default database ---------------------------------------
+
+
+async def init_database(url: str | None = None, **engine_kwargs: Any) -> Database:
+    """Connect the default database (from ``url`` or the settings) and return it."""
+    return await Database(url, **engine_kwargs).connect()
+
+
+async def close_database() -> None:
+    """Disconnect the default database, if one is connected."""
+    if _registry.default is not None:
+        await _registry.default.disconnect()
+
+
+@asynccontextmanager
+async def get_session() -> AsyncIterator[AsyncSession]:
+    """Open a unit of work on the default database (see :meth:`Database.session`)."""
+    async with get_database().session() as session:
+        yield session
+

@@ -1,0 +1,245 @@
+"""The orm_kit exception tree and the one place driver errors are translated.
+
+::
+
+    ORMKitError
+     ├── NotFoundError                 (each Model.DoesNotExist subclasses it)
+     ├── MultipleObjectsReturned       (each Model.MultipleObjectsReturned subclasses it)
+     ├── ConflictError                 unique / foreign-key / not-null / check violation
+     ├── InvalidLookupError            unknown field, relation or lookup
+     ├── RelationNotLoadedError        a relationship that would lazy-load under asyncio
+     ├── ReadOnlyError                 a write to a read-only model
+     ├── ValidationError               bad values or names handed to a model or manager
+     ├── DatabaseUnavailableError      cannot connect, pool timeout
+     └── DatabaseError                 anything else the driver raised
+
+The original exception is always kept on ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+
+logger = logging.getLogger("orm_kit")
+logger.addHandler(logging.NullHandler())
+
+__all__ = [
+    "ConflictError",
+    "DatabaseError",
+    "DatabaseUnavailableError",
+    "InvalidLookupError",
+    "MultipleObjectsReturned",
+    "NotFoundError",
+    "ORMKitError",
+    "ReadOnlyError",
+    "RelationNotLoadedError",
+    "ValidationError",
+    "translate_error",
+]
+
+
+class ORMKitError(Exception):
+    """Base class of every error orm_kit raises."""
+
+
+class NotFoundError(ORMKitError):
+    """No row matched a query that needs exactly one."""
+
+
+class MultipleObjectsReturned(ORMKitError):  # noqa: N818 - Django parity name
+    """More than one row matched a query that needs exactly one."""
+
+
+class ConflictError(ORMKitError):
+    """A write violated a unique, foreign-key, not-null or check constraint.
+
+    Attributes:
+        constraint: The name of the violated constraint when it can be known, else ``None``.
+        kind: One of ``"unique"``, ``"foreign_key"``, ``"not_null"``, ``"check"`` or
+            ``"integrity"`` when the driver does not say which.
+    """
+
+    def __init__(self, message: str, *, constraint: str | None = None, kind: str = "integrity"):
+        super().__init__(message)
+        self.constraint = constraint
+        self.kind = kind
+
+
+class InvalidLookupError(ORMKitError):
+    """A field, relation or lookup named in a query does not exist on the model."""
+
+
+class RelationNotLoadedError(ORMKitError):
+    """A relationship was touched that was not loaded; async code cannot lazy-load it."""
+
+
+class ReadOnlyError(ORMKitError):
+    """A write was attempted on a read-only model."""
+
+
+class ValidationError(ORMKitError):
+    """Values or names handed to a model, manager or QuerySet are not acceptable."""
+
+
+class DatabaseUnavailableError(ORMKitError):
+    """The database cannot be reached (connection refused, pool timeout, not connected)."""
+
+
+class DatabaseError(ORMKitError):
+    """Any other error reported by the database driver."""
+
+
+# --- translation ------------------------------------------------------------------------
+
+# NOTE(postgresql): asyncpg reports SQLSTATE and the constraint name on the original error.
+_PG_SQLSTATE_KIND = {
+    "23505": "unique",
+    "23503": "foreign_key",
+    "23502": "not_null",
+    "23514": "check",
+}
+
+# NOTE(sqlite): SQLite reports only a message; the constraint name is derived from it.
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<cols>.+)$")
+_SQLITE_NOT_NULL = re.compile(r"NOT NULL constraint failed: (?P<cols>.+)$")
+_SQLITE_CHECK = re.compile(r"CHECK constraint failed: (?P<name>.+)$")
+
+
+def _find_driver_error(exc: BaseException) -> BaseException:
+    orig = getattr(exc, "orig", None)
+    # SQLAlchemy's async adapters wrap the driver exception once more.
+    while orig is not None and getattr(orig, "__cause__", None) is not None and (
+        type(orig).__module__.startswith("sqlalchemy")
+    ):
+        orig = orig.__cause__
+    return orig if orig is not None else exc
+
+
+def _sqlite_unique_name(cols: str) -> str | None:
+    # "user.email" or "item.a, item.b" -> uq_user_email / uq_item_a_b (the naming convention).
+    parts = [c.strip() for c in cols.split(",")]
+    tables = {p.split(".", 1)[0] for p in parts if "." in p}
+    if len(tables) != 1:
+        return None
+    table = tables.pop()
+    columns = [p.split(".", 1)[1] for p in parts]
+    return f"uq_{table}_{'_'.join(columns)}"
+
+
+def _conflict_from_integrity(exc: sa_exc.IntegrityError) -> ConflictError:
+    driver = _find_driver_error(exc)
+    sqlstate = getattr(driver, "sqlstate", None)
+    text = str(driver).strip().splitlines()[0] if str(driver).strip() else type(driver).__name__
+    if sqlstate is not None:
+        kind = _PG_SQLSTATE_KIND.get(str(sqlstate), "integrity")
+        constraint = getattr(driver, "constraint_name", None)
+    else:
+        kind, constraint = "integrity", None
+        if m := _SQLITE_UNIQUE.search(text):
+            kind, constraint = "unique", _sqlite_unique_name(m["cols"])
+        elif m := _SQLITE_NOT_NULL.search(text):
+            kind, constraint = "not_null", None
+        elif m := _SQLITE_CHECK.search(text):
+            kind, constraint = "check", m["name"].strip()
+        elif "FOREIGN KEY constraint failed" in text:
+            kind = "foreign_key"
+    label = {
+        "unique": "A unique constraint",
+        "foreign_key": "A foreign-key constraint",
+        "not_null": "A NOT NULL constraint",
+        "check": "A check constraint",
+    }.get(kind, "An integrity constraint")
+    named = f" ({constraint})" if constraint else ""
+    return ConflictError(
+        f"{label}{named} was violated: {text}. The transaction was rolled back; "
+        "change the conflicting values and try again.",
+        constraint=constraint,
+        kind=kind,
+    )
+
+
+_UNAVAILABLE_NAMES = (
+    "ConnectionRefusedError",
+    "ConnectionDoesNotExistError",
+    "CannotConnectNowError",
+    "InvalidCatalogNameError",
+    "InvalidAuthorizationSpecificationError",
+    "TooManyConnectionsError",
+    "gaierror",
+)
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.TimeoutError):  # pool timeout
+        return True
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    chain: BaseException | None = exc
+    seen = 0
+    while chain is not None and seen < 6:
+        if type(chain).__name__ in _UNAVAILABLE_NAMES or isinstance(chain, OSError):
+            return True
+        chain = getattr(chain, "orig", None) or chain.__cause__
+        seen += 1
+    return False
+
+
+def translate_error(
+    exc: BaseException,
+    *,
+    model: type[Any] | None = None,
+    operation: str = "query",
+    filters: Iterable[str] = (),
+) -> ORMKitError:
+    """Turn a SQLAlchemy or driver exception into the matching orm_kit error.
+
+    The returned error should be raised ``from exc`` so the original stays on
+    ``__cause__``. The error is logged once on the ``orm_kit`` logger with the model,
+    the operation and the filter *names*; bound values are never logged.
+
+    Args:
+        exc: The exception raised by SQLAlchemy or the driver.
+        model: The model class the operation concerned, if any.
+        operation: A short name of the operation (``"create"``, ``"update"`` ...).
+        filters: The names of the filters in play (never their values).
+
+    Returns:
+        The orm_kit error to raise.
+    """
+    if isinstance(exc, ORMKitError):
+        return exc
+    error: ORMKitError
+    if isinstance(exc, sa_exc.IntegrityError):
+        error = _conflict_from_integrity(exc)
+    elif _is_unavailable(exc):
+        error = DatabaseUnavailableError(
+            f"The database could not be reached during {operation}: "
+            f"{type(_find_driver_error(exc)).__name__}. Check that the server is running, "
+            "that DATABASE_URL is right, and that the pool is large enough."
+        )
+    else:
+        driver = _find_driver_error(exc)
+        first = str(driver).strip().splitlines()[0] if str(driver).strip() else ""
+        error = DatabaseError(
+            f"The database rejected {operation}: {type(driver).__name__}: {first}".rstrip(": ")
+        )
+    model_name = model.__name__ if model is not None else None
+    level = logging.INFO if isinstance(error, ConflictError) else logging.WARNING
+    logger.log(
+        level,
+        "orm_kit %s failed: %s",
+        operation,
+        type(error).__name__,
+        extra={
+            "orm_kit_model": model_name,
+            "orm_kit_operation": operation,
+            "orm_kit_filters": sorted(set(filters)),
+            "orm_kit_error": type(error).__name__,
+        },
+    )
+    return error

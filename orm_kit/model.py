@@ -1,0 +1,233 @@
+"""``Model`` and ``ModelMeta``: the declarative base, table names, managers and instance API."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
+
+from orm_kit import exceptions
+from orm_kit.query.manager import Manager
+
+if TYPE_CHECKING:
+    from orm_kit.database import Database
+
+__all__ = ["NAMING_CONVENTION", "Model", "ModelMeta", "snake_case"]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_CAMEL = re.compile(r"([a-z\d])([A-Z])")
+
+
+def snake_case(name: str) -> str:
+    """Return ``name`` in snake_case: ``UserProfile`` → ``user_profile``, ``HTTPLog`` → ``http_log``."""
+    return _CAMEL.sub(r"\1_\2", _ACRONYM.sub(r"\1_\2", name)).lower()
+
+
+def _is_mapped(cls: type) -> bool:
+    return "__table__" in cls.__dict__ or "__mapper__" in cls.__dict__
+
+
+class ModelMeta(DeclarativeAttributeIntercept):
+    """Metaclass of :class:`Model`.
+
+    When a concrete model class is created it:
+
+    * derives ``__tablename__`` in snake_case from the class name, unless the class sets
+      one, is ``__abstract__``, or inherits a mapped table (single-table inheritance);
+    * attaches per-model ``DoesNotExist`` / ``MultipleObjectsReturned`` exceptions that
+      subclass :class:`~orm_kit.exceptions.NotFoundError` /
+      :class:`~orm_kit.exceptions.MultipleObjectsReturned` (and the parent model's).
+
+    The default manager ``objects`` is declared on :class:`Model` itself; a model may
+    declare further managers, or replace ``objects`` with its own.
+    """
+
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> ModelMeta:
+        is_root = namespace.get("__orm_kit_root__", False)
+        abstract = namespace.get("__abstract__", False)
+        if not is_root and not abstract:
+            inherits_table = any(_is_mapped(klass) for base in bases for klass in base.__mro__)
+            has_name = "__tablename__" in namespace or "__table__" in namespace or any(
+                getattr(base, "__tablename__", None) is not None for base in bases
+            )
+            if not inherits_table and not has_name:
+                namespace["__tablename__"] = snake_case(name)
+            parents_missing = [b for b in bases if isinstance(b, ModelMeta)]
+            for exc_name, root in (
+                ("DoesNotExist", exceptions.NotFoundError),
+                ("MultipleObjectsReturned", exceptions.MultipleObjectsReturned),
+            ):
+                if exc_name in namespace:
+                    continue
+                parents = tuple(
+                    getattr(b, exc_name)
+                    for b in parents_missing
+                    if isinstance(getattr(b, exc_name, None), type)
+                    and getattr(b, exc_name) is not root
+                ) or (root,)
+                namespace[exc_name] = type(
+                    exc_name, parents, {"__module__": namespace.get("__module__", __name__),
+                                        "__qualname__": f"{name}.{exc_name}"}
+                )
+        return super().__new__(mcs, name, bases, namespace, **kwargs)
+
+
+class Model(DeclarativeBase, metaclass=ModelMeta):
+    """The declarative base of orm_kit models.
+
+    Example:
+        ```python
+        class User(Model):                        # __tablename__ == "user"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            email: Mapped[str] = mapped_column(String(255), unique=True)
+
+        user = await User.objects.create(email="ann@example.com")
+        ```
+    """
+
+    __orm_kit_root__ = True
+    __abstract__ = True
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    objects: ClassVar[Manager[Any]] = Manager()
+    DoesNotExist: ClassVar[type[exceptions.NotFoundError]] = exceptions.NotFoundError
+    MultipleObjectsReturned: ClassVar[type[exceptions.MultipleObjectsReturned]] = (
+        exceptions.MultipleObjectsReturned
+    )
+
+    # --- introspection --------------------------------------------------------------
+
+    @property
+    def pk(self) -> Any:
+        """The primary-key value (a tuple for a composite key)."""
+        keys = _pk_keys(type(self))
+        if len(keys) == 1:
+            return self.__dict__.get(keys[0])
+        return tuple(self.__dict__.get(k) for k in keys)
+
+    def to_dict(
+        self, *, exclude: set[str] | None = None, include: set[str] | None = None
+    ) -> dict[str, Any]:
+        """Return the loaded column values as a dict (no I/O).
+
+        Args:
+            exclude: Column names to leave out.
+            include: Extra attribute names to add (properties, loaded relationships).
+        """
+        exclude = exclude or set()
+        data = {
+            key: self.__dict__[key]
+            for key in _column_keys(type(self))
+            if key in self.__dict__ and key not in exclude
+        }
+        for name in include or ():
+            data[name] = getattr(self, name)
+        return data
+
+    def __repr__(self) -> str:
+        shown = []
+        for key in _column_keys(type(self))[:6]:
+            if key in self.__dict__:
+                shown.append(f"{key}={self.__dict__[key]!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    # --- instance API ---------------------------------------------------------------
+
+    def update(self, **values: Any) -> Self:
+        """Set attributes from ``values`` (no I/O; call :meth:`save` to persist).
+
+        Raises:
+            ValidationError: A name is not a column or relationship of the model.
+        """
+        known = _attribute_keys(type(self))
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise exceptions.ValidationError(
+                f"{type(self).__name__} has no field(s) {', '.join(unknown)}. "
+                f"Valid fields: {', '.join(sorted(known))}."
+            )
+        for key, value in values.items():
+            setattr(self, key, value)
+        return self
+
+    async def save(self, *, using: Database | str | None = None) -> Self:
+        """Insert or update this instance (only the changed columns of a loaded one).
+
+        Inside a session the instance joins it and is flushed; outside one a short unit
+        of work commits it.
+        """
+        from orm_kit.query.executor import save_instance
+
+        await save_instance(self, using)
+        return self
+
+    async def delete(self, *, using: Database | str | None = None) -> int:
+        """Delete this instance's row and return the number of rows deleted (0 or 1)."""
+        from orm_kit.query.queryset import QuerySet
+
+        qs: QuerySet[Any] = QuerySet(type(self)).filter(pk=self._require_pk("delete"))
+        if using is not None:
+            qs = qs.using(using)
+        return await qs.delete()
+
+    async def refresh_from_db(
+        self, *, fields: list[str] | None = None, using: Database | str | None = None
+    ) -> Self:
+        """Reload this instance's columns (or just ``fields``) from the database.
+
+        Raises:
+            NotFoundError: The row no longer exists (``Model.DoesNotExist``).
+        """
+        from orm_kit.query.queryset import QuerySet
+
+        names = fields or list(_column_keys(type(self)))
+        qs: QuerySet[Any] = QuerySet(type(self)).filter(pk=self._require_pk("refresh"))
+        if using is not None:
+            qs = qs.using(using)
+        row = await qs.values(*names).get()
+        for key, value in row.items():
+            set_committed_value(self, key, value)
+        return self
+
+    def _require_pk(self, operation: str) -> Any:
+        pk = self.pk
+        if pk is None or (isinstance(pk, tuple) and None in pk):
+            raise exceptions.ValidationError(
+                f"Cannot {operation} a {type(self).__name__} without a primary key; "
+                "save() it first."
+            )
+        return pk
+
+
+def _column_keys(model: type[Any]) -> tuple[str, ...]:
+    return model_info(model).column_keys
+
+
+def _attribute_keys(model: type[Any]) -> frozenset[str]:
+    return model_info(model).attribute_keys
+
+
+def _pk_keys(model: type[Any]) -> tuple[str, ...]:
+    return model_info(model).pk_keys
+
+
+def model_info(model: type[Any]) -> Any:
+    """Return the cached :class:`~orm_kit.query.meta.ModelInfo` of ``model``."""
+    from orm_kit.query.meta import get_model_info
+
+    return get_model_info(model)

@@ -1,0 +1,1 @@
+"""Querying: managers, QuerySets, the compiler, lookups and expressions."""

@@ -1,0 +1,148 @@
+"""The compiler: QueryState → SQLAlchemy ``Select`` / ``Update`` / ``Delete`` (no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Delete, Select, Update, delete, false, func, literal_column, select, update
+from sqlalchemy.orm import defer, load_only
+from sqlalchemy.sql.elements import ColumnElement
+
+from orm_kit.exceptions import InvalidLookupError
+from orm_kit.query.meta import ModelInfo, get_model_info
+from orm_kit.query.state import QueryState
+
+__all__ = [
+    "compile_count",
+    "compile_delete",
+    "compile_exists",
+    "compile_rows",
+    "compile_select_models",
+    "compile_update",
+    "loaded_keys",
+]
+
+
+def _where(stmt: Any, state: QueryState) -> Any:
+    if state.empty:
+        return stmt.where(false())
+    if state.where:
+        stmt = stmt.where(*state.where)
+    return stmt
+
+
+def _order(stmt: Any, state: QueryState) -> Any:
+    if state.order_by:
+        stmt = stmt.order_by(*(expr.desc() if desc else expr for expr, desc, _ in state.order_by))
+    return stmt
+
+
+def _tail(stmt: Select[Any], state: QueryState) -> Select[Any]:
+    stmt = _order(_where(stmt, state), state)
+    if state.distinct:
+        stmt = stmt.distinct()
+    if state.limit is not None:
+        stmt = stmt.limit(state.limit)
+    if state.offset is not None:
+        stmt = stmt.offset(state.offset)
+    if state.for_update is not None:
+        fu = state.for_update
+        info = get_model_info(state.model)
+        of = [info.columns[name] for name in fu.of] if fu.of else None
+        stmt = stmt.with_for_update(nowait=fu.nowait, skip_locked=fu.skip_locked, of=of)
+    return stmt
+
+
+def loaded_keys(state: QueryState, info: ModelInfo) -> tuple[str, ...]:
+    """The column keys a model query loads, honouring ``only()`` / ``defer()``."""
+    if state.only is None and not state.defer:
+        return info.column_keys
+    wanted = set(state.only) if state.only is not None else set(info.column_keys)
+    wanted -= set(state.defer)
+    wanted |= set(info.pk_keys)
+    return tuple(k for k in info.column_keys if k in wanted)
+
+
+def compile_rows(state: QueryState) -> tuple[Select[Any], tuple[str, ...]]:
+    """A column select for model rows on the direct path; returns the statement and keys."""
+    info = get_model_info(state.model)
+    keys = loaded_keys(state, info)
+    cols: list[ColumnElement[Any]] = [info.columns[k] for k in keys]
+    cols.extend(expr.label(name) for name, expr in state.annotations)
+    return _tail(select(*cols), state), keys
+
+
+def compile_select_models(state: QueryState) -> Select[Any]:
+    """An ORM select of the model (session path), with annotations as extra columns."""
+    info = get_model_info(state.model)
+    stmt: Select[Any] = select(state.model)
+    if state.only is not None:
+        stmt = stmt.options(load_only(*(info.columns[k] for k in loaded_keys(state, info))))
+    elif state.defer:
+        stmt = stmt.options(*(defer(info.columns[k]) for k in state.defer))
+    if state.annotations:
+        stmt = stmt.add_columns(*(expr.label(name) for name, expr in state.annotations))
+    return _tail(stmt, state)
+
+
+def value_column(state: QueryState, info: ModelInfo, name: str) -> ColumnElement[Any]:
+    """The expression behind a ``values()`` name: a column or an annotation."""
+    for ann_name, expr in state.annotations:
+        if ann_name == name:
+            return expr
+    from orm_kit.query.lookups import field_column
+
+    try:
+        return field_column(state.model, name)
+    except InvalidLookupError:
+        if state.annotations:
+            names = ", ".join(n for n, _ in state.annotations)
+            raise InvalidLookupError(
+                f"{state.model.__name__} has no field or annotation {name!r} "
+                f"(annotations: {names}; fields: {', '.join(info.column_keys)})."
+            ) from None
+        raise
+
+
+def compile_values(state: QueryState) -> Select[Any]:
+    """A select of the ``values()`` / ``values_list()`` fields, labelled by name."""
+    info = get_model_info(state.model)
+    names = state.fields or (info.column_keys + tuple(n for n, _ in state.annotations))
+    cols = [value_column(state, info, n).label(n) for n in names]
+    return _tail(select(*cols), state)
+
+
+def compile_count(state: QueryState) -> Select[Any]:
+    """``SELECT count(*)``, over a subquery when sliced or distinct."""
+    if state.is_sliced or state.distinct:
+        inner = compile_values(state) if state.shape != "models" else compile_rows(state)[0]
+        return select(func.count()).select_from(inner.order_by(None).subquery())
+    table = get_model_info(state.model).mapper.local_table
+    return _where(select(func.count()).select_from(table), state)  # type: ignore[no-any-return]
+
+
+def compile_exists(state: QueryState) -> Select[Any]:
+    """``SELECT 1 ... LIMIT 1``."""
+    table = get_model_info(state.model).mapper.local_table
+    stmt = _where(select(literal_column("1")).select_from(table), state)
+    if state.offset is not None:
+        stmt = stmt.offset(state.offset)
+    return stmt.limit(1)  # type: ignore[no-any-return]
+
+
+def compile_update(state: QueryState, values: dict[str, Any], *, orm: bool) -> Update:
+    """``UPDATE`` of the filtered rows; ``orm`` makes it ORM-enabled (session path)."""
+    info = get_model_info(state.model)
+    if orm:
+        stmt = update(state.model).values({info.columns[k]: v for k, v in values.items()})
+    else:
+        table = info.mapper.local_table
+        stmt = update(table).values({info.table_columns[k]: v for k, v in values.items()})
+    return _where(stmt, state)  # type: ignore[no-any-return]
+
+
+def compile_delete(state: QueryState, *, orm: bool) -> Delete:
+    """``DELETE`` of the filtered rows; ``orm`` makes it ORM-enabled (session path)."""
+    info = get_model_info(state.model)
+    stmt = delete(state.model) if orm else delete(info.mapper.local_table)
+    return _where(stmt, state)  # type: ignore[no-any-return]

@@ -1,0 +1,121 @@
+"""Where a statement runs: the ambient or given session, or the direct autocommit path.
+
+This is the single place that chooses between the two execution paths of the design:
+
+* a session (ambient ``db.session()`` / ``transaction()``, or ``using(session)``): the
+  statement runs on the session's connection and transaction;
+* otherwise the direct path: one statement in autocommit on a pooled connection.
+
+Multi-statement work outside a session gets a short unit of work (:func:`unit_of_work`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.engine import Result
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
+
+from orm_kit.context import _current_session
+from orm_kit.exceptions import ValidationError, translate_error
+
+if TYPE_CHECKING:
+    from orm_kit.database import Database
+
+__all__ = ["Target", "resolve_target", "run", "save_instance", "unit_of_work"]
+
+ResultT = TypeVar("ResultT")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The resolved place to run: a session, or a database's direct path."""
+
+    session: AsyncSession | None
+    database: Database | None
+
+
+def _database_of(using: Any) -> Database:
+    from orm_kit.database import Database, get_database
+
+    if isinstance(using, Database):
+        if not using.is_connected:
+            using.engine  # noqa: B018 - raises the not-connected error
+        return using
+    if using is None or isinstance(using, str):
+        return get_database(using)
+    raise ValidationError(
+        f"using() takes an AsyncSession, a Database or a database name, not {type(using).__name__}."
+    )
+
+
+def resolve_target(using: Any) -> Target:
+    """Choose the session or database a query runs on (see the module docstring)."""
+    if isinstance(using, AsyncSession):
+        return Target(using, None)
+    ambient = _current_session.get()
+    if using is None:
+        if ambient is not None:
+            return Target(ambient, None)
+        return Target(None, _database_of(None))
+    db = _database_of(using)
+    if ambient is not None and db.owns(ambient):
+        return Target(ambient, db)
+    return Target(None, db)
+
+
+async def run(
+    target: Target,
+    stmt: Executable,
+    consume: Callable[[Result[Any]], ResultT],
+    *,
+    model: type[Any] | None = None,
+    operation: str = "query",
+    filters: tuple[str, ...] = (),
+) -> ResultT:
+    """Run one statement on ``target`` and hand its result to ``consume``."""
+    if target.session is None:
+        assert target.database is not None
+        return await target.database.run_direct(
+            stmt, consume, model=model, operation=operation, filters=filters
+        )
+    try:
+        return consume(await target.session.execute(stmt))
+    except SQLAlchemyError as exc:
+        raise translate_error(exc, model=model, operation=operation, filters=filters) from exc
+
+
+@asynccontextmanager
+async def unit_of_work(using: Any) -> AsyncIterator[AsyncSession]:
+    """Yield the session to use for multi-statement work.
+
+    Inside a session that session is yielded as is; outside one a short unit of work is
+    opened on the target database and committed at the end of the block.
+    """
+    target = resolve_target(using)
+    if target.session is not None:
+        yield target.session
+        return
+    assert target.database is not None
+    async with target.database.session() as session:
+        yield session
+
+
+async def flush(session: AsyncSession, model: type[Any], operation: str) -> None:
+    """Flush ``session``, translating driver errors."""
+    try:
+        await session.flush()
+    except SQLAlchemyError as exc:
+        raise translate_error(exc, model=model, operation=operation) from exc
+
+
+async def save_instance(obj: Any, using: Any) -> None:
+    """Insert or update ``obj`` through the unit of work (changed columns only)."""
+    async with unit_of_work(using) as session:
+        session.add(obj)
+        await flush(session, type(obj), "save")

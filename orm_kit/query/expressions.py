@@ -1,0 +1,294 @@
+"""Query expressions: ``Q`` (boolean trees of lookups), ``F`` (column references with
+arithmetic) and the aggregates ``Count``, ``Sum``, ``Avg``, ``Min``, ``Max``.
+
+Each resolves against a model into a SQLAlchemy expression; values stay bound parameters.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Float, and_, cast, false, func, not_, or_, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from orm_kit.exceptions import ValidationError
+
+__all__ = ["Aggregate", "Avg", "Count", "F", "Max", "Min", "Q", "Resolvable", "Sum"]
+
+
+class Resolvable:
+    """Something that becomes a SQLAlchemy expression once the model is known."""
+
+    def resolve(self, model: type[Any]) -> ColumnElement[Any]:
+        """Return the SQLAlchemy expression for ``model``."""
+        raise NotImplementedError
+
+
+def to_expression(value: Any, model: type[Any]) -> Any:
+    """Resolve ``value`` if it is an orm_kit expression; leave plain values as they are."""
+    return value.resolve(model) if isinstance(value, Resolvable) else value
+
+
+class Combinable(Resolvable):
+    """Arithmetic between expressions and values: ``F("views") + 1``."""
+
+    def _combine(self, other: Any, op: Callable[[Any, Any], Any], reverse: bool) -> Combined:
+        return Combined(other, op, self) if reverse else Combined(self, op, other)
+
+    def __add__(self, other: Any) -> Combined:
+        return self._combine(other, operator.add, False)
+
+    def __radd__(self, other: Any) -> Combined:
+        return self._combine(other, operator.add, True)
+
+    def __sub__(self, other: Any) -> Combined:
+        return self._combine(other, operator.sub, False)
+
+    def __rsub__(self, other: Any) -> Combined:
+        return self._combine(other, operator.sub, True)
+
+    def __mul__(self, other: Any) -> Combined:
+        return self._combine(other, operator.mul, False)
+
+    def __rmul__(self, other: Any) -> Combined:
+        return self._combine(other, operator.mul, True)
+
+    def __truediv__(self, other: Any) -> Combined:
+        return self._combine(other, operator.truediv, False)
+
+    def __rtruediv__(self, other: Any) -> Combined:
+        return self._combine(other, operator.truediv, True)
+
+    def __mod__(self, other: Any) -> Combined:
+        return self._combine(other, operator.mod, False)
+
+    def __neg__(self) -> Combined:
+        return Combined(0, operator.sub, self)
+
+
+class Combined(Combinable):
+    """``lhs <op> rhs`` where either side may be an expression."""
+
+    def __init__(self, lhs: Any, op: Callable[[Any, Any], Any], rhs: Any) -> None:
+        self.lhs, self.op, self.rhs = lhs, op, rhs
+
+    def resolve(self, model: type[Any]) -> ColumnElement[Any]:
+        result: ColumnElement[Any] = self.op(
+            to_expression(self.lhs, model), to_expression(self.rhs, model)
+        )
+        return result
+
+    def __repr__(self) -> str:
+        return f"Combined({self.lhs!r}, {self.op.__name__}, {self.rhs!r})"
+
+
+class F(Combinable):
+    """A reference to a column of the model being queried.
+
+    Example:
+        ```python
+        await Post.objects.filter(id=1).update(views=F("views") + 1)
+        await Post.objects.filter(likes__gt=F("views"))
+        ```
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def resolve(self, model: type[Any]) -> ColumnElement[Any]:
+        from orm_kit.query.lookups import field_column
+
+        return field_column(model, self.name)
+
+    def asc(self) -> OrderBy:
+        """Ascending order on this column, for ``order_by()``."""
+        return OrderBy(self, descending=False)
+
+    def desc(self) -> OrderBy:
+        """Descending order on this column, for ``order_by()``."""
+        return OrderBy(self, descending=True)
+
+    def __repr__(self) -> str:
+        return f"F({self.name!r})"
+
+
+class OrderBy(Resolvable):
+    """An ordering term made from ``F(...).asc()`` / ``.desc()``."""
+
+    def __init__(self, expr: Resolvable, *, descending: bool) -> None:
+        self.expr, self.descending = expr, descending
+
+    def resolve(self, model: type[Any]) -> ColumnElement[Any]:
+        col = self.expr.resolve(model)
+        return col.desc() if self.descending else col.asc()
+
+
+class Q:
+    """A boolean combination of lookups: ``Q(a=1) | ~Q(b=2) & Q(c__gt=3)``.
+
+    Positional children may be other ``Q`` objects or plain SQLAlchemy clauses.
+    Like Django's, a negated lookup on a nullable column keeps the rows where that
+    column is NULL.
+    """
+
+    AND = "AND"
+    OR = "OR"
+
+    def __init__(self, *args: Q | ColumnElement[bool], **lookups: Any) -> None:
+        self.children: list[Q | ColumnElement[bool] | tuple[str, Any]] = [
+            *args,
+            *sorted(lookups.items()),
+        ]
+        self.connector = Q.AND
+        self.negated = False
+
+    def _new(self, connector: str, children: list[Any], negated: bool = False) -> Q:
+        q = Q()
+        q.connector, q.children, q.negated = connector, children, negated
+        return q
+
+    def __and__(self, other: Q) -> Q:
+        return self._new(Q.AND, [self, other])
+
+    def __or__(self, other: Q) -> Q:
+        return self._new(Q.OR, [self, other])
+
+    def __invert__(self) -> Q:
+        return self._new(self.connector, list(self.children), not self.negated)
+
+    def __repr__(self) -> str:
+        inner = f" {self.connector} ".join(repr(c) for c in self.children)
+        return f"{'NOT ' if self.negated else ''}Q({inner})"
+
+    def lookup_names(self) -> list[str]:
+        """The ``field__lookup`` names in this tree (for error context; never values)."""
+        names: list[str] = []
+        for child in self.children:
+            if isinstance(child, Q):
+                names.extend(child.lookup_names())
+            elif isinstance(child, tuple):
+                names.append(child[0])
+        return names
+
+    def resolve(self, model: type[Any], *, negated: bool = False) -> ColumnElement[bool]:
+        """Return the clause for ``model``; ``negated`` tells whether an outer NOT applies."""
+        from orm_kit.query.lookups import resolve_lookup
+
+        inside_not = negated != self.negated
+        clauses: list[ColumnElement[bool]] = []
+        for child in self.children:
+            if isinstance(child, Q):
+                clauses.append(child.resolve(model, negated=inside_not))
+            elif isinstance(child, tuple):
+                res = resolve_lookup(model, child[0], child[1])
+                clause = res.clause
+                if inside_not and res.nullable_guard:
+                    clause = and_(clause, res.column.is_not(None))
+                clauses.append(clause)
+            elif isinstance(child, ColumnElement) or hasattr(child, "__clause_element__"):
+                clauses.append(child)
+            else:
+                raise ValidationError(
+                    f"filter() takes Q objects, SQLAlchemy clauses and keyword lookups, "
+                    f"not {type(child).__name__}."
+                )
+        if not clauses:
+            combined: ColumnElement[bool] = true() if self.connector == Q.AND else false()
+        elif len(clauses) == 1:
+            combined = clauses[0]
+        else:
+            combined = and_(*clauses) if self.connector == Q.AND else or_(*clauses)
+        return not_(combined) if self.negated else combined
+
+
+class Aggregate(Resolvable):
+    """An aggregate over a column, for ``aggregate()`` and ``annotate()``.
+
+    Args:
+        field: A field name, ``"*"`` (``Count`` only), or an ``F`` expression.
+        distinct: Aggregate distinct values only.
+        filter: A ``Q`` restricting the rows aggregated (SQL ``FILTER (WHERE ...)``).
+    """
+
+    function = ""
+    default_alias_suffix = ""
+
+    def __init__(self, field: str | Resolvable, *, distinct: bool = False, filter: Q | None = None):
+        self.field, self.distinct, self.filter = field, distinct, filter
+
+    @property
+    def default_alias(self) -> str:
+        """Django's default name, ``<field>__<function>``, for positional aggregates."""
+        if not isinstance(self.field, str):
+            raise ValidationError(
+                f"{type(self).__name__}() over an expression needs a name: aggregate(name=...)."
+            )
+        return f"{self.field}__{self.function}".replace("*", "all")
+
+    def _argument(self, model: type[Any]) -> Any:
+        from orm_kit.query.lookups import field_column
+
+        if isinstance(self.field, Resolvable):
+            return self.field.resolve(model)
+        if self.field == "*":
+            raise ValidationError(f"{type(self).__name__}('*') is not allowed; name a field.")
+        return field_column(model, self.field)
+
+    def _call(self, arg: Any) -> ColumnElement[Any]:
+        fn: ColumnElement[Any] = getattr(func, self.function)(arg)
+        return fn
+
+    def resolve(self, model: type[Any]) -> ColumnElement[Any]:
+        arg = self._argument(model)
+        if self.distinct:
+            arg = arg.distinct()
+        expr = self._call(arg)
+        if self.filter is not None:
+            expr = expr.filter(self.filter.resolve(model))  # type: ignore[attr-defined]
+        return expr
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.field!r})"
+
+
+class Count(Aggregate):
+    """``COUNT(field)``; ``Count("*")`` counts rows."""
+
+    function = "count"
+
+    def _argument(self, model: type[Any]) -> Any:
+        if self.field == "*":
+            return None
+        return super()._argument(model)
+
+    def _call(self, arg: Any) -> ColumnElement[Any]:
+        return func.count() if arg is None else func.count(arg)
+
+
+class Sum(Aggregate):
+    """``SUM(field)``."""
+
+    function = "sum"
+
+
+class Avg(Aggregate):
+    """``AVG(field)``, returned as a float on every backend."""
+
+    function = "avg"
+
+    def _call(self, arg: Any) -> ColumnElement[Any]:
+        return cast(func.avg(arg), Float)
+
+
+class Min(Aggregate):
+    """``MIN(field)``."""
+
+    function = "min"
+
+
+class Max(Aggregate):
+    """``MAX(field)``."""
+
+    function = "max"

@@ -1,0 +1,684 @@
+"""``QuerySet``: a lazy, immutable query over one model; awaiting it runs it.
+
+Chaining methods return a new QuerySet with a new :class:`~orm_kit.query.state.QueryState`;
+terminal methods are coroutines. The compiler builds the statement and the executor picks
+the session or the direct path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, overload
+
+from sqlalchemy import select
+from sqlalchemy.engine import Result
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from typing_extensions import TypeVar
+
+from orm_kit.exceptions import (
+    InvalidLookupError,
+    NotFoundError,
+    ValidationError,
+    translate_error,
+)
+from orm_kit.query import compiler, writes
+from orm_kit.query.executor import Target, resolve_target, run
+from orm_kit.query.expressions import Aggregate, OrderBy, Q, Resolvable, to_expression
+from orm_kit.query.lookups import field_column
+from orm_kit.query.meta import get_model_info
+from orm_kit.query.pagination import Page, keyset_page, offset_page
+from orm_kit.query.state import ForUpdate, QueryState
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+
+__all__ = ["ModelT", "QuerySet", "RowT"]
+
+ModelT = TypeVar("ModelT")
+RowT = TypeVar("RowT", default=ModelT)
+
+_UNSET: Any = object()
+
+
+class QuerySet(Generic[ModelT, RowT]):
+    """A lazy query over ``model``; ``await qs`` returns a list, ``async for`` streams.
+
+    Args:
+        model: The model class queried.
+        state: The query state (built by the chaining methods; rarely passed by hand).
+    """
+
+    def __init__(self, model: type[ModelT], state: QueryState | None = None) -> None:
+        self.model = model
+        self._state = state if state is not None else QueryState(model)
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _base(self) -> QuerySet[ModelT, RowT]:
+        """The QuerySet operations start from (a Manager returns ``get_queryset()``)."""
+        return self
+
+    def _clone(self, **changes: Any) -> QuerySet[ModelT, Any]:
+        return type(self)(self.model, dataclasses.replace(self._state, **changes))
+
+    @property
+    def query_state(self) -> QueryState:
+        """The frozen state of this QuerySet."""
+        return self._base()._state
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.model.__name__}>"
+
+    def _filters(self) -> tuple[str, ...]:
+        return self._state.filter_names
+
+    # --- chaining -------------------------------------------------------------------
+
+    def all(self) -> QuerySet[ModelT, RowT]:
+        """Return a copy of this QuerySet."""
+        return self._base()._clone()
+
+    def _add_where(self, negate: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        qs = self._base()
+        if qs._state.is_sliced:
+            raise ValidationError(
+                f"Cannot filter a sliced {self.model.__name__} QuerySet; filter before slicing."
+            )
+        q = Q(*args, **kwargs)
+        clause = (~q if negate else q).resolve(self.model)
+        return qs._clone(
+            where=(*qs._state.where, clause),
+            filter_names=(*qs._state.filter_names, *q.lookup_names()),
+        )
+
+    def filter(self, *args: Q | ColumnElement[bool], **lookups: Any) -> QuerySet[ModelT, RowT]:
+        """Keep the rows matching every lookup, ``Q`` and SQLAlchemy clause given.
+
+        Raises:
+            InvalidLookupError: A field or lookup name is unknown.
+        """
+        result: QuerySet[ModelT, RowT] = self._add_where(False, args, lookups)
+        return result
+
+    def exclude(self, *args: Q | ColumnElement[bool], **lookups: Any) -> QuerySet[ModelT, RowT]:
+        """Drop the rows matching all the lookups given (NULL columns are kept, as in Django)."""
+        result: QuerySet[ModelT, RowT] = self._add_where(True, args, lookups)
+        return result
+
+    def _order_term(self, term: Any) -> tuple[ColumnElement[Any], bool, str | None]:
+        if isinstance(term, str):
+            descending = term.startswith("-")
+            name = term.lstrip("-")
+            for ann, expr in self._state.annotations:
+                if ann == name:
+                    return expr, descending, name
+            return field_column(self.model, name), descending, name
+        if isinstance(term, OrderBy):
+            return term.expr.resolve(self.model), term.descending, None
+        if isinstance(term, Resolvable):
+            return term.resolve(self.model), False, None
+        if isinstance(term, ColumnElement) or hasattr(term, "__clause_element__"):
+            return term, False, None
+        raise ValidationError(f"order_by() takes field names or expressions, not {term!r}.")
+
+    def order_by(self, *fields: str | Any) -> QuerySet[ModelT, RowT]:
+        """Order by fields (``"-name"`` descending) or expressions; replaces earlier ordering."""
+        qs = self._base()
+        terms = tuple(qs._order_term(f) for f in fields)
+        return qs._clone(order_by=terms)
+
+    def distinct(self) -> QuerySet[ModelT, RowT]:
+        """Return distinct rows (``SELECT DISTINCT``)."""
+        return self._base()._clone(distinct=True)
+
+    def _check_fields(self, names: Iterable[str]) -> tuple[str, ...]:
+        for name in names:
+            field_column(self.model, name)
+        return tuple(names)
+
+    def only(self, *fields: str) -> QuerySet[ModelT, RowT]:
+        """Load only these columns (and the primary key); others are left unloaded."""
+        return self._base()._clone(only=self._check_fields(fields), defer=())
+
+    def defer(self, *fields: str) -> QuerySet[ModelT, RowT]:
+        """Do not load these columns."""
+        qs = self._base()
+        return qs._clone(defer=(*qs._state.defer, *self._check_fields(fields)))
+
+    def annotate(self, **expressions: Any) -> QuerySet[ModelT, RowT]:
+        """Add computed values (``F`` arithmetic, SQLAlchemy expressions) as attributes."""
+        qs = self._base()
+        info = get_model_info(self.model)
+        added = []
+        for name, value in expressions.items():
+            if name in info.attribute_keys:
+                raise ValidationError(
+                    f"The annotation {name!r} conflicts with a field of {self.model.__name__}."
+                )
+            if isinstance(value, Aggregate):
+                raise ValidationError(
+                    "annotate() with an aggregate (GROUP BY) is not supported yet; "
+                    "use aggregate() for totals over the QuerySet."
+                )
+            added.append((name, to_expression(value, self.model)))
+        return qs._clone(annotations=(*qs._state.annotations, *added))
+
+    def _shape(self, shape: str, fields: tuple[str, ...]) -> QuerySet[ModelT, Any]:
+        qs = self._base()
+        info = get_model_info(self.model)
+        for name in fields:
+            compiler.value_column(qs._state, info, name)
+        return qs._clone(shape=shape, fields=fields)
+
+    def values(self, *fields: str) -> QuerySet[ModelT, dict[str, Any]]:
+        """Return dicts of the named fields (all columns by default) instead of instances."""
+        return self._shape("values", fields)
+
+    @overload
+    def values_list(
+        self, *fields: str, flat: Literal[True], named: Literal[False] = ...
+    ) -> QuerySet[ModelT, Any]: ...
+    @overload
+    def values_list(
+        self, *fields: str, flat: Literal[False] = ..., named: Literal[True]
+    ) -> QuerySet[ModelT, Row[Any]]: ...
+    @overload
+    def values_list(
+        self, *fields: str, flat: Literal[False] = ..., named: Literal[False] = ...
+    ) -> QuerySet[ModelT, tuple[Any, ...]]: ...
+    def values_list(self, *fields: str, flat: bool = False, named: bool = False) -> Any:
+        """Return tuples of the named fields; ``flat=True`` single values, ``named=True`` rows.
+
+        Raises:
+            ValidationError: ``flat`` with more than one field, or ``flat`` and ``named``.
+        """
+        if flat and named:
+            raise ValidationError("values_list() takes flat=True or named=True, not both.")
+        if flat and len(fields) != 1:
+            raise ValidationError("values_list(flat=True) needs exactly one field.")
+        return self._shape("flat" if flat else "named" if named else "values_list", fields)
+
+    def using(self, target: AsyncSession | Any) -> QuerySet[ModelT, RowT]:
+        """Run on an ``AsyncSession``, a ``Database`` or a database name.
+
+        With a session, writes are flushed but commit / rollback stay with the caller.
+        """
+        return self._base()._clone(using=target)
+
+    def select_for_update(
+        self, *, nowait: bool = False, skip_locked: bool = False, of: Sequence[str] = ()
+    ) -> QuerySet[ModelT, RowT]:
+        """Lock the selected rows until the transaction ends (``SELECT ... FOR UPDATE``).
+
+        Needs a session or transaction. On SQLite, which locks the whole database for
+        writes, it has no effect.
+        """
+        self._check_fields(of)
+        return self._base()._clone(for_update=ForUpdate(nowait, skip_locked, tuple(of)))
+
+    def none(self) -> QuerySet[ModelT, RowT]:
+        """Return a QuerySet that matches nothing and never queries."""
+        return self._base()._clone(empty=True)
+
+    @overload
+    def __getitem__(self, key: int) -> Awaitable[RowT]: ...
+    @overload
+    def __getitem__(self, key: slice) -> QuerySet[ModelT, RowT]: ...
+    def __getitem__(self, key: int | slice) -> Any:
+        """``qs[10:20]`` sets LIMIT / OFFSET; ``await qs[3]`` fetches one row.
+
+        Raises:
+            ValueError: A negative index or bound, or a slice step.
+        """
+        qs = self._base()
+        if isinstance(key, int):
+            if key < 0:
+                raise ValueError("Negative indexing is not supported; use order_by('-field').")
+            return qs._slice(key, key + 1)._one_at(key)
+        if not isinstance(key, slice):
+            raise TypeError(f"QuerySet indices must be integers or slices, not {type(key).__name__}.")
+        if key.step is not None:
+            raise ValueError("Slices with a step are not supported.")
+        if (key.start is not None and key.start < 0) or (key.stop is not None and key.stop < 0):
+            raise ValueError("Negative slice bounds are not supported; use order_by('-field').")
+        return qs._slice(key.start or 0, key.stop)
+
+    def _slice(self, start: int, stop: int | None) -> QuerySet[ModelT, RowT]:
+        state = self._state
+        base = state.offset or 0
+        new_start = base + start
+        new_stop = None if stop is None else base + stop
+        if state.limit is not None:
+            cap = base + state.limit
+            new_stop = cap if new_stop is None else min(new_stop, cap)
+        limit = None if new_stop is None else max(new_stop - new_start, 0)
+        return self._clone(offset=new_start or None, limit=limit)
+
+    async def _one_at(self, index: int) -> RowT:
+        rows = await self
+        if not rows:
+            raise IndexError(f"{self.model.__name__} QuerySet index {index} out of range.")
+        return rows[0]
+
+    # --- reading ----------------------------------------------------------------------
+
+    def __await__(self) -> Generator[Any, None, list[RowT]]:
+        return self._base()._fetch_all().__await__()
+
+    def _target(self) -> Target:
+        target = resolve_target(self._state.using)
+        if self._state.for_update is not None and target.session is None:
+            raise ValidationError(
+                "select_for_update() needs a transaction; run it inside "
+                "`async with transaction():` or `db.session()`."
+            )
+        return target
+
+    def _consumer(self, target: Target) -> tuple[Any, Any]:
+        """Return the statement and the function that turns its result into RowT values."""
+        state = self._state
+        if state.shape != "models":
+            stmt = compiler.compile_values(state)
+            shape = state.shape
+            if shape == "values":
+                def consume(result: Result[Any]) -> list[Any]:
+                    keys = tuple(result.keys())
+                    return [dict(zip(keys, row, strict=True)) for row in result]
+            elif shape == "flat":
+                def consume(result: Result[Any]) -> list[Any]:
+                    return list(result.scalars())
+            elif shape == "named":
+                def consume(result: Result[Any]) -> list[Any]:
+                    return list(result)
+            else:
+                def consume(result: Result[Any]) -> list[Any]:
+                    return [tuple(row) for row in result]
+            return stmt, consume
+        annotations = tuple(name for name, _ in state.annotations)
+        if target.session is None:
+            stmt, keys = compiler.compile_rows(state)
+            info = get_model_info(self.model)
+            if not annotations:
+                def consume(result: Result[Any]) -> list[Any]:
+                    return info.build_all(keys, result)
+            else:
+                width = len(keys)
+
+                def consume(result: Result[Any]) -> list[Any]:
+                    out = []
+                    for row in result:
+                        obj = info.build(keys, row)
+                        for i, name in enumerate(annotations):
+                            setattr(obj, name, row[width + i])
+                        out.append(obj)
+                    return out
+            return stmt, consume
+        stmt = compiler.compile_select_models(state)
+        if not annotations:
+            def consume(result: Result[Any]) -> list[Any]:
+                return list(result.scalars())
+        else:
+            def consume(result: Result[Any]) -> list[Any]:
+                out = []
+                for row in result:
+                    obj = row[0]
+                    for i, name in enumerate(annotations):
+                        setattr(obj, name, row[i + 1])
+                    out.append(obj)
+                return out
+        return stmt, consume
+
+    async def _fetch_all(self) -> list[RowT]:
+        if self._state.empty:
+            return []
+        target = self._target()
+        stmt, consume = self._consumer(target)
+        rows: list[RowT] = await run(
+            target, stmt, consume, model=self.model, operation="select", filters=self._filters()
+        )
+        return rows
+
+    def __aiter__(self) -> AsyncIterator[RowT]:
+        return self.iterator()
+
+    async def iterator(self, chunk_size: int = 1000) -> AsyncIterator[RowT]:
+        """Stream the results in chunks of ``chunk_size`` rows.
+
+        Uses a server-side cursor where the driver has one (asyncpg); outside a session
+        the rows are read inside a short read-only transaction on one connection.
+        """
+        qs = self._base()
+        if qs._state.empty:
+            return
+        target = qs._target()
+        stmt, consume = qs._consumer(target)
+        stmt = stmt.execution_options(yield_per=chunk_size)
+        try:
+            if target.session is not None:
+                result = await target.session.stream(stmt)
+                async for partition in result.partitions(chunk_size):
+                    for item in consume(_Rows(partition, result)):
+                        yield item
+                return
+            assert target.database is not None
+            async with target.database.engine.connect() as conn:
+                result = await conn.stream(stmt)
+                async for partition in result.partitions(chunk_size):
+                    for item in consume(_Rows(partition, result)):
+                        yield item
+        except SQLAlchemyError as exc:
+            raise translate_error(exc, model=self.model, operation="iterate") from exc
+
+    def _no_match(self, kind: type[Exception], what: str) -> Exception:
+        names = ", ".join(self._state.filter_names) or "no filters"
+        return kind(f"{self.model.__name__} {what} (filters: {names}).")
+
+    async def get(self, *args: Q | ColumnElement[bool], **lookups: Any) -> RowT:
+        """Return the one row matching the lookups.
+
+        Raises:
+            NotFoundError: No row matches (``Model.DoesNotExist``).
+            MultipleObjectsReturned: Several rows match (``Model.MultipleObjectsReturned``).
+        """
+        qs = self._base()
+        if args or lookups:
+            qs = qs.filter(*args, **lookups)
+        if qs._state.limit is None:
+            qs = qs._clone(limit=2)
+        rows = await qs._fetch_all()
+        if not rows:
+            raise qs._no_match(getattr(self.model, "DoesNotExist", NotFoundError),
+                               "matching query does not exist")
+        if len(rows) > 1:
+            from orm_kit.exceptions import MultipleObjectsReturned
+
+            raise qs._no_match(
+                getattr(self.model, "MultipleObjectsReturned", MultipleObjectsReturned),
+                "get() returned more than one row",
+            )
+        return rows[0]
+
+    def _pk_ordered(self, descending: bool) -> QuerySet[ModelT, RowT]:
+        info = get_model_info(self.model)
+        terms = tuple((info.columns[k], descending, k) for k in info.pk_keys)
+        return self._clone(order_by=terms)
+
+    async def first(self) -> RowT | None:
+        """Return the first row (by primary key when unordered), or ``None``."""
+        qs = self._base()
+        if not qs._state.order_by:
+            qs = qs._pk_ordered(False)
+        rows = await qs[:1]
+        return rows[0] if rows else None
+
+    async def last(self) -> RowT | None:
+        """Return the last row (by primary key when unordered), or ``None``."""
+        qs = self._base()
+        if qs._state.order_by:
+            qs = qs._clone(order_by=tuple((e, not d, n) for e, d, n in qs._state.order_by))
+        else:
+            qs = qs._pk_ordered(True)
+        rows = await qs[:1]
+        return rows[0] if rows else None
+
+    async def latest(self, *fields: str) -> RowT:
+        """Return the row with the greatest ``fields`` values.
+
+        Raises:
+            NotFoundError: The QuerySet is empty (``Model.DoesNotExist``).
+        """
+        if not fields:
+            raise ValidationError("latest() needs at least one field name, e.g. latest('created_at').")
+        flipped = [f[1:] if f.startswith("-") else f"-{f}" for f in fields]
+        return await self._base().order_by(*flipped).get_first_or_raise()
+
+    async def earliest(self, *fields: str) -> RowT:
+        """Return the row with the smallest ``fields`` values.
+
+        Raises:
+            NotFoundError: The QuerySet is empty (``Model.DoesNotExist``).
+        """
+        if not fields:
+            raise ValidationError("earliest() needs at least one field name.")
+        return await self._base().order_by(*fields).get_first_or_raise()
+
+    async def get_first_or_raise(self) -> RowT:
+        """Return the first row in the current order, or raise ``Model.DoesNotExist``."""
+        rows = await self._base()[:1]
+        if not rows:
+            raise self._no_match(getattr(self.model, "DoesNotExist", NotFoundError),
+                                 "matching query does not exist")
+        return rows[0]
+
+    async def count(self) -> int:
+        """Return the number of matching rows (``SELECT count(*)``)."""
+        qs = self._base()
+        if qs._state.empty:
+            return 0
+        stmt = compiler.compile_count(qs._state)
+        n: int = await run(qs._target(), stmt, lambda r: r.scalar_one(), model=self.model,
+                           operation="count", filters=qs._filters())
+        return n
+
+    async def exists(self) -> bool:
+        """Return whether any row matches (``SELECT 1 ... LIMIT 1``)."""
+        qs = self._base()
+        if qs._state.empty:
+            return False
+        stmt = compiler.compile_exists(qs._state)
+        found: bool = await run(qs._target(), stmt, lambda r: r.first() is not None,
+                                model=self.model, operation="exists", filters=qs._filters())
+        return found
+
+    async def aggregate(self, *args: Aggregate, **kwargs: Aggregate) -> dict[str, Any]:
+        """Return a dict of aggregate values over the matching rows.
+
+        Example:
+            ```python
+            await Post.objects.filter(published=True).aggregate(n=Count("id"), avg=Avg("views"))
+            ```
+        """
+        qs = self._base()
+        named = {a.default_alias: a for a in args} | kwargs
+        for name, agg in named.items():
+            if not isinstance(agg, Aggregate):
+                raise ValidationError(f"aggregate() argument {name!r} is not an aggregate.")
+        if qs._state.is_sliced or qs._state.distinct:
+            raise ValidationError("aggregate() over a sliced or distinct QuerySet is not supported.")
+        table = get_model_info(self.model).mapper.local_table
+        stmt = select(*(a.resolve(self.model).label(n) for n, a in named.items())).select_from(table)
+        stmt = compiler._where(stmt, qs._state)
+        row: dict[str, Any] = await run(
+            qs._target(), stmt, lambda r: dict(r.mappings().one()), model=self.model,
+            operation="aggregate", filters=qs._filters(),
+        )
+        return row
+
+    async def in_bulk(
+        self, id_list: Iterable[Any] | None = None, *, field_name: str = "pk"
+    ) -> dict[Any, RowT]:
+        """Return ``{value: row}`` for the rows whose ``field_name`` is in ``id_list``."""
+        qs = self._base()
+        if id_list is not None:
+            ids = list(id_list)
+            if not ids:
+                return {}
+            qs = qs.filter(**{f"{field_name}__in": ids})
+        key = get_model_info(self.model).pk_key if field_name == "pk" else field_name
+        rows = await qs
+        return {getattr(r, key) if not isinstance(r, dict) else r[key]: r for r in rows}
+
+    async def paginate(
+        self, *, page: int | None = None, size: int = 20, after: str | None = _UNSET
+    ) -> Page[RowT]:
+        """Return one page: offset pagination with ``page=``, keyset with ``after=``.
+
+        ``paginate(page=2, size=20)`` gives a :class:`Page` with ``items``, ``total``,
+        ``page`` and ``size``. ``paginate(after=None, size=20)`` starts keyset pagination;
+        pass the returned ``next_cursor`` as ``after`` for the next page (``None`` on the
+        last page). Keyset order follows ``order_by`` (default: primary key).
+        """
+        qs = self._base()
+        if size < 1:
+            raise ValidationError("paginate() size must be at least 1.")
+        if after is not _UNSET:
+            if page is not None:
+                raise ValidationError("paginate() takes page= or after=, not both.")
+            return await keyset_page(qs, after, size)
+        return await offset_page(qs, page or 1, size)
+
+    def sql(self) -> str:
+        """Return the SQL of this QuerySet (parameters shown as placeholders)."""
+        qs = self._base()
+        try:
+            target = resolve_target(qs._state.using)
+            dialect = (
+                target.session.get_bind().dialect if target.session is not None
+                else target.database.engine.dialect  # type: ignore[union-attr]
+            )
+        except Exception:  # noqa: BLE001 - not connected: render for the default dialect
+            dialect = None
+        stmt, _ = qs._consumer(Target(None, None))
+        return str(stmt.compile(dialect=dialect))
+
+    def _as_subquery(self) -> Any:
+        state = self._state
+        if state.shape == "models":
+            return compiler.compile_values(
+                dataclasses.replace(state, fields=(get_model_info(self.model).pk_key,))
+            )
+        if len(state.fields) != 1:
+            raise InvalidLookupError(
+                "A QuerySet used as an `in` value must select exactly one field; "
+                "use values_list('field', flat=True)."
+            )
+        return compiler.compile_values(state)
+
+    # --- writing ----------------------------------------------------------------------
+
+    async def create(self, **values: Any) -> ModelT:
+        """Insert one row and return the instance (server defaults filled in).
+
+        Raises:
+            ValidationError: A name is not a field of the model.
+            ConflictError: A unique, foreign-key, not-null or check constraint failed.
+        """
+        return await writes.create(self._base(), values)
+
+    async def bulk_create(
+        self,
+        objs: Iterable[ModelT],
+        *,
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        unique_fields: Sequence[str] | None = None,
+        update_fields: Sequence[str] | None = None,
+    ) -> list[ModelT]:
+        """Insert many instances in as few statements as possible; primary keys are set.
+
+        With ``ignore_conflicts`` conflicting rows are skipped (and keys are not set);
+        with ``update_conflicts`` they are updated (``update_fields``) on ``unique_fields``.
+        """
+        return await writes.bulk_create(
+            self._base(), list(objs), batch_size=batch_size, ignore_conflicts=ignore_conflicts,
+            update_conflicts=update_conflicts, unique_fields=unique_fields,
+            update_fields=update_fields,
+        )
+
+    async def bulk_update(
+        self, objs: Iterable[ModelT], fields: Sequence[str], *, batch_size: int | None = None
+    ) -> int:
+        """Write ``fields`` of each instance by primary key; return the rows matched."""
+        return await writes.bulk_update(self._base(), list(objs), fields, batch_size=batch_size)
+
+    async def update(self, **values: Any) -> int:
+        """Update the matching rows in one statement; return the row count.
+
+        Values may be ``F`` expressions: ``update(views=F("views") + 1)``.
+        """
+        return await writes.update(self._base(), values)
+
+    async def delete(self) -> int:
+        """Delete the matching rows in one statement; return the row count."""
+        return await writes.delete(self._base())
+
+    async def get_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[ModelT, bool]:
+        """Return ``(obj, created)``: the matching row, or a new one made from the lookups
+        and ``defaults``. A concurrent insert of the same unique values is resolved by
+        re-reading the row."""
+        return await writes.get_or_create(self._base(), defaults, lookups)
+
+    async def update_or_create(
+        self,
+        defaults: dict[str, Any] | None = None,
+        create_defaults: dict[str, Any] | None = None,
+        **lookups: Any,
+    ) -> tuple[ModelT, bool]:
+        """Return ``(obj, created)``: update the matching row with ``defaults``, or create
+        one from the lookups and ``create_defaults`` (else ``defaults``)."""
+        return await writes.update_or_create(self._base(), defaults, create_defaults, lookups)
+
+    # --- repository-style methods (shared with Repository) ------------------------------
+
+    async def get_by(self, **lookups: Any) -> ModelT | None:
+        """Return the first row matching the lookups (by primary key), or ``None``."""
+        row: ModelT | None = await self._base().filter(**lookups).first()  # type: ignore[assignment]
+        return row
+
+    async def get_by_or_raise(self, **lookups: Any) -> ModelT:
+        """Return the first row matching the lookups, or raise ``Model.DoesNotExist``."""
+        qs = self._base().filter(**lookups)
+        obj = await qs.first()
+        if obj is None:
+            raise qs._no_match(getattr(self.model, "DoesNotExist", NotFoundError),
+                               "matching query does not exist")
+        return obj  # type: ignore[return-value]
+
+    async def get_or_raise(self, id: Any) -> ModelT:  # noqa: A002 - the seeds' name
+        """Return the row with primary key ``id``, or raise ``Model.DoesNotExist``."""
+        return await self.get_by_or_raise(pk=id)
+
+    async def get_all(self, *, skip: int = 0, limit: int | None = 100) -> list[ModelT]:
+        """Return a page of rows in primary-key order."""
+        qs = self._base()._pk_ordered(False)
+        rows: list[ModelT] = await qs[skip: None if limit is None else skip + limit]  # type: ignore[assignment]
+        return rows
+
+    async def create_many(self, items: Iterable[dict[str, Any]]) -> list[ModelT]:
+        """Create one row per dict (one statement per batch) and return the instances."""
+        objs = [writes.construct(self.model, dict(item)) for item in items]
+        return await self.bulk_create(objs)
+
+    async def update_many(self, filters: dict[str, Any] | None = None, **values: Any) -> int:
+        """Update the rows matching ``filters`` with ``values``; return the row count."""
+        return await self._base().filter(**(filters or {})).update(**values)
+
+    async def delete_many(self, **lookups: Any) -> int:
+        """Delete the rows matching the lookups; return the row count."""
+        return await self._base().filter(**lookups).delete()
+
+    def clone_with(self, **changes: Any) -> Self:
+        """Return a copy with ``QueryState`` fields replaced (for extensions)."""
+        return type(self)(self.model, dataclasses.replace(self._base()._state, **changes))
+
+
+class _Rows:
+    """A partition of rows that still answers ``keys()`` / ``scalars()`` like a Result."""
+
+    def __init__(self, rows: Sequence[Any], result: Any) -> None:
+        self._rows, self._result = rows, result
+
+    def __iter__(self) -> Any:
+        return iter(self._rows)
+
+    def keys(self) -> Any:
+        return self._result.keys()
+
+    def scalars(self) -> Any:
+        return (row[0] for row in self._rows)

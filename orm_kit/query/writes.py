@@ -1,0 +1,374 @@
+"""The write operations of a QuerySet: create, bulk_create, bulk_update, update, delete,
+get_or_create and update_or_create.
+
+Single statements outside a session take the direct path; everything else runs in the
+ambient session or a short unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, case, cast, insert, literal
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
+
+from orm_kit.exceptions import ConflictError, NotFoundError, ValidationError, translate_error
+from orm_kit.query import compiler
+from orm_kit.query.executor import flush, resolve_target, run, unit_of_work
+from orm_kit.query.expressions import to_expression
+from orm_kit.query.lookups import field_column
+from orm_kit.query.meta import ModelInfo, get_model_info
+
+if TYPE_CHECKING:
+    from orm_kit.query.queryset import QuerySet
+
+__all__ = [
+    "bulk_create",
+    "bulk_update",
+    "construct",
+    "create",
+    "delete",
+    "get_or_create",
+    "update",
+    "update_or_create",
+]
+
+_MAX_PARAMS = 30000  # under SQLite's 32766 and PostgreSQL's 32767 bound parameters
+
+
+def construct(model: type[Any], values: dict[str, Any]) -> Any:
+    """Instantiate ``model`` from ``values``, turning unknown names into ``ValidationError``."""
+    info = get_model_info(model)
+    unknown = sorted(set(values) - info.attribute_keys)
+    if unknown:
+        raise ValidationError(
+            f"{model.__name__} has no field(s) {', '.join(unknown)}. "
+            f"Valid fields: {', '.join(sorted(info.attribute_keys))}."
+        )
+    return model(**values)
+
+
+def _mark_loaded(obj: Any) -> None:
+    make_transient_to_detached(obj)
+
+
+async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
+    model = qs.model
+    info = get_model_info(model)
+    obj = construct(model, values)
+    target = resolve_target(qs.query_state.using)
+    if target.session is not None or not set(values) <= set(info.table_columns):
+        async with unit_of_work(qs.query_state.using) as session:
+            session.add(obj)
+            await flush(session, model, "create")
+        return obj
+    table = info.mapper.local_table
+    params = {info.table_columns[k].key: obj.__dict__[k] for k in values}
+    stmt = insert(table).values(params).returning(*info.table_columns.values())
+    row = await run(target, stmt, lambda r: r.one(), model=model, operation="create")
+    for i, key in enumerate(info.table_columns):
+        obj.__dict__[key] = row[i]
+    _mark_loaded(obj)
+    return obj
+
+
+def _check_unsliced(qs: QuerySet[Any, Any], operation: str) -> None:
+    state = qs.query_state
+    if state.is_sliced or state.distinct:
+        raise ValidationError(
+            f"Cannot {operation} a sliced or distinct {qs.model.__name__} QuerySet; "
+            f"filter by primary key instead, e.g. filter(pk__in=...)."
+        )
+
+
+async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
+    model = qs.model
+    if not values:
+        raise ValidationError("update() needs at least one field=value.")
+    _check_unsliced(qs, "update")
+    resolved = {}
+    for name, value in values.items():
+        field_column(model, name)
+        resolved[get_model_info(model).pk_key if name == "pk" else name] = to_expression(
+            value, model
+        )
+    state = qs.query_state
+    if state.empty:
+        return 0
+    target = resolve_target(state.using)
+    stmt = compiler.compile_update(state, resolved, orm=target.session is not None)
+    count: int = await run(target, stmt, lambda r: r.rowcount, model=model, operation="update",
+                           filters=state.filter_names)
+    return count
+
+
+async def delete(qs: QuerySet[Any, Any]) -> int:
+    model = qs.model
+    _check_unsliced(qs, "delete")
+    state = qs.query_state
+    if state.empty:
+        return 0
+    target = resolve_target(state.using)
+    stmt = compiler.compile_delete(state, orm=target.session is not None)
+    count: int = await run(target, stmt, lambda r: r.rowcount, model=model, operation="delete",
+                           filters=state.filter_names)
+    return count
+
+
+# --- bulk operations ----------------------------------------------------------------------
+
+
+async def _on_connection(qs: QuerySet[Any, Any], work: Any, operation: str) -> Any:
+    """Run ``work(conn, dialect_name)`` in the session, or in one transaction outside one."""
+    model = qs.model
+    target = resolve_target(qs.query_state.using)
+    try:
+        if target.session is not None:
+            conn = await target.session.connection()
+            return await work(conn, conn.dialect.name)
+        assert target.database is not None
+        async with target.database.engine.begin() as conn:
+            return await work(conn, conn.dialect.name)
+    except SQLAlchemyError as exc:
+        raise translate_error(exc, model=model, operation=operation) from exc
+
+
+def _insert_for(dialect: str, table: Table) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    if dialect in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        return mysql_insert(table)
+    return insert(table)
+
+
+def _conflict_clause(
+    stmt: Any,
+    dialect: str,
+    info: ModelInfo,
+    ignore: bool,
+    update_conflicts: bool,
+    unique_fields: Sequence[str],
+    update_fields: Sequence[str],
+) -> Any:
+    if ignore:
+        if dialect in ("mysql", "mariadb"):
+            return stmt.prefix_with("IGNORE")
+        return stmt.on_conflict_do_nothing()
+    if update_conflicts:
+        if dialect in ("mysql", "mariadb"):
+            return stmt.on_duplicate_key_update(
+                {info.table_columns[f].key: stmt.inserted[info.table_columns[f].key]
+                 for f in update_fields}
+            )
+        return stmt.on_conflict_do_update(
+            index_elements=[info.table_columns[f] for f in unique_fields],
+            set_={info.table_columns[f].key: stmt.excluded[info.table_columns[f].key]
+                  for f in update_fields},
+        )
+    return stmt
+
+
+async def bulk_create(
+    qs: QuerySet[Any, Any],
+    objs: list[Any],
+    *,
+    batch_size: int | None,
+    ignore_conflicts: bool,
+    update_conflicts: bool,
+    unique_fields: Sequence[str] | None,
+    update_fields: Sequence[str] | None,
+) -> list[Any]:
+    model = qs.model
+    info = get_model_info(model)
+    if not objs:
+        return objs
+    for obj in objs:
+        if not isinstance(obj, model):
+            raise ValidationError(
+                f"bulk_create() on {model.__name__} got a {type(obj).__name__} instance."
+            )
+    if ignore_conflicts and update_conflicts:
+        raise ValidationError("bulk_create() takes ignore_conflicts or update_conflicts, not both.")
+    unique_fields = list(unique_fields or ())
+    update_fields = list(update_fields or ())
+    if update_conflicts:
+        if not update_fields or not unique_fields:
+            raise ValidationError(
+                "bulk_create(update_conflicts=True) needs unique_fields= (the conflict target) "
+                "and update_fields= (the columns to overwrite)."
+            )
+    for name in (*unique_fields, *update_fields):
+        if name not in info.table_columns:
+            field_column(model, name)
+            raise ValidationError(f"{model.__name__}.{name} is not a column of its table.")
+    if batch_size is not None and batch_size < 1:
+        raise ValidationError("bulk_create() batch_size must be at least 1.")
+
+    # Rows with the same set of given columns share one statement, so batches stay whole.
+    groups: dict[tuple[str, ...], list[Any]] = {}
+    for obj in objs:
+        keys = tuple(k for k in info.table_columns if k in obj.__dict__)
+        groups.setdefault(keys, []).append(obj)
+    table = info.mapper.local_table
+    fetch_back = not ignore_conflicts
+
+    async def work(conn: AsyncConnection, dialect: str) -> None:
+        for keys, group in groups.items():
+            returning = [k for k in info.table_columns if k in info.pk_keys or k not in keys]
+            stmt = _insert_for(dialect, table)
+            stmt = _conflict_clause(stmt, dialect, info, ignore_conflicts, update_conflicts,
+                                    unique_fields, update_fields)
+            if fetch_back:
+                stmt = stmt.returning(
+                    *(info.table_columns[k] for k in returning), sort_by_parameter_order=True
+                )
+            size = batch_size or max(1, _MAX_PARAMS // max(len(keys), 1))
+            col_keys = [info.table_columns[k].key for k in keys]
+            for start in range(0, len(group), size):
+                batch = group[start:start + size]
+                params = [
+                    {ck: obj.__dict__[k] for ck, k in zip(col_keys, keys, strict=True)}
+                    for obj in batch
+                ]
+                if not keys:
+                    # Nothing given: let every column take its default, one row at a time.
+                    for obj in batch:
+                        result = await conn.execute(stmt)
+                        if fetch_back:
+                            _fill(obj, returning, result.one())
+                    continue
+                result = await conn.execute(stmt, params)
+                if fetch_back:
+                    for obj, row in zip(batch, result.all(), strict=True):
+                        _fill(obj, returning, row)
+
+    await _on_connection(qs, work, "bulk_create")
+    return objs
+
+
+def _fill(obj: Any, keys: list[str], row: Any) -> None:
+    obj.__dict__.update(zip(keys, row, strict=True))
+    _mark_loaded(obj)
+
+
+async def bulk_update(
+    qs: QuerySet[Any, Any], objs: list[Any], fields: Sequence[str], *, batch_size: int | None
+) -> int:
+    model = qs.model
+    info = get_model_info(model)
+    if not fields:
+        raise ValidationError("bulk_update() needs the names of the fields to write.")
+    for name in fields:
+        field_column(model, name)
+        if name in info.pk_keys:
+            raise ValidationError("bulk_update() cannot change primary keys.")
+        if name not in info.table_columns:
+            raise ValidationError(f"{model.__name__}.{name} is not a column of its table.")
+    if len(info.pk_keys) != 1:
+        raise ValidationError("bulk_update() needs a model with a single-column primary key.")
+    if not objs:
+        return 0
+    pk_key = info.pk_key
+    for obj in objs:
+        if obj.__dict__.get(pk_key) is None:
+            raise ValidationError(
+                f"bulk_update() got a {model.__name__} without a primary key; save it first."
+            )
+    pk_col = info.table_columns[pk_key]
+    table = info.mapper.local_table
+    size = batch_size or max(1, _MAX_PARAMS // (2 * len(fields) + 1))
+
+    async def work(conn: AsyncConnection, _dialect: str) -> int:
+        total = 0
+        for start in range(0, len(objs), size):
+            batch = objs[start:start + size]
+            pks = [obj.__dict__[pk_key] for obj in batch]
+            values = {}
+            for name in fields:
+                col = info.table_columns[name]
+                whens = [
+                    (pk_col == literal(obj.__dict__[pk_key], pk_col.type),
+                     literal(getattr(obj, name), col.type))
+                    for obj in batch
+                ]
+                values[col] = cast(case(*whens, else_=col), col.type)
+            stmt = table.update().where(pk_col.in_(pks)).values(values)
+            total += (await conn.execute(stmt)).rowcount
+        return total
+
+    count: int = await _on_connection(qs, work, "bulk_update")
+    return count
+
+
+# --- get_or_create / update_or_create -------------------------------------------------------
+
+
+def _create_values(lookups: dict[str, Any], defaults: dict[str, Any] | None) -> dict[str, Any]:
+    values = {k: v for k, v in lookups.items() if "__" not in k}
+    for key, value in (defaults or {}).items():
+        values[key] = value() if callable(value) else value
+    return values
+
+
+async def _create_in_savepoint(qs: QuerySet[Any, Any], session: AsyncSession,
+                               values: dict[str, Any]) -> Any:
+    from orm_kit.transaction import transaction
+
+    async with transaction(session):
+        return await qs.using(session).create(**values)
+
+
+async def get_or_create(
+    qs: QuerySet[Any, Any], defaults: dict[str, Any] | None, lookups: dict[str, Any]
+) -> tuple[Any, bool]:
+    async with unit_of_work(qs.query_state.using) as session:
+        bound = qs.using(session)
+        try:
+            return await bound.get(**lookups), False
+        except NotFoundError:
+            pass
+        try:
+            return await _create_in_savepoint(qs, session, _create_values(lookups, defaults)), True
+        except ConflictError:
+            # Someone else created it between our read and our insert: read theirs.
+            try:
+                return await bound.get(**lookups), False
+            except NotFoundError:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def update_or_create(
+    qs: QuerySet[Any, Any],
+    defaults: dict[str, Any] | None,
+    create_defaults: dict[str, Any] | None,
+    lookups: dict[str, Any],
+) -> tuple[Any, bool]:
+    model = qs.model
+    async with unit_of_work(qs.query_state.using) as session:
+        bound = qs.using(session)
+        try:
+            obj = await bound.select_for_update().get(**lookups)
+        except NotFoundError:
+            values = _create_values(lookups, create_defaults if create_defaults is not None
+                                    else defaults)
+            try:
+                return await _create_in_savepoint(qs, session, values), True
+            except ConflictError:
+                obj = await bound.select_for_update().get(**lookups)
+        updates = {k: (v() if callable(v) else v) for k, v in (defaults or {}).items()}
+        obj.update(**updates)
+        await flush(session, model, "update_or_create")
+        return obj, False
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,125 @@
+"""Create, read, save, delete and refresh single rows, on every backend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select, text
+
+from orm_kit import Database, NotFoundError, ValidationError
+from tests.models import HTTPLog, User
+
+
+async def test_create_returns_loaded_instance_with_defaults(db: Database) -> None:
+    user = await User.objects.create(email="ann@example.com", name="Ann")
+    assert user.id is not None
+    assert user.is_active is True  # Python-side default, read back through RETURNING
+    assert user.score == 0
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(text('SELECT email, name FROM "user"'))).one()
+    assert tuple(row) == ("ann@example.com", "Ann")
+
+
+async def test_get_by_pk_and_by_lookup(db: Database) -> None:
+    created = await User.objects.create(email="ann@example.com", name="Ann")
+    assert (await User.objects.get(id=created.id)).email == "ann@example.com"
+    assert (await User.objects.get(pk=created.id)).id == created.id
+    assert (await User.objects.get(email="ann@example.com")).name == "Ann"
+
+
+async def test_get_missing_raises_model_does_not_exist(db: Database) -> None:
+    with pytest.raises(User.DoesNotExist) as info:
+        await User.objects.get(id=12345)
+    assert isinstance(info.value, NotFoundError)
+    assert "User" in str(info.value)
+    assert "id" in str(info.value)
+    assert "12345" not in str(info.value)  # filter names only, never values
+
+
+async def test_get_several_raises_multiple_objects_returned(db: Database) -> None:
+    await User.objects.create(email="a@x.io", name="Same")
+    await User.objects.create(email="b@x.io", name="Same")
+    with pytest.raises(User.MultipleObjectsReturned):
+        await User.objects.get(name="Same")
+    assert await User.objects.count() == 2
+
+
+async def test_save_detached_instance_writes_only_changed_columns(db: Database) -> None:
+    user = await User.objects.create(email="ann@example.com", name="Ann", age=30)
+    # Someone else changes another column meanwhile.
+    await User.objects.filter(id=user.id).update(age=31)
+    user.name = "Anne"
+    await user.save()
+    fresh = await User.objects.get(id=user.id)
+    assert fresh.name == "Anne"
+    assert fresh.age == 31  # not overwritten with the stale 30
+
+
+async def test_save_new_instance_inserts(db: Database) -> None:
+    user = User(email="new@x.io", name="New")
+    await user.save()
+    assert user.id is not None
+    assert (await User.objects.get(id=user.id)).email == "new@x.io"
+
+
+async def test_update_sets_attributes_without_io(db: Database) -> None:
+    user = await User.objects.create(email="ann@example.com", name="Ann")
+    user.update(name="Anne", age=5)
+    assert (await User.objects.get(id=user.id)).name == "Ann"
+    await user.save()
+    assert (await User.objects.get(id=user.id)).name == "Anne"
+
+
+async def test_update_unknown_name_raises_validation_error(db: Database) -> None:
+    user = await User.objects.create(email="ann@example.com")
+    with pytest.raises(ValidationError, match="nickname"):
+        user.update(nickname="x")
+
+
+async def test_instance_delete(db: Database) -> None:
+    user = await User.objects.create(email="ann@example.com")
+    assert await user.delete() == 1
+    assert not await User.objects.filter(id=user.id).exists()
+
+
+async def test_refresh_from_db(db: Database) -> None:
+    user = await User.objects.create(email="ann@example.com", name="Ann")
+    await User.objects.filter(id=user.id).update(name="Changed")
+    await user.refresh_from_db()
+    assert user.name == "Changed"
+    await user.delete()
+    with pytest.raises(User.DoesNotExist):
+        await user.refresh_from_db()
+
+
+async def test_to_dict_and_repr(db: Database) -> None:
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).replace(tzinfo=None)
+    user = await User.objects.create(email="ann@example.com", name="Ann", last_login=when)
+    data = user.to_dict(exclude={"data"})
+    assert data["email"] == "ann@example.com"
+    assert "data" not in data
+    assert user.to_dict(include={"pk"})["pk"] == user.id
+    assert repr(user).startswith("User(id=")
+    assert "email='ann@example.com'" in repr(user)
+
+
+async def test_instances_are_usable_after_the_call(db: Database) -> None:
+    await User.objects.create(email="ann@example.com", name="Ann")
+    users = await User.objects.all()
+    # Detached and loaded: attribute access does no I/O and raises nothing.
+    assert [u.name for u in users] == ["Ann"]
+
+
+async def test_tablename_derivation_round_trips(db: Database) -> None:
+    await HTTPLog.objects.create(path="/health")
+    async with db.engine.connect() as conn:
+        paths = (await conn.execute(select(HTTPLog.path))).scalars().all()
+    assert paths == ["/health"]
+    assert HTTPLog.__tablename__ == "http_log"
+
+
+async def test_manager_not_reachable_from_instances(db: Database) -> None:
+    user = User(email="x@x.io")
+    with pytest.raises(AttributeError, match="isn't accessible via User instances"):
+        _ = user.objects

@@ -1,0 +1,60 @@
+"""Models shared by the integration tests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orm_kit import Manager, Model, QuerySet
+
+
+class ActiveManager(Manager[Any]):
+    """Only active users."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return super().get_queryset().filter(is_active=True)
+
+
+class User(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    age: Mapped[int | None]
+    score: Mapped[int] = mapped_column(default=0)
+    last_login: Mapped[datetime | None]
+    birthday: Mapped[date | None]
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    active: ClassVar[Manager[Any]] = ActiveManager()
+
+
+class Post(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"))
+    title: Mapped[str] = mapped_column(String(200))
+    views: Mapped[int] = mapped_column(default=0)
+    likes: Mapped[int] = mapped_column(default=0)
+    rating: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+
+
+class Product(Model):
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_positive"),
+        UniqueConstraint("sku", "region"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(8), default="eu")
+    price: Mapped[int] = mapped_column(default=0)
+    stock: Mapped[int] = mapped_column(default=0)
+
+
+class HTTPLog(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(200))
