@@ -47,6 +47,7 @@ __all__ = [
 ResultT = TypeVar("ResultT")
 
 _DIRECT = "orm_kit_direct"
+_UNIT_OF_WORK = "orm_kit_unit_of_work"
 SESSION_DB_KEY = "orm_kit_database"
 
 
@@ -121,8 +122,13 @@ def _sqlite_wal(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry)
 
 def _sqlite_begin(conn: Connection) -> None:
     # NOTE(sqlite): the direct path runs single statements without BEGIN (autocommit).
-    if not conn.get_execution_options().get(_DIRECT):
-        conn.exec_driver_sql("BEGIN")
+    # Units of work take the write lock up front (BEGIN IMMEDIATE): a deferred transaction
+    # that reads and then writes fails at once with "database is locked" when another
+    # connection writes meanwhile, instead of waiting for the busy timeout.
+    options = conn.get_execution_options()
+    if options.get(_DIRECT):
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_UNIT_OF_WORK) else "BEGIN")
 
 
 class Database:
@@ -249,7 +255,9 @@ class Database:
             self._direct_engine = engine.execution_options(
                 isolation_level="AUTOCOMMIT", **{_DIRECT: True}
             )
-        self._sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        self._sessionmaker = async_sessionmaker(
+            engine.execution_options(**{_UNIT_OF_WORK: True}), expire_on_commit=False
+        )
         _registry.add(self)
         return self
 

@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import MetaData
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
@@ -116,9 +117,13 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
     def pk(self) -> Any:
         """The primary-key value (a tuple for a composite key)."""
         keys = _pk_keys(type(self))
-        if len(keys) == 1:
-            return self.__dict__.get(keys[0])
-        return tuple(self.__dict__.get(k) for k in keys)
+        values = [self.__dict__.get(k) for k in keys]
+        if None in values:
+            # Expired after a rollback: the identity key still knows the primary key.
+            identity = sa_inspect(self).identity
+            if identity is not None:
+                values = list(identity)
+        return values[0] if len(values) == 1 else tuple(values)
 
     def to_dict(
         self, *, exclude: set[str] | None = None, include: set[str] | None = None

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Date, Integer, String, cast, func, literal
+from sqlalchemy import JSON, Date, Integer, Select, String, cast, func, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -174,9 +174,9 @@ def _text(kind: str) -> LookupFn:
 
 
 def _in(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+    if isinstance(value, Select | ColumnElement) or hasattr(value, "__clause_element__"):
+        return expr.in_(value)
     if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
-        if hasattr(value, "__clause_element__") or isinstance(value, ColumnElement):
-            return expr.in_(value)
         raise ValidationError(
             f"The 'in' lookup needs a list, tuple or set of values, not {type(value).__name__}."
         )

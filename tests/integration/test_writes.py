@@ -1,0 +1,130 @@
+"""Bulk and set-based writes: bulk_create, bulk_update, update, delete, get_or_create."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from orm_kit import ConflictError, Database, F, Q, ValidationError
+from tests.models import Product, User
+
+
+async def raw_count(db: Database, table: str) -> int:
+    async with db.engine.connect() as conn:
+        return int((await conn.execute(text(f'SELECT count(*) FROM "{table}"'))).scalar_one())
+
+
+async def test_bulk_create_sets_primary_keys_and_defaults(db: Database) -> None:
+    users = [User(email=f"u{i}@x.io", name=f"U{i}") for i in range(250)]
+    created = await User.objects.bulk_create(users, batch_size=100)
+    assert all(a is b for a, b in zip(created, users, strict=True))
+    assert len({u.id for u in users}) == 250
+    assert all(u.is_active is True for u in users)  # defaults read back
+    assert await raw_count(db, "user") == 250
+    by_id = await User.objects.in_bulk([users[0].id, users[-1].id])
+    assert by_id[users[-1].id].email == "u249@x.io"
+
+
+async def test_bulk_create_rows_with_different_columns(db: Database) -> None:
+    users = [User(email="a@x.io"), User(email="b@x.io", age=3), User(email="c@x.io")]
+    await User.objects.bulk_create(users)
+    assert [u.age for u in users] == [None, 3, None]
+    assert await User.objects.filter(age__isnull=True).count() == 2
+
+
+async def test_bulk_create_ignore_conflicts(db: Database) -> None:
+    await Product.objects.create(sku="A", region="eu", price=1)
+    await Product.objects.bulk_create(
+        [Product(sku="A", region="eu", price=9), Product(sku="B", region="eu", price=2)],
+        ignore_conflicts=True,
+    )
+    rows = await Product.objects.order_by("sku").values_list("sku", "price")
+    assert rows == [("A", 1), ("B", 2)]
+
+
+async def test_bulk_create_update_conflicts(db: Database) -> None:
+    await Product.objects.create(sku="A", region="eu", price=1, stock=5)
+    await Product.objects.bulk_create(
+        [Product(sku="A", region="eu", price=9, stock=0), Product(sku="C", region="us", price=3)],
+        update_conflicts=True,
+        unique_fields=["sku", "region"],
+        update_fields=["price"],
+    )
+    rows = await Product.objects.order_by("sku").values_list("sku", "price", "stock")
+    assert rows == [("A", 9, 5), ("C", 3, 0)]
+    with pytest.raises(ValidationError, match="unique_fields"):
+        await Product.objects.bulk_create([Product(sku="D")], update_conflicts=True)
+
+
+async def test_bulk_create_conflict_writes_nothing(db: Database) -> None:
+    await User.objects.create(email="dup@x.io")
+    with pytest.raises(ConflictError) as info:
+        await User.objects.bulk_create([User(email="new@x.io"), User(email="dup@x.io")])
+    assert info.value.constraint == "uq_user_email"
+    assert await raw_count(db, "user") == 1
+
+
+async def test_bulk_update_writes_only_named_fields(db: Database) -> None:
+    users = await User.objects.bulk_create([User(email=f"u{i}@x.io", age=i) for i in range(5)])
+    for user in users:
+        user.name = f"renamed{user.age}"
+        user.score = 100  # not in fields: must not be written
+    assert await User.objects.bulk_update(users, ["name"], batch_size=2) == 5
+    rows = await User.objects.order_by("age").values_list("name", "score")
+    assert rows == [(f"renamed{i}", 0) for i in range(5)]
+    with pytest.raises(ValidationError):
+        await User.objects.bulk_update(users, ["id"])
+
+
+async def test_update_with_f_and_q_returns_rowcount(db: Database) -> None:
+    await User.objects.bulk_create(
+        [User(email=f"u{i}@x.io", name=n, age=a, score=1)
+         for i, (n, a) in enumerate([("ann", 20), ("bob", 70), ("al", 30), ("cy", 10)])]
+    )
+    n = await User.objects.filter(Q(name__istartswith="a") | Q(age__gt=60)).update(
+        score=F("score") + 1
+    )
+    assert n == 3
+    rows = await User.objects.order_by("name").values_list("name", "score")
+    assert rows == [("al", 2), ("ann", 2), ("bob", 2), ("cy", 1)]
+
+
+async def test_update_and_delete_refuse_slices(db: Database) -> None:
+    with pytest.raises(ValidationError, match="sliced"):
+        await User.objects.all()[:2].update(score=1)
+    with pytest.raises(ValidationError, match="sliced"):
+        await User.objects.all()[:2].delete()
+
+
+async def test_queryset_delete(db: Database) -> None:
+    await User.objects.bulk_create([User(email=f"u{i}@x.io", age=i) for i in range(6)])
+    assert await User.objects.filter(age__gte=4).delete() == 2
+    assert await raw_count(db, "user") == 4
+
+
+async def test_get_or_create(db: Database) -> None:
+    user, created = await User.objects.get_or_create(email="a@x.io", defaults={"name": "A"})
+    assert created and user.name == "A"
+    again, created = await User.objects.get_or_create(email="a@x.io", defaults={"name": "B"})
+    assert not created and again.id == user.id and again.name == "A"
+
+
+async def test_get_or_create_concurrent_callers_share_one_row(db: Database) -> None:
+    results = await asyncio.gather(
+        *(User.objects.get_or_create(email="race@x.io", defaults={"name": "R"}) for _ in range(8))
+    )
+    assert len({obj.id for obj, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert await raw_count(db, "user") == 1
+
+
+async def test_update_or_create(db: Database) -> None:
+    user, created = await User.objects.update_or_create(
+        email="a@x.io", defaults={"name": "A"}, create_defaults={"name": "Created"}
+    )
+    assert created and user.name == "Created"
+    user, created = await User.objects.update_or_create(email="a@x.io", defaults={"name": "A2"})
+    assert not created and user.name == "A2"
+    assert (await User.objects.get(email="a@x.io")).name == "A2"
