@@ -32,7 +32,12 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlalchemy.sql import Executable
 
 from orm_kit.context import _current_session
-from orm_kit.exceptions import DatabaseUnavailableError, ORMKitError, ValidationError, translate_error
+from orm_kit.exceptions import (
+    DatabaseUnavailableError,
+    ORMKitError,
+    ValidationError,
+    translate_error,
+)
 from orm_kit.settings import DatabaseSettings
 
 __all__ = [
@@ -68,13 +73,16 @@ class _Registry:
         self.by_name: dict[str, Database] = {}
         self.default: Database | None = None
 
-    def add(self, db: Database) -> None:
+    def check_free(self, db: Database) -> None:
         existing = self.by_name.get(db.name)
         if existing is not None and existing is not db:
             raise ValidationError(
                 f"A database named {db.name!r} is already connected. Disconnect it first or "
                 "pass a different name= to Database()."
             )
+
+    def add(self, db: Database) -> None:
+        self.check_free(db)
         self.by_name[db.name] = db
         if self.default is None:
             self.default = db
@@ -108,7 +116,7 @@ def get_database(name: str | None = None) -> Database:
 def _sqlite_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # NOTE(sqlite): take transaction control away from the sqlite3 module so that BEGIN,
     # SAVEPOINT and autocommit statements behave as on a server database.
-    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -241,6 +249,7 @@ class Database:
         """
         if self._engine is not None:
             return self
+        _registry.check_free(self)
         engine = self._build_engine()
         try:
             async with engine.connect() as conn:
@@ -399,7 +408,11 @@ class Database:
         version = await self.run_direct(text(query), lambda r: r.scalar_one(), operation="info")
         pool = self.engine.pool
         figures: dict[str, Any] = {"pool_size": None, "checked_out": None, "overflow": None}
-        for key, attr in (("pool_size", "size"), ("checked_out", "checkedout"), ("overflow", "overflow")):
+        for key, attr in (
+            ("pool_size", "size"),
+            ("checked_out", "checkedout"),
+            ("overflow", "overflow"),
+        ):
             fn = getattr(pool, attr, None)
             if callable(fn):
                 figures[key] = fn()
@@ -414,10 +427,11 @@ async def init_database(url: str | None = None, **engine_kwargs: Any) -> Databas
     return await Database(url, **engine_kwargs).connect()
 
 
-async def close_database() -> None:
-    """Disconnect the default database, if one is connected."""
-    if _registry.default is not None:
-        await _registry.default.disconnect()
+async def close_database(name: str | None = None) -> None:
+    """Disconnect the default database (or the one called ``name``), if connected."""
+    db = _registry.default if name is None else _registry.by_name.get(name)
+    if db is not None:
+        await db.disconnect()
 
 
 @asynccontextmanager
@@ -425,4 +439,3 @@ async def get_session() -> AsyncIterator[AsyncSession]:
     """Open a unit of work on the default database (see :meth:`Database.session`)."""
     async with get_database().session() as session:
         yield session
-

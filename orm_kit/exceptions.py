@@ -113,8 +113,10 @@ _SQLITE_CHECK = re.compile(r"CHECK constraint failed: (?P<name>.+)$")
 def _find_driver_error(exc: BaseException) -> BaseException:
     orig = getattr(exc, "orig", None)
     # SQLAlchemy's async adapters wrap the driver exception once more.
-    while orig is not None and getattr(orig, "__cause__", None) is not None and (
-        type(orig).__module__.startswith("sqlalchemy")
+    while (
+        orig is not None
+        and getattr(orig, "__cause__", None) is not None
+        and (type(orig).__module__.startswith("sqlalchemy"))
     ):
         orig = orig.__cause__
     return orig if orig is not None else exc

@@ -16,6 +16,7 @@ from orm_kit.query.manager import Manager
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
+    from orm_kit.query.meta import ModelInfo
 
 __all__ = ["NAMING_CONVENTION", "Model", "ModelMeta", "snake_case"]
 
@@ -32,7 +33,7 @@ _CAMEL = re.compile(r"([a-z\d])([A-Z])")
 
 
 def snake_case(name: str) -> str:
-    """Return ``name`` in snake_case: ``UserProfile`` → ``user_profile``, ``HTTPLog`` → ``http_log``."""
+    """Return ``name`` in snake_case: ``HTTPLog`` → ``http_log``."""
     return _CAMEL.sub(r"\1_\2", _ACRONYM.sub(r"\1_\2", name)).lower()
 
 
@@ -62,8 +63,10 @@ class ModelMeta(DeclarativeAttributeIntercept):
         abstract = namespace.get("__abstract__", False)
         if not is_root and not abstract:
             inherits_table = any(_is_mapped(klass) for base in bases for klass in base.__mro__)
-            has_name = "__tablename__" in namespace or "__table__" in namespace or any(
-                getattr(base, "__tablename__", None) is not None for base in bases
+            has_name = (
+                "__tablename__" in namespace
+                or "__table__" in namespace
+                or any(getattr(base, "__tablename__", None) is not None for base in bases)
             )
             if not inherits_table and not has_name:
                 namespace["__tablename__"] = snake_case(name)
@@ -81,8 +84,12 @@ class ModelMeta(DeclarativeAttributeIntercept):
                     and getattr(b, exc_name) is not root
                 ) or (root,)
                 namespace[exc_name] = type(
-                    exc_name, parents, {"__module__": namespace.get("__module__", __name__),
-                                        "__qualname__": f"{name}.{exc_name}"}
+                    exc_name,
+                    parents,
+                    {
+                        "__module__": namespace.get("__module__", __name__),
+                        "__qualname__": f"{name}.{exc_name}",
+                    },
                 )
         return super().__new__(mcs, name, bases, namespace, **kwargs)
 
@@ -231,7 +238,7 @@ def _pk_keys(model: type[Any]) -> tuple[str, ...]:
     return model_info(model).pk_keys
 
 
-def model_info(model: type[Any]) -> Any:
+def model_info(model: type[Any]) -> ModelInfo:
     """Return the cached :class:`~orm_kit.query.meta.ModelInfo` of ``model``."""
     from orm_kit.query.meta import get_model_info
 

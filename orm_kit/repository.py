@@ -49,11 +49,11 @@ class Repository(Generic[ModelT]):
         qs: QuerySet[ModelT, ModelT] = QuerySet(self.model)
         return qs.using(self.session) if self.session is not None else qs
 
-    async def get(self, id: Any) -> ModelT | None:  # noqa: A002 - the established name
+    async def get(self, id: Any) -> ModelT | None:
         """Return the row with primary key ``id``, or ``None``."""
         return await self.query.get_by(pk=id)
 
-    async def get_or_raise(self, id: Any) -> ModelT:  # noqa: A002
+    async def get_or_raise(self, id: Any) -> ModelT:
         """Return the row with primary key ``id`` or raise ``Model.DoesNotExist``."""
         return await self.query.get_or_raise(id)
 
@@ -74,7 +74,7 @@ class Repository(Generic[ModelT]):
     ) -> list[ModelT]:
         """Return rows matching the lookups, in primary-key order, paged by skip / limit."""
         qs = self.query.filter(**lookups)._pk_ordered(False)
-        return await qs[skip: None if limit is None else skip + limit]
+        return await qs[skip : None if limit is None else skip + limit]
 
     async def count(self, **lookups: Any) -> int:
         """Count the rows matching the lookups."""
@@ -92,7 +92,7 @@ class Repository(Generic[ModelT]):
         """Insert one row per dict and return the instances."""
         return await self.query.create_many(items)
 
-    async def update(self, id: Any, **values: Any) -> ModelT | None:  # noqa: A002
+    async def update(self, id: Any, **values: Any) -> ModelT | None:
         """Set ``values`` on the row with primary key ``id``; return it, or ``None``."""
         async with unit_of_work(self.session) as session:
             obj = await self.query.using(session).get_by(pk=id)
@@ -106,7 +106,7 @@ class Repository(Generic[ModelT]):
         """Update the rows matching ``filters``; return the row count."""
         return await self.query.update_many(filters, **values)
 
-    async def delete(self, id: Any) -> bool:  # noqa: A002
+    async def delete(self, id: Any) -> bool:
         """Delete the row with primary key ``id``; return whether one was deleted."""
         return await self.query.filter(pk=id).delete() > 0
 
@@ -126,6 +126,6 @@ class Repository(Generic[ModelT]):
                 return await target.session.execute(stmt)
             async with unit_of_work(None) as session:
                 result = await session.execute(stmt)
-                return result.freeze()()  # type: ignore[no-any-return]
+                return result.freeze()()
         except SQLAlchemyError as exc:
             raise translate_error(exc, model=self.model, operation="execute") from exc

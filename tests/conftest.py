@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
 from orm_kit import Database, Model
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -49,9 +50,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-async def connected(
-    backend: str, request: pytest.FixtureRequest
-) -> AsyncIterator[Database]:
+async def connected(backend: str, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
     """The default Database of the backend under test, with every test table created."""
     import tests.models  # noqa: F401 - registers the test models on Model.metadata
 

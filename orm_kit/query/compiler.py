@@ -77,9 +77,9 @@ def compile_select_models(state: QueryState) -> Select[Any]:
     info = get_model_info(state.model)
     stmt: Select[Any] = select(state.model)
     if state.only is not None:
-        stmt = stmt.options(load_only(*(info.columns[k] for k in loaded_keys(state, info))))
+        stmt = stmt.options(load_only(*(getattr(state.model, k) for k in loaded_keys(state, info))))
     elif state.defer:
-        stmt = stmt.options(*(defer(info.columns[k]) for k in state.defer))
+        stmt = stmt.options(*(defer(getattr(state.model, k)) for k in state.defer))
     if state.annotations:
         stmt = stmt.add_columns(*(expr.label(name) for name, expr in state.annotations))
     return _tail(stmt, state)
@@ -117,13 +117,13 @@ def compile_count(state: QueryState) -> Select[Any]:
     if state.is_sliced or state.distinct:
         inner = compile_values(state) if state.shape != "models" else compile_rows(state)[0]
         return select(func.count()).select_from(inner.order_by(None).subquery())
-    table = get_model_info(state.model).mapper.local_table
+    table = get_model_info(state.model).table
     return _where(select(func.count()).select_from(table), state)  # type: ignore[no-any-return]
 
 
 def compile_exists(state: QueryState) -> Select[Any]:
     """``SELECT 1 ... LIMIT 1``."""
-    table = get_model_info(state.model).mapper.local_table
+    table = get_model_info(state.model).table
     stmt = _where(select(literal_column("1")).select_from(table), state)
     if state.offset is not None:
         stmt = stmt.offset(state.offset)
@@ -136,7 +136,7 @@ def compile_update(state: QueryState, values: dict[str, Any], *, orm: bool) -> U
     if orm:
         stmt = update(state.model).values({info.columns[k]: v for k, v in values.items()})
     else:
-        table = info.mapper.local_table
+        table = info.table
         stmt = update(table).values({info.table_columns[k]: v for k, v in values.items()})
     return _where(stmt, state)  # type: ignore[no-any-return]
 
@@ -144,5 +144,5 @@ def compile_update(state: QueryState, values: dict[str, Any], *, orm: bool) -> U
 def compile_delete(state: QueryState, *, orm: bool) -> Delete:
     """``DELETE`` of the filtered rows; ``orm`` makes it ORM-enabled (session path)."""
     info = get_model_info(state.model)
-    stmt = delete(state.model) if orm else delete(info.mapper.local_table)
+    stmt = delete(state.model) if orm else delete(info.table)
     return _where(stmt, state)  # type: ignore[no-any-return]

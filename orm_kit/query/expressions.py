@@ -246,7 +246,7 @@ class Aggregate(Resolvable):
             arg = arg.distinct()
         expr = self._call(arg)
         if self.filter is not None:
-            expr = expr.filter(self.filter.resolve(model))  # type: ignore[attr-defined]
+            expr = expr.filter(self.filter.resolve(model))
         return expr
 
     def __repr__(self) -> str:

@@ -167,7 +167,7 @@ def _iexact(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
 
 def _text(kind: str) -> LookupFn:
     def lookup(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-        return _TextMatch(kind, expr, literal(value, type_=String()))  # type: ignore[return-value]
+        return _TextMatch(kind, expr, literal(value, type_=String()))
 
     lookup.__name__ = kind
     return lookup
@@ -205,7 +205,7 @@ def _regex(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
 
 
 def _iregex(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    return _IRegex(expr, literal(value, type_=String()))  # type: ignore[return-value]
+    return _IRegex(expr, literal(value, type_=String()))
 
 
 def _extract(part: str) -> TransformFn:

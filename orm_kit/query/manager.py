@@ -59,7 +59,7 @@ class Manager(QuerySet[ModelT, ModelT]):
         if bound is None:
             bound = type(self).__new__(type(self))
             bound.__dict__.update(self.__dict__)
-            bound.model = owner
+            bound.model = owner  # type: ignore[assignment]
             bound._bound = {}
             self._bound[owner] = bound
         return bound  # type: ignore[return-value]
@@ -71,8 +71,8 @@ class Manager(QuerySet[ModelT, ModelT]):
     def get_queryset(self) -> QuerySet[ModelT, ModelT]:
         """Return the QuerySet every operation of this manager starts from."""
         model = self.model
-        if model is None or getattr(model, "__abstract__", False) and "__table__" not in vars(
-            model
+        if model is None or (
+            getattr(model, "__abstract__", False) and "__table__" not in vars(model)
         ):
             raise ValidationError(
                 f"{getattr(model, '__name__', 'This manager')} is abstract; query a concrete model."

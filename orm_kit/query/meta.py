@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Column, inspect
+from sqlalchemy import Column, Table, inspect
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,6 +20,7 @@ class ModelInfo:
 
     model: type[Any]
     mapper: Mapper[Any]
+    table: Table
     column_keys: tuple[str, ...]
     columns: dict[str, ColumnElement[Any]]  # attribute key -> ORM column expression
     table_columns: dict[str, Column[Any]]  # attribute key -> table Column
@@ -71,6 +72,7 @@ def get_model_info(model: type[Any]) -> ModelInfo:
     info = ModelInfo(
         model=model,
         mapper=mapper,
+        table=cast(Table, mapper.local_table),
         column_keys=tuple(columns),
         columns=columns,
         table_columns=table_columns,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -58,7 +59,7 @@ async def offset_page(qs: QuerySet[Any, Any], page: int, size: int) -> Page[Any]
         qs = qs._pk_ordered(False)
     total = await qs.count()
     start = (page - 1) * size
-    items = await qs[start:start + size]
+    items = await qs[start : start + size]
     pages = max(1, -(-total // size))
     return Page(items=items, size=size, total=total, page=page, pages=pages)
 
@@ -86,9 +87,12 @@ def _decode_value(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     ((tag, raw),) = value.items()
-    decoders: dict[str, Any] = {
-        "dt": datetime.fromisoformat, "d": date.fromisoformat, "t": time.fromisoformat,
-        "dec": Decimal, "uuid": uuid.UUID,
+    decoders: dict[str, Callable[[str], Any]] = {
+        "dt": datetime.fromisoformat,
+        "d": date.fromisoformat,
+        "t": time.fromisoformat,
+        "dec": Decimal,
+        "uuid": uuid.UUID,
     }
     return decoders[tag](raw)
 
@@ -117,7 +121,9 @@ async def keyset_page(qs: QuerySet[Any, Any], after: str | None, size: int) -> P
     info = get_model_info(qs.model)
     terms = list(state.order_by)
     if any(name is None for _, _, name in terms):
-        raise ValidationError("Keyset pagination needs order_by() with field names, not expressions.")
+        raise ValidationError(
+            "Keyset pagination needs order_by() with field names, not expressions."
+        )
     names = [name for _, _, name in terms]
     for pk in info.pk_keys:  # the primary key breaks ties, so the order is total
         if pk not in names:
@@ -139,7 +145,9 @@ async def keyset_page(qs: QuerySet[Any, Any], after: str | None, size: int) -> P
     next_cursor = None
     if len(rows) > size:
         last = items[-1]
-        keys = [name for _, _, name in terms]
-        get = (lambda k: last[k]) if isinstance(last, dict) else (lambda k: getattr(last, k))
-        next_cursor = _encode_cursor([get(k) for k in keys])
+        keys = [str(name) for _, _, name in terms]
+        if isinstance(last, dict):
+            next_cursor = _encode_cursor([last[k] for k in keys])
+        else:
+            next_cursor = _encode_cursor([getattr(last, k) for k in keys])
     return Page(items=items, size=size, next_cursor=next_cursor)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Literal, Self, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, cast, overload
 
 from sqlalchemy import select
 from sqlalchemy.engine import Result
@@ -239,7 +239,9 @@ class QuerySet(Generic[ModelT, RowT]):
                 raise ValueError("Negative indexing is not supported; use order_by('-field').")
             return qs._slice(key, key + 1)._one_at(key)
         if not isinstance(key, slice):
-            raise TypeError(f"QuerySet indices must be integers or slices, not {type(key).__name__}.")
+            raise TypeError(
+                f"QuerySet indices must be integers or slices, not {type(key).__name__}."
+            )
         if key.step is not None:
             raise ValueError("Slices with a step are not supported.")
         if (key.start is not None and key.start < 0) or (key.stop is not None and key.stop < 0):
@@ -284,24 +286,30 @@ class QuerySet(Generic[ModelT, RowT]):
             stmt = compiler.compile_values(state)
             shape = state.shape
             if shape == "values":
+
                 def consume(result: Result[Any]) -> list[Any]:
                     keys = tuple(result.keys())
                     return [dict(zip(keys, row, strict=True)) for row in result]
             elif shape == "flat":
+
                 def consume(result: Result[Any]) -> list[Any]:
                     return list(result.scalars())
             elif shape == "named":
+
                 def consume(result: Result[Any]) -> list[Any]:
                     return list(result)
             else:
+
                 def consume(result: Result[Any]) -> list[Any]:
                     return [tuple(row) for row in result]
+
             return stmt, consume
         annotations = tuple(name for name, _ in state.annotations)
         if target.session is None:
             stmt, keys = compiler.compile_rows(state)
             info = get_model_info(self.model)
             if not annotations:
+
                 def consume(result: Result[Any]) -> list[Any]:
                     return info.build_all(keys, result)
             else:
@@ -315,12 +323,15 @@ class QuerySet(Generic[ModelT, RowT]):
                             setattr(obj, name, row[width + i])
                         out.append(obj)
                     return out
+
             return stmt, consume
         stmt = compiler.compile_select_models(state)
         if not annotations:
+
             def consume(result: Result[Any]) -> list[Any]:
                 return list(result.scalars())
         else:
+
             def consume(result: Result[Any]) -> list[Any]:
                 out = []
                 for row in result:
@@ -329,6 +340,7 @@ class QuerySet(Generic[ModelT, RowT]):
                         setattr(obj, name, row[i + 1])
                     out.append(obj)
                 return out
+
         return stmt, consume
 
     async def _fetch_all(self) -> list[RowT]:
@@ -390,8 +402,9 @@ class QuerySet(Generic[ModelT, RowT]):
             qs = qs._clone(limit=2)
         rows = await qs._fetch_all()
         if not rows:
-            raise qs._no_match(getattr(self.model, "DoesNotExist", NotFoundError),
-                               "matching query does not exist")
+            raise qs._no_match(
+                getattr(self.model, "DoesNotExist", NotFoundError), "matching query does not exist"
+            )
         if len(rows) > 1:
             from orm_kit.exceptions import MultipleObjectsReturned
 
@@ -431,7 +444,9 @@ class QuerySet(Generic[ModelT, RowT]):
             NotFoundError: The QuerySet is empty (``Model.DoesNotExist``).
         """
         if not fields:
-            raise ValidationError("latest() needs at least one field name, e.g. latest('created_at').")
+            raise ValidationError(
+                "latest() needs at least one field name, e.g. latest('created_at')."
+            )
         flipped = [f[1:] if f.startswith("-") else f"-{f}" for f in fields]
         return await self._base().order_by(*flipped).get_first_or_raise()
 
@@ -449,8 +464,9 @@ class QuerySet(Generic[ModelT, RowT]):
         """Return the first row in the current order, or raise ``Model.DoesNotExist``."""
         rows = await self._base()[:1]
         if not rows:
-            raise self._no_match(getattr(self.model, "DoesNotExist", NotFoundError),
-                                 "matching query does not exist")
+            raise self._no_match(
+                getattr(self.model, "DoesNotExist", NotFoundError), "matching query does not exist"
+            )
         return rows[0]
 
     async def count(self) -> int:
@@ -459,8 +475,14 @@ class QuerySet(Generic[ModelT, RowT]):
         if qs._state.empty:
             return 0
         stmt = compiler.compile_count(qs._state)
-        n: int = await run(qs._target(), stmt, lambda r: r.scalar_one(), model=self.model,
-                           operation="count", filters=qs._filters())
+        n: int = await run(
+            qs._target(),
+            stmt,
+            lambda r: r.scalar_one(),
+            model=self.model,
+            operation="count",
+            filters=qs._filters(),
+        )
         return n
 
     async def exists(self) -> bool:
@@ -469,8 +491,14 @@ class QuerySet(Generic[ModelT, RowT]):
         if qs._state.empty:
             return False
         stmt = compiler.compile_exists(qs._state)
-        found: bool = await run(qs._target(), stmt, lambda r: r.first() is not None,
-                                model=self.model, operation="exists", filters=qs._filters())
+        found: bool = await run(
+            qs._target(),
+            stmt,
+            lambda r: r.first() is not None,
+            model=self.model,
+            operation="exists",
+            filters=qs._filters(),
+        )
         return found
 
     async def aggregate(self, *args: Aggregate, **kwargs: Aggregate) -> dict[str, Any]:
@@ -487,13 +515,21 @@ class QuerySet(Generic[ModelT, RowT]):
             if not isinstance(agg, Aggregate):
                 raise ValidationError(f"aggregate() argument {name!r} is not an aggregate.")
         if qs._state.is_sliced or qs._state.distinct:
-            raise ValidationError("aggregate() over a sliced or distinct QuerySet is not supported.")
-        table = get_model_info(self.model).mapper.local_table
-        stmt = select(*(a.resolve(self.model).label(n) for n, a in named.items())).select_from(table)
+            raise ValidationError(
+                "aggregate() over a sliced or distinct QuerySet is not supported."
+            )
+        table = get_model_info(self.model).table
+        stmt = select(*(a.resolve(self.model).label(n) for n, a in named.items())).select_from(
+            table
+        )
         stmt = compiler._where(stmt, qs._state)
         row: dict[str, Any] = await run(
-            qs._target(), stmt, lambda r: dict(r.mappings().one()), model=self.model,
-            operation="aggregate", filters=qs._filters(),
+            qs._target(),
+            stmt,
+            lambda r: dict(r.mappings().one()),
+            model=self.model,
+            operation="aggregate",
+            filters=qs._filters(),
         )
         return row
 
@@ -536,10 +572,11 @@ class QuerySet(Generic[ModelT, RowT]):
         try:
             target = resolve_target(qs._state.using)
             dialect = (
-                target.session.get_bind().dialect if target.session is not None
+                target.session.get_bind().dialect
+                if target.session is not None
                 else target.database.engine.dialect  # type: ignore[union-attr]
             )
-        except Exception:  # noqa: BLE001 - not connected: render for the default dialect
+        except Exception:
             dialect = None
         stmt, _ = qs._consumer(Target(None, None))
         return str(stmt.compile(dialect=dialect))
@@ -566,7 +603,7 @@ class QuerySet(Generic[ModelT, RowT]):
             ValidationError: A name is not a field of the model.
             ConflictError: A unique, foreign-key, not-null or check constraint failed.
         """
-        return await writes.create(self._base(), values)
+        return cast(ModelT, await writes.create(self._base(), values))
 
     async def bulk_create(
         self,
@@ -584,8 +621,12 @@ class QuerySet(Generic[ModelT, RowT]):
         with ``update_conflicts`` they are updated (``update_fields``) on ``unique_fields``.
         """
         return await writes.bulk_create(
-            self._base(), list(objs), batch_size=batch_size, ignore_conflicts=ignore_conflicts,
-            update_conflicts=update_conflicts, unique_fields=unique_fields,
+            self._base(),
+            list(objs),
+            batch_size=batch_size,
+            ignore_conflicts=ignore_conflicts,
+            update_conflicts=update_conflicts,
+            unique_fields=unique_fields,
             update_fields=update_fields,
         )
 
@@ -636,18 +677,19 @@ class QuerySet(Generic[ModelT, RowT]):
         qs = self._base().filter(**lookups)
         obj = await qs.first()
         if obj is None:
-            raise qs._no_match(getattr(self.model, "DoesNotExist", NotFoundError),
-                               "matching query does not exist")
-        return obj  # type: ignore[return-value]
+            raise qs._no_match(
+                getattr(self.model, "DoesNotExist", NotFoundError), "matching query does not exist"
+            )
+        return cast(ModelT, obj)
 
-    async def get_or_raise(self, id: Any) -> ModelT:  # noqa: A002 - the seeds' name
+    async def get_or_raise(self, id: Any) -> ModelT:
         """Return the row with primary key ``id``, or raise ``Model.DoesNotExist``."""
         return await self.get_by_or_raise(pk=id)
 
     async def get_all(self, *, skip: int = 0, limit: int | None = 100) -> list[ModelT]:
         """Return a page of rows in primary-key order."""
         qs = self._base()._pk_ordered(False)
-        rows: list[ModelT] = await qs[skip: None if limit is None else skip + limit]  # type: ignore[assignment]
+        rows: list[ModelT] = await qs[skip : None if limit is None else skip + limit]  # type: ignore[assignment]
         return rows
 
     async def create_many(self, items: Iterable[dict[str, Any]]) -> list[ModelT]:

@@ -8,9 +8,12 @@ ambient session or a short unit of work.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, case, cast, insert, literal
+from sqlalchemy import Table, case, insert, literal
+from sqlalchemy import cast as sql_cast
+from sqlalchemy import update as sql_update
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
@@ -65,7 +68,7 @@ async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
             session.add(obj)
             await flush(session, model, "create")
         return obj
-    table = info.mapper.local_table
+    table = info.table
     params = {info.table_columns[k].key: obj.__dict__[k] for k in values}
     stmt = insert(table).values(params).returning(*info.table_columns.values())
     row = await run(target, stmt, lambda r: r.one(), model=model, operation="create")
@@ -73,6 +76,10 @@ async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
         obj.__dict__[key] = row[i]
     _mark_loaded(obj)
     return obj
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _check_unsliced(qs: QuerySet[Any, Any], operation: str) -> None:
@@ -100,8 +107,9 @@ async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
         return 0
     target = resolve_target(state.using)
     stmt = compiler.compile_update(state, resolved, orm=target.session is not None)
-    count: int = await run(target, stmt, lambda r: r.rowcount, model=model, operation="update",
-                           filters=state.filter_names)
+    count: int = await run(
+        target, stmt, _rowcount, model=model, operation="update", filters=state.filter_names
+    )
     return count
 
 
@@ -113,8 +121,9 @@ async def delete(qs: QuerySet[Any, Any]) -> int:
         return 0
     target = resolve_target(state.using)
     stmt = compiler.compile_delete(state, orm=target.session is not None)
-    count: int = await run(target, stmt, lambda r: r.rowcount, model=model, operation="delete",
-                           filters=state.filter_names)
+    count: int = await run(
+        target, stmt, _rowcount, model=model, operation="delete", filters=state.filter_names
+    )
     return count
 
 
@@ -168,13 +177,17 @@ def _conflict_clause(
     if update_conflicts:
         if dialect in ("mysql", "mariadb"):
             return stmt.on_duplicate_key_update(
-                {info.table_columns[f].key: stmt.inserted[info.table_columns[f].key]
-                 for f in update_fields}
+                {
+                    info.table_columns[f].key: stmt.inserted[info.table_columns[f].key]
+                    for f in update_fields
+                }
             )
         return stmt.on_conflict_do_update(
             index_elements=[info.table_columns[f] for f in unique_fields],
-            set_={info.table_columns[f].key: stmt.excluded[info.table_columns[f].key]
-                  for f in update_fields},
+            set_={
+                info.table_columns[f].key: stmt.excluded[info.table_columns[f].key]
+                for f in update_fields
+            },
         )
     return stmt
 
@@ -202,12 +215,11 @@ async def bulk_create(
         raise ValidationError("bulk_create() takes ignore_conflicts or update_conflicts, not both.")
     unique_fields = list(unique_fields or ())
     update_fields = list(update_fields or ())
-    if update_conflicts:
-        if not update_fields or not unique_fields:
-            raise ValidationError(
-                "bulk_create(update_conflicts=True) needs unique_fields= (the conflict target) "
-                "and update_fields= (the columns to overwrite)."
-            )
+    if update_conflicts and (not update_fields or not unique_fields):
+        raise ValidationError(
+            "bulk_create(update_conflicts=True) needs unique_fields= (the conflict target) "
+            "and update_fields= (the columns to overwrite)."
+        )
     for name in (*unique_fields, *update_fields):
         if name not in info.table_columns:
             field_column(model, name)
@@ -220,15 +232,22 @@ async def bulk_create(
     for obj in objs:
         keys = tuple(k for k in info.table_columns if k in obj.__dict__)
         groups.setdefault(keys, []).append(obj)
-    table = info.mapper.local_table
+    table = info.table
     fetch_back = not ignore_conflicts
 
     async def work(conn: AsyncConnection, dialect: str) -> None:
         for keys, group in groups.items():
             returning = [k for k in info.table_columns if k in info.pk_keys or k not in keys]
             stmt = _insert_for(dialect, table)
-            stmt = _conflict_clause(stmt, dialect, info, ignore_conflicts, update_conflicts,
-                                    unique_fields, update_fields)
+            stmt = _conflict_clause(
+                stmt,
+                dialect,
+                info,
+                ignore_conflicts,
+                update_conflicts,
+                unique_fields,
+                update_fields,
+            )
             if fetch_back:
                 stmt = stmt.returning(
                     *(info.table_columns[k] for k in returning), sort_by_parameter_order=True
@@ -236,7 +255,7 @@ async def bulk_create(
             size = batch_size or max(1, _MAX_PARAMS // max(len(keys), 1))
             col_keys = [info.table_columns[k].key for k in keys]
             for start in range(0, len(group), size):
-                batch = group[start:start + size]
+                batch = group[start : start + size]
                 params = [
                     {ck: obj.__dict__[k] for ck, k in zip(col_keys, keys, strict=True)}
                     for obj in batch
@@ -286,24 +305,26 @@ async def bulk_update(
                 f"bulk_update() got a {model.__name__} without a primary key; save it first."
             )
     pk_col = info.table_columns[pk_key]
-    table = info.mapper.local_table
+    table = info.table
     size = batch_size or max(1, _MAX_PARAMS // (2 * len(fields) + 1))
 
     async def work(conn: AsyncConnection, _dialect: str) -> int:
         total = 0
         for start in range(0, len(objs), size):
-            batch = objs[start:start + size]
+            batch = objs[start : start + size]
             pks = [obj.__dict__[pk_key] for obj in batch]
             values = {}
             for name in fields:
                 col = info.table_columns[name]
                 whens = [
-                    (pk_col == literal(obj.__dict__[pk_key], pk_col.type),
-                     literal(getattr(obj, name), col.type))
+                    (
+                        pk_col == literal(obj.__dict__[pk_key], pk_col.type),
+                        literal(getattr(obj, name), col.type),
+                    )
                     for obj in batch
                 ]
-                values[col] = cast(case(*whens, else_=col), col.type)
-            stmt = table.update().where(pk_col.in_(pks)).values(values)
+                values[col] = sql_cast(case(*whens, else_=col), col.type)
+            stmt = sql_update(table).where(pk_col.in_(pks)).values(values)
             total += (await conn.execute(stmt)).rowcount
         return total
 
@@ -321,8 +342,9 @@ def _create_values(lookups: dict[str, Any], defaults: dict[str, Any] | None) -> 
     return values
 
 
-async def _create_in_savepoint(qs: QuerySet[Any, Any], session: AsyncSession,
-                               values: dict[str, Any]) -> Any:
+async def _create_in_savepoint(
+    qs: QuerySet[Any, Any], session: AsyncSession, values: dict[str, Any]
+) -> Any:
     from orm_kit.transaction import transaction
 
     async with transaction(session):
@@ -361,8 +383,9 @@ async def update_or_create(
         try:
             obj = await bound.select_for_update().get(**lookups)
         except NotFoundError:
-            values = _create_values(lookups, create_defaults if create_defaults is not None
-                                    else defaults)
+            values = _create_values(
+                lookups, create_defaults if create_defaults is not None else defaults
+            )
             try:
                 return await _create_in_savepoint(qs, session, values), True
             except ConflictError:

@@ -16,17 +16,42 @@ from tests.models import User
 @pytest.fixture
 async def people(db: Database) -> Database:
     rows: list[dict[str, Any]] = [
-        {"email": "ann@example.com", "name": "Ann", "age": 30, "score": 5,
-         "last_login": datetime(2026, 3, 1, 9, 15), "birthday": date(1996, 3, 1),
-         "data": {"owner": {"name": "x"}, "n": 1}},
-        {"email": "bob@example.com", "name": "Bob", "age": 20, "score": 10,
-         "last_login": datetime(2026, 3, 7, 18, 45), "birthday": date(2006, 7, 4),
-         "data": {"owner": {"name": "y"}, "n": 2}},
-        {"email": "carol@spam.io", "name": "carol_100%", "age": None, "score": 10,
-         "last_login": None, "birthday": None, "data": None},
-        {"email": "dave@SPAM.IO", "name": "Dave", "age": 45, "score": 0,
-         "last_login": datetime(2025, 12, 31, 23, 59), "birthday": date(1981, 12, 31),
-         "data": {"owner": {"name": "x"}, "n": 3}},
+        {
+            "email": "ann@example.com",
+            "name": "Ann",
+            "age": 30,
+            "score": 5,
+            "last_login": datetime(2026, 3, 1, 9, 15),
+            "birthday": date(1996, 3, 1),
+            "data": {"owner": {"name": "x"}, "n": 1},
+        },
+        {
+            "email": "bob@example.com",
+            "name": "Bob",
+            "age": 20,
+            "score": 10,
+            "last_login": datetime(2026, 3, 7, 18, 45),
+            "birthday": date(2006, 7, 4),
+            "data": {"owner": {"name": "y"}, "n": 2},
+        },
+        {
+            "email": "carol@spam.io",
+            "name": "carol_100%",
+            "age": None,
+            "score": 10,
+            "last_login": None,
+            "birthday": None,
+            "data": None,
+        },
+        {
+            "email": "dave@SPAM.IO",
+            "name": "Dave",
+            "age": 45,
+            "score": 0,
+            "last_login": datetime(2025, 12, 31, 23, 59),
+            "birthday": date(1981, 12, 31),
+            "data": {"owner": {"name": "x"}, "n": 3},
+        },
     ]
     for row in rows:
         await User.objects.create(**row)

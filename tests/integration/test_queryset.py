@@ -12,8 +12,10 @@ from tests.models import User
 @pytest.fixture
 async def ten(db: Database) -> Database:
     await User.objects.bulk_create(
-        [User(email=f"u{i}@x.io", name=f"U{i}", age=i % 4, score=i, is_active=i % 3 != 0)
-         for i in range(10)]
+        [
+            User(email=f"u{i}@x.io", name=f"U{i}", age=i % 4, score=i, is_active=i % 3 != 0)
+            for i in range(10)
+        ]
     )
     return db
 

@@ -36,14 +36,14 @@ async def test_session_commits_on_success(db: Database) -> None:
 
 
 async def test_session_rolls_back_on_error(db: Database) -> None:
-    class Boom(Exception):
+    class BoomError(Exception):
         pass
 
-    with pytest.raises(Boom):
+    with pytest.raises(BoomError):
         async with db.session():
             await User.objects.create(email="a@x.io")
             await User.objects.filter(email="a@x.io").update(name="x")
-            raise Boom
+            raise BoomError
     assert await raw_emails(db) == []
 
 

@@ -80,8 +80,10 @@ async def test_bulk_update_writes_only_named_fields(db: Database) -> None:
 
 async def test_update_with_f_and_q_returns_rowcount(db: Database) -> None:
     await User.objects.bulk_create(
-        [User(email=f"u{i}@x.io", name=n, age=a, score=1)
-         for i, (n, a) in enumerate([("ann", 20), ("bob", 70), ("al", 30), ("cy", 10)])]
+        [
+            User(email=f"u{i}@x.io", name=n, age=a, score=1)
+            for i, (n, a) in enumerate([("ann", 20), ("bob", 70), ("al", 30), ("cy", 10)])
+        ]
     )
     n = await User.objects.filter(Q(name__istartswith="a") | Q(age__gt=60)).update(
         score=F("score") + 1

@@ -1,0 +1,99 @@
+"""Database lifecycle, settings, health, info, named databases and unreachable servers."""
+
+from __future__ import annotations
+
+import pytest
+
+from orm_kit import (
+    Database,
+    DatabaseSettings,
+    DatabaseUnavailableError,
+    close_database,
+    get_database,
+    get_session,
+    init_database,
+)
+from orm_kit.exceptions import ValidationError
+from tests.models import User
+
+
+async def test_health_and_info(db: Database) -> None:
+    status = await db.health()
+    assert status.healthy and status.error is None
+    assert status.latency_ms is not None and status.latency_ms >= 0
+    info = await db.info()
+    assert info["dialect"] == db.dialect
+    assert info["version"]
+    assert set(info) >= {"pool_size", "checked_out", "overflow"}
+
+
+async def test_default_database_and_get_session(db: Database) -> None:
+    assert get_database() is db
+    async with get_session() as session:
+        await User.objects.create(email="a@x.io")
+        assert db.owns(session)
+    assert await User.objects.count() == 1
+
+
+async def test_named_database_and_using(db: Database, backend: str, sqlite_url: str) -> None:
+    other_url = sqlite_url.replace("test.db", "other.db")
+    async with Database(other_url, name="other") as other:
+        await other.create_all()
+        try:
+            await User.objects.using("other").create(email="elsewhere@x.io")
+            await User.objects.using(other).create(email="also@x.io")
+            assert await User.objects.using("other").count() == 2
+            assert await User.objects.count() == 0  # the default database is untouched
+            async with other.session():
+                assert await User.objects.count() == 2  # ambient session of "other"
+        finally:
+            await other.drop_all()
+    with pytest.raises(DatabaseUnavailableError, match="other"):
+        await User.objects.using("other").count()
+
+
+async def test_duplicate_name_is_refused(db: Database) -> None:
+    with pytest.raises(ValidationError, match="already connected"):
+        await Database("sqlite+aiosqlite:///:memory:").connect()
+
+
+async def test_unreachable_database_is_a_clear_error() -> None:
+    db = Database(
+        "postgresql+asyncpg://postgres@127.0.0.1:1/none", name="down", connect_args={"timeout": 2}
+    )
+    with pytest.raises(DatabaseUnavailableError, match="could not be reached"):
+        await db.connect()
+    assert not db.is_connected
+    with pytest.raises(DatabaseUnavailableError, match="not connected"):
+        _ = db.engine
+    status = await Database("postgresql+asyncpg://postgres@127.0.0.1:1/none", name="down2").health()
+    assert not status.healthy and status.error
+
+
+def test_settings_read_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u@h/db")
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "17")
+    monkeypatch.setenv("DATABASE_POOL_PRE_PING", "true")
+    monkeypatch.setenv("DATABASE_STATEMENT_CACHE_SIZE", "0")
+    settings = DatabaseSettings()
+    assert settings.url == "postgresql+asyncpg://u@h/db"
+    assert settings.pool_size == 17 and settings.pool_pre_ping is True
+    assert settings.statement_cache_size == 0
+    assert Database().url.database == "db"
+
+
+def test_settings_default_to_embedded_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert DatabaseSettings(_env_file=None).url.startswith("sqlite+aiosqlite:///")  # type: ignore[call-arg]
+
+
+async def test_init_and_close_database_module_helpers(db: Database, tmp_path: object) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/module.db"
+    extra = await init_database(url, name="module")
+    try:
+        assert get_database("module") is extra
+        assert get_database() is db  # the first connected stays the default
+    finally:
+        await close_database("module")
+    with pytest.raises(DatabaseUnavailableError, match="No database named 'module'"):
+        get_database("module")

@@ -1,0 +1,80 @@
+"""Repository: the seeds' method names on the same CRUD core as the manager."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from orm_kit import Database, NotFoundError, Repository, get_session
+from tests.models import User
+
+
+class UserRepository(Repository[User]):
+    def __init__(self, session: object = None) -> None:
+        super().__init__(User, session)  # type: ignore[arg-type]
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self.get_by(email=email)
+
+
+async def test_repository_crud_with_explicit_session(db: Database) -> None:
+    async with get_session() as session:
+        repo = Repository(User, session)
+        user = await repo.create(name="John Doe", email="john@example.com")
+        assert user.id is not None
+        assert (await repo.get(user.id)) is user  # same session, identity map
+        many = await repo.create_many(
+            [{"name": "Jane", "email": "jane@example.com"}, {"name": "Jim", "email": "j@x.io"}]
+        )
+        assert all(u.id for u in many)
+        assert await repo.count() == 3
+        assert await repo.count(name="Jane") == 1
+        assert await repo.exists(email="john@example.com")
+        assert (await repo.get_by(name="Jim")).email == "j@x.io"  # type: ignore[union-attr]
+        assert [u.name for u in await repo.get_all(skip=1, limit=1)] == ["Jane"]
+        assert [u.name for u in await repo.filter(name__startswith="J", skip=0, limit=2)] == [
+            "John Doe",
+            "Jane",
+        ]
+        updated = await repo.update(user.id, name="Jane Doe", is_active=False)
+        assert updated is not None and updated.name == "Jane Doe"
+        assert await repo.update(999999, name="nobody") is None
+        assert await repo.update_many(filters={"is_active": False}, name="Inactive User") == 1
+        assert await repo.delete(many[1].id) is True
+        assert await repo.delete(many[1].id) is False
+        result = await repo.execute(select(User.name).order_by(User.id))
+        assert list(result.scalars()) == ["Inactive User", "Jane"]
+        await repo.execute(update(User).where(User.name == "Jane").values(age=40))
+    assert await User.objects.filter(age=40).count() == 1
+    assert await User.objects.count() == 2
+
+
+async def test_repository_raising_variants(db: Database) -> None:
+    repo = Repository(User)
+    with pytest.raises(NotFoundError):
+        await repo.get_or_raise(424242)
+    with pytest.raises(User.DoesNotExist):
+        await repo.get_by_or_raise(email="nonexistent@example.com")
+    user = await repo.create(email="a@x.io")
+    assert (await repo.get_or_raise(user.id)).email == "a@x.io"
+    assert await repo.delete_many(email="a@x.io") == 1
+
+
+async def test_repository_subclass_and_execute_outside_session(db: Database) -> None:
+    users = UserRepository()
+    await users.create(email="ann@example.com", name="Ann")
+    found = await users.get_by_email("ann@example.com")
+    assert found is not None and found.name == "Ann"
+    result = await users.execute(select(User.email))
+    assert result.scalars().all() == ["ann@example.com"]
+
+
+async def test_manager_offers_the_non_clashing_repository_methods(db: Database) -> None:
+    created = await User.objects.create_many([{"email": "a@x.io"}, {"email": "b@x.io"}])
+    assert await User.objects.get_by(email="a@x.io") is not None
+    assert (await User.objects.get_or_raise(created[0].id)).email == "a@x.io"
+    assert (await User.objects.get_by_or_raise(email="b@x.io")).id == created[1].id
+    assert [u.email for u in await User.objects.get_all(limit=1)] == ["a@x.io"]
+    assert await User.objects.update_many(filters={"email": "a@x.io"}, name="A") == 1
+    assert await User.objects.delete_many(email="b@x.io") == 1
+    assert await User.objects.count() == 1

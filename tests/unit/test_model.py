@@ -1,0 +1,94 @@
+"""Model metaclass behaviour that needs no database."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orm_kit import Manager, Model, MultipleObjectsReturned, NotFoundError, ValidationError
+from orm_kit.model import snake_case
+from tests.models import HTTPLog, Post, Product, User
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("User", "user"),
+        ("UserProfile", "user_profile"),
+        ("HTTPLog", "http_log"),
+        ("APIKeyV2", "api_key_v2"),
+        ("OAuth2Token", "o_auth2_token"),
+    ],
+)
+def test_snake_case(name: str, expected: str) -> None:
+    assert snake_case(name) == expected
+
+
+def test_table_names_are_derived_unless_set() -> None:
+    assert User.__tablename__ == "user"
+    assert HTTPLog.__tablename__ == "http_log"
+
+    class Explicit(Model):
+        __tablename__ = "my_explicit_table"
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+    assert Explicit.__table__.name == "my_explicit_table"
+    Model.metadata.remove(Explicit.__table__)
+
+
+def test_abstract_bases_get_no_table_and_pass_columns_down() -> None:
+    class Named(Model):
+        __abstract__ = True
+        label: Mapped[str] = mapped_column(String(20))
+
+    class Tag(Named):
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+    assert not hasattr(Named, "__table__")
+    assert Tag.__tablename__ == "tag"
+    assert set(Tag.__table__.c.keys()) == {"id", "label"}
+    Model.metadata.remove(Tag.__table__)
+
+
+def test_per_model_exceptions() -> None:
+    assert issubclass(User.DoesNotExist, NotFoundError)
+    assert issubclass(User.MultipleObjectsReturned, MultipleObjectsReturned)
+    assert User.DoesNotExist is not Post.DoesNotExist
+    assert not issubclass(User.DoesNotExist, Post.DoesNotExist)
+    assert User.DoesNotExist.__qualname__ == "User.DoesNotExist"
+
+
+def test_naming_convention_names_constraints() -> None:
+    names = {c.name for c in Product.__table__.constraints}
+    assert {"pk_product", "uq_product_sku_region", "ck_product_price_positive"} <= names
+    assert {fk.constraint.name for fk in Post.__table__.foreign_keys} == {"fk_post_author_id_user"}
+
+
+def test_managers_bind_to_their_model() -> None:
+    assert User.objects.model is User
+    assert Post.objects.model is Post
+    assert User.objects is User.objects  # bound once, cached
+    assert isinstance(User.active, Manager)
+    assert repr(User.objects) == "<Manager User.objects>"
+
+
+def test_abstract_model_cannot_be_queried() -> None:
+    with pytest.raises(ValidationError, match="abstract"):
+        Model.objects.filter()
+
+
+def test_model_with_its_own_manager_keeps_objects() -> None:
+    class Custom(Manager[Any]):
+        pass
+
+    class Gadget(Model):
+        id: Mapped[int] = mapped_column(primary_key=True)
+        things: ClassVar[Manager[Any]] = Custom()
+
+    assert isinstance(Gadget.things, Custom)
+    assert Gadget.things.model is Gadget
+    assert Gadget.objects.model is Gadget
+    Model.metadata.remove(Gadget.__table__)
