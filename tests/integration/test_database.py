@@ -97,3 +97,47 @@ async def test_init_and_close_database_module_helpers(db: Database, tmp_path: ob
         await close_database("module")
     with pytest.raises(DatabaseUnavailableError, match="No database named 'module'"):
         get_database("module")
+
+
+async def test_cancelled_query_returns_its_connection(db: Database, backend: str) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+
+    slow = (
+        text("SELECT pg_sleep(5)")
+        if backend == "postgresql"
+        else text(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "
+            "SELECT count(*) FROM c"
+        )
+    )
+    task = asyncio.create_task(db.run_direct(slow, lambda r: r.scalar_one()))
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(50):  # the pool gets the connection back (SQLite: once the statement ends)
+        if db.engine.pool.checkedout() == 0:  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0.1)
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert await User.objects.count() == 0  # and the database still answers
+
+
+async def test_sqlite_pragmas_and_memory_pool(db: Database, backend: str) -> None:
+    if backend != "sqlite":
+        assert (await db.info())["dialect"] == "postgresql"
+        return
+    from sqlalchemy import text
+    from sqlalchemy.pool import StaticPool
+
+    async with db.engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
+        assert (await conn.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+    memory = Database("sqlite+aiosqlite:///:memory:", name="memory")
+    async with memory:
+        assert isinstance(memory.engine.pool, StaticPool)
+        await memory.create_all()
+        await User.objects.using(memory).create(email="m@x.io")
+        assert await User.objects.using(memory).count() == 1
