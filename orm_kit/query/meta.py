@@ -64,9 +64,12 @@ def get_model_info(model: type[Any]) -> ModelInfo:
     table_columns: dict[str, Column[Any]] = {}
     for prop in mapper.column_attrs:
         col = prop.columns[0]
-        if isinstance(col, Column):
+        if isinstance(col, Column) and len(prop.columns) == 1:
+            # Plain table columns compare and compile faster than ORM attributes.
             table_columns[prop.key] = col
-        columns[prop.key] = getattr(model, prop.key)
+            columns[prop.key] = col
+        else:
+            columns[prop.key] = getattr(model, prop.key)
     pk_keys = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
     rel_keys = frozenset(r.key for r in mapper.relationships)
     info = ModelInfo(
