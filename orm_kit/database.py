@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
-from sqlalchemy.util import greenlet_spawn
 from sqlalchemy.sql import Executable
+from sqlalchemy.util import greenlet_spawn
 
 from orm_kit.context import _current_session
 from orm_kit.exceptions import (

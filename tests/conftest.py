@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -25,15 +26,20 @@ def postgres_url() -> Iterator[str]:
     if url:
         yield url
         return
-    import pgserver
-
     data_dir = Path(tempfile.mkdtemp(prefix="orm_kit_pg_"))
-    server = pgserver.get_server(data_dir, cleanup_mode="delete")
-    socket_dir = server.get_uri().split("host=", 1)[1]
+    with warnings.catch_warnings():
+        # platformdirs (used by pgserver) warns when XDG_RUNTIME_DIR is unset, as on CI.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+
+        server = pgserver.get_server(data_dir, cleanup_mode="delete")
+        socket_dir = server.get_uri().split("host=", 1)[1]
     try:
         yield f"postgresql+asyncpg://postgres@/postgres?host={socket_dir}"
     finally:
-        server.cleanup()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            server.cleanup()
 
 
 @pytest.fixture(scope="session")
