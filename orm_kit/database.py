@@ -32,7 +32,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
-from orm_kit.context import _current_session
+from orm_kit.context import _current_session, is_foreign
 from orm_kit.exceptions import (
     DatabaseUnavailableError,
     ORMKitError,
@@ -310,7 +310,7 @@ class Database:
         reused (use :meth:`transaction` for a savepoint).
         """
         outer = _current_session.get()
-        if outer is not None and self.owns(outer):
+        if outer is not None and self.owns(outer) and not is_foreign(outer):
             yield outer
             return
         from orm_kit.transaction import run_unit_of_work

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orm_kit.context import _current_session, bind_session
+from orm_kit.context import _current_session, bind_session, is_foreign
 from orm_kit.exceptions import translate_error
 
 if TYPE_CHECKING:
@@ -116,6 +116,8 @@ def transaction(target: Database | AsyncSession | None = None) -> Any:
     from orm_kit.database import Database, get_database
 
     ambient = _current_session.get()
+    if ambient is not None and is_foreign(ambient):
+        ambient = None
     if isinstance(target, AsyncSession):
         if target.in_transaction():
             return _savepoint(target)
@@ -135,6 +137,8 @@ def on_commit(callback: OnCommitCallback) -> None:
     transaction.
     """
     session = _current_session.get()
+    if session is not None and is_foreign(session):
+        session = None
     if session is None:
         outcome = callback()
         if inspect.isawaitable(outcome):

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from orm_kit.context import _current_session
+from orm_kit.context import _current_session, is_foreign
 from orm_kit.exceptions import ValidationError, translate_error
 
 if TYPE_CHECKING:
@@ -59,12 +59,20 @@ def resolve_target(using: Any) -> Target:
     if isinstance(using, AsyncSession):
         return Target(using, None)
     ambient = _current_session.get()
+    foreign = ambient is not None and is_foreign(ambient)
     if using is None:
         if ambient is not None:
+            if foreign:
+                raise ValidationError(
+                    "This task inherited the ambient session of another task (it was created "
+                    "inside `db.session()` / `transaction()`), and one session cannot serve "
+                    "two tasks at once. Open `async with db.session():` inside the task, or "
+                    "call `.using(db)` to run in autocommit."
+                )
             return Target(ambient, None)
         return Target(None, _database_of(None))
     db = _database_of(using)
-    if ambient is not None and db.owns(ambient):
+    if ambient is not None and not foreign and db.owns(ambient):
         return Target(ambient, db)
     return Target(None, db)
 

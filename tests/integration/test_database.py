@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from orm_kit import (
@@ -100,8 +102,6 @@ async def test_init_and_close_database_module_helpers(db: Database, tmp_path: ob
 
 
 async def test_cancelled_query_returns_its_connection(db: Database, backend: str) -> None:
-    import asyncio
-
     from sqlalchemy import text
 
     slow = (
@@ -141,3 +141,15 @@ async def test_sqlite_pragmas_and_memory_pool(db: Database, backend: str) -> Non
         await memory.create_all()
         await User.objects.using(memory).create(email="m@x.io")
         assert await User.objects.using(memory).count() == 1
+
+
+async def test_pool_timeout_is_database_unavailable(db: Database, backend: str) -> None:
+    url = db.url.render_as_string(hide_password=False)
+    tiny = Database(url, name="tiny", pool_size=1, max_overflow=0, pool_timeout=0.2)
+    async with tiny:
+        async with tiny.session():
+            await User.objects.count()  # the session now holds the only connection
+            other_task = asyncio.create_task(User.objects.using(tiny).count())
+            with pytest.raises(DatabaseUnavailableError, match="could not be reached"):
+                await other_task
+        assert await User.objects.using(tiny).count() == 0  # released again

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orm_kit import ConflictError, Database, on_commit, transaction
+from orm_kit import ConflictError, Database, ValidationError, on_commit, transaction
 from orm_kit.context import current_session
 from tests.models import User
 
@@ -150,3 +150,22 @@ async def test_save_inside_a_session_joins_it(db: Database) -> None:
     await user.refresh_from_db()
     assert user.name == ""
     assert (await User.objects.get(id=user.id)).name == ""
+
+
+async def test_a_task_started_inside_a_session_cannot_use_it(db: Database) -> None:
+    async with db.session():
+        await User.objects.create(email="parent@x.io")
+        child = asyncio.create_task(User.objects.count())
+        with pytest.raises(ValidationError, match="another task"):
+            await child
+        # Explicitly asking for the database runs the child in autocommit instead.
+        assert await asyncio.create_task(User.objects.using(db).count()) == 0
+
+        if db.dialect == "sqlite":
+            return  # SQLite has one writer: a second unit of work waits for this one to end
+
+        async def own_session() -> int:
+            async with db.session():
+                return await User.objects.count()
+
+        assert await asyncio.create_task(own_session()) == 0  # parent not committed yet
