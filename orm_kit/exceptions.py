@@ -158,8 +158,8 @@ def _conflict_from_integrity(exc: sa_exc.IntegrityError) -> ConflictError:
     }.get(kind, "An integrity constraint")
     named = f" ({constraint})" if constraint else ""
     return ConflictError(
-        f"{label}{named} was violated: {text}. The transaction was rolled back; "
-        "change the conflicting values and try again.",
+        f"{label}{named} was violated: {text}. Nothing from this statement was kept "
+        "(inside a session, roll it back); change the conflicting values and try again.",
         constraint=constraint,
         kind=kind,
     )

@@ -6,7 +6,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_kit import Manager, Model, QuerySet
@@ -27,6 +35,7 @@ class User(Model):
     age: Mapped[int | None]
     score: Mapped[int] = mapped_column(default=0)
     last_login: Mapped[datetime | None]
+    seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     birthday: Mapped[date | None]
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 

@@ -111,6 +111,10 @@ class _AtUTC(FunctionElement[Any]):
     inherit_cache = True
     name = "orm_kit_at_utc"
 
+    def __init__(self, expr: ColumnElement[Any]) -> None:
+        super().__init__(expr)
+        self.type = expr.type
+
 
 @compiles(_AtUTC)
 def _at_utc_default(element: _AtUTC, compiler: SQLCompiler, **kw: Any) -> str:
@@ -144,7 +148,7 @@ def _date_of_sqlite(element: _DateOf, compiler: SQLCompiler, **kw: Any) -> str:
 
 def _utc(expr: ColumnElement[Any]) -> ColumnElement[Any]:
     if getattr(expr.type, "timezone", False):
-        return _AtUTC(expr, type_=expr.type)  # type: ignore[call-arg]
+        return _AtUTC(expr)
     return expr
 
 

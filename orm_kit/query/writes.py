@@ -227,16 +227,28 @@ async def bulk_create(
     if batch_size is not None and batch_size < 1:
         raise ValidationError("bulk_create() batch_size must be at least 1.")
 
-    # Rows with the same set of given columns share one statement, so batches stay whole.
-    groups: dict[tuple[str, ...], list[Any]] = {}
+    # Columns an instance leaves unset are filled with their client-side default (or NULL),
+    # so rows share one column set and insertmanyvalues batches stay whole; only columns
+    # the database must fill (server defaults, identity keys) split a run. Runs keep the
+    # list order, so keys are assigned in that order, as in Django.
+    runs: list[tuple[tuple[str, ...], list[Any]]] = []
+    given = {k for obj in objs for k in info.table_columns if k in obj.__dict__}
     for obj in objs:
+        for key in given:
+            if key not in obj.__dict__:
+                fillable, value = _client_default(info.table_columns[key])
+                if fillable:
+                    obj.__dict__[key] = value
         keys = tuple(k for k in info.table_columns if k in obj.__dict__)
-        groups.setdefault(keys, []).append(obj)
+        if runs and runs[-1][0] == keys:
+            runs[-1][1].append(obj)
+        else:
+            runs.append((keys, [obj]))
     table = info.table
     fetch_back = not ignore_conflicts
 
     async def work(conn: AsyncConnection, dialect: str) -> None:
-        for keys, group in groups.items():
+        for keys, group in runs:
             returning = [k for k in info.table_columns if k in info.pk_keys or k not in keys]
             stmt = _insert_for(dialect, table)
             stmt = _conflict_clause(
@@ -274,6 +286,24 @@ async def bulk_create(
 
     await _on_connection(qs, work, "bulk_create")
     return objs
+
+
+def _client_default(column: Any) -> tuple[bool, Any]:
+    """The value the INSERT would give ``column`` when left out, if Python can know it."""
+    if (
+        column.server_default is not None
+        or column.autoincrement is True
+        or (column.primary_key and column.autoincrement == "auto" and column.default is None)
+    ):
+        return False, None
+    default = column.default
+    if default is None:
+        return True, None
+    if default.is_scalar:
+        return True, default.arg
+    if default.is_callable:
+        return True, default.arg(None)
+    return False, None
 
 
 def _fill(obj: Any, keys: list[str], row: Any) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ async def people(db: Database) -> Database:
             "last_login": datetime(2026, 3, 1, 9, 15),
             "birthday": date(1996, 3, 1),
             "data": {"owner": {"name": "x"}, "n": 1},
+            "seen_at": datetime(2026, 3, 1, 23, 30, tzinfo=UTC),
         },
         {
             "email": "bob@example.com",
@@ -104,6 +105,10 @@ async def names(**lookups: Any) -> list[str]:
         ({"last_login__week_day": 1}, ["Ann"]),  # 2026-03-01 is a Sunday
         ({"last_login__week_day": 7}, ["Bob"]),  # 2026-03-07 is a Saturday
         ({"birthday__year__lt": 2000}, ["Ann", "Dave"]),
+        ({"seen_at__day": 1}, ["Ann"]),  # timezone-aware: date parts in UTC
+        ({"seen_at__hour": 23}, ["Ann"]),
+        ({"seen_at__date": date(2026, 3, 1)}, ["Ann"]),
+        ({"seen_at__week_day": 1}, ["Ann"]),
         ({"data__owner__name": "x"}, ["Ann", "Dave"]),
         ({"data__n__gte": 2}, ["Bob", "Dave"]),
     ],

@@ -27,11 +27,18 @@ async def test_bulk_create_sets_primary_keys_and_defaults(db: Database) -> None:
     assert by_id[users[-1].id].email == "u249@x.io"
 
 
-async def test_bulk_create_rows_with_different_columns(db: Database) -> None:
-    users = [User(email="a@x.io"), User(email="b@x.io", age=3), User(email="c@x.io")]
+async def test_bulk_create_rows_with_different_columns_keep_list_order(db: Database) -> None:
+    users = [
+        User(email="a@x.io"),
+        User(email="b@x.io", age=3, name="B"),
+        User(email="c@x.io", is_active=False),
+    ]
     await User.objects.bulk_create(users)
     assert [u.age for u in users] == [None, 3, None]
+    assert [u.name for u in users] == ["", "B", ""]  # the column default, filled client-side
+    assert users[0].id < users[1].id < users[2].id
     assert await User.objects.filter(age__isnull=True).count() == 2
+    assert await User.objects.filter(is_active=False).values_list("email", flat=True) == ["c@x.io"]
 
 
 async def test_bulk_create_ignore_conflicts(db: Database) -> None:
