@@ -22,6 +22,8 @@ from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import TypeEngine
 
 from orm_kit.exceptions import InvalidLookupError, ValidationError
+from orm_kit.query.expressions import Resolvable
+from orm_kit.query.meta import get_model_info
 
 __all__ = [
     "LookupFn",
@@ -384,8 +386,6 @@ def field_column(model: type[Any], name: str) -> ColumnElement[Any]:
     Raises:
         InvalidLookupError: ``name`` is not a column of ``model``.
     """
-    from orm_kit.query.meta import get_model_info
-
     info = get_model_info(model)
     if name == "pk":
         name = info.pk_key
@@ -441,9 +441,6 @@ def resolve_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
             valid choices and suggests the closest one).
         ValidationError: ``None`` given to a lookup other than exact / iexact / isnull.
     """
-    from orm_kit.query.expressions import Resolvable
-    from orm_kit.query.meta import get_model_info
-
     field, *parts = key.split("__")
     column = field_column(model, field)
     expr: ColumnElement[Any] = column

@@ -59,6 +59,7 @@ class Manager(QuerySet[ModelT, ModelT]):
         if bound is None:
             bound = type(self).__new__(type(self))
             bound.__dict__.update(self.__dict__)
+            bound.__dict__.pop("_base_qs", None)
             bound.model = owner  # type: ignore[assignment]
             bound._bound = {}
             self._bound[owner] = bound
@@ -80,4 +81,10 @@ class Manager(QuerySet[ModelT, ModelT]):
         return self.queryset_class(model)
 
     def _base(self) -> QuerySet[ModelT, ModelT]:
+        if type(self).get_queryset is Manager.get_queryset:
+            # QuerySets are immutable, so the plain manager can hand out one base QuerySet.
+            base = self.__dict__.get("_base_qs")
+            if base is None:
+                base = self.__dict__["_base_qs"] = self.get_queryset()
+            return base
         return self.get_queryset()

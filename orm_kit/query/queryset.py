@@ -27,7 +27,7 @@ from orm_kit.exceptions import (
 from orm_kit.query import compiler, writes
 from orm_kit.query.executor import Target, resolve_target, run
 from orm_kit.query.expressions import Aggregate, OrderBy, Q, Resolvable, to_expression
-from orm_kit.query.lookups import field_column
+from orm_kit.query.lookups import field_column, resolve_lookup
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.pagination import Page, keyset_page, offset_page
 from orm_kit.query.state import ForUpdate, QueryState
@@ -87,11 +87,18 @@ class QuerySet(Generic[ModelT, RowT]):
             raise ValidationError(
                 f"Cannot filter a sliced {self.model.__name__} QuerySet; filter before slicing."
             )
+        state = qs._state
+        if not args and not negate:
+            # The common case, keyword lookups ANDed together: no Q tree needed.
+            clauses = tuple(resolve_lookup(self.model, k, v).clause for k, v in kwargs.items())
+            return qs._clone(
+                where=(*state.where, *clauses), filter_names=(*state.filter_names, *kwargs)
+            )
         q = Q(*args, **kwargs)
         clause = (~q if negate else q).resolve(self.model)
         return qs._clone(
-            where=(*qs._state.where, clause),
-            filter_names=(*qs._state.filter_names, *q.lookup_names()),
+            where=(*state.where, clause),
+            filter_names=(*state.filter_names, *q.lookup_names()),
         )
 
     def filter(self, *args: Q | ColumnElement[bool], **lookups: Any) -> QuerySet[ModelT, RowT]:
@@ -399,7 +406,8 @@ class QuerySet(Generic[ModelT, RowT]):
         if args or lookups:
             qs = qs.filter(*args, **lookups)
         if qs._state.limit is None:
-            qs = qs._clone(limit=2)
+            # Two rows are enough to tell "one" from "several".
+            qs = type(qs)(self.model, dataclasses.replace(qs._state, limit=2))
         rows = await qs._fetch_all()
         if not rows:
             raise qs._no_match(
