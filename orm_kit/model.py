@@ -118,6 +118,27 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         exceptions.MultipleObjectsReturned
     )
 
+    def __init__(self, **values: Any) -> None:
+        """Set the given attributes, like SQLAlchemy's default constructor.
+
+        Plain columns (no ``@validates``, no attribute events) are written straight into
+        the instance, which makes building many objects several times faster; everything
+        else goes through the normal instrumented ``setattr``.
+
+        Raises:
+            TypeError: A name is not an attribute of the model.
+        """
+        cls = type(self)
+        direct = model_info(cls).direct_keys
+        data = self.__dict__
+        for key, value in values.items():
+            if key in direct:
+                data[key] = value
+            elif hasattr(cls, key):
+                setattr(self, key, value)
+            else:
+                raise TypeError(f"{key!r} is an invalid keyword argument for {cls.__name__}")
+
     # --- introspection --------------------------------------------------------------
 
     @property

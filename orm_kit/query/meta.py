@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Column, Table, inspect
@@ -27,31 +27,68 @@ class ModelInfo:
     pk_keys: tuple[str, ...]
     relationship_keys: frozenset[str]
     attribute_keys: frozenset[str]
-    select_columns: tuple[ColumnElement[Any], ...] = field(default=())
+    identity_class: type[Any]
+    direct_keys: frozenset[str]
 
     @property
     def pk_key(self) -> str:
         """The single primary-key attribute (the first one of a composite key)."""
         return self.pk_keys[0]
 
+    def identity(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        """The SQLAlchemy identity key of a row whose column values are ``values``."""
+        return (self.identity_class, tuple(values[k] for k in self.pk_keys), None)
+
+    def mark_loaded(self, obj: Any) -> None:
+        """Make a transient ``obj`` whose ``__dict__`` holds its row a detached, loaded one.
+
+        Equivalent to ``make_transient_to_detached`` for the common case (nothing pending
+        to commit), without its per-attribute bookkeeping: this runs once per row.
+        """
+        state = obj._sa_instance_state
+        if state.committed_state or state.modified:
+            make_transient_to_detached(obj)
+            return
+        state.key = self.identity(obj.__dict__)
+
     def build(self, keys: tuple[str, ...], row: Any) -> Any:
         """Make a detached, loaded instance from ``row`` (values in ``keys`` order)."""
-        obj = self.mapper.class_manager.new_instance()
-        obj.__dict__.update(zip(keys, row, strict=False))
-        make_transient_to_detached(obj)
-        return obj
+        return self.build_all(keys, (row,))[0]
 
     def build_all(self, keys: tuple[str, ...], rows: Any) -> list[Any]:
-        """Make instances from many rows (see :meth:`build`)."""
+        """Make detached, loaded instances from rows (values in ``keys`` order).
+
+        Columns left out of ``keys`` (``only()`` / ``defer()``) stay unloaded; touching
+        one on the detached instance raises SQLAlchemy's ``DetachedInstanceError``.
+        """
         new = self.mapper.class_manager.new_instance
-        to_detached = make_transient_to_detached
-        out = []
-        for row in rows:
-            obj = new()
-            obj.__dict__.update(zip(keys, row, strict=False))
-            to_detached(obj)
-            out.append(obj)
+        ident_class = self.identity_class
+        pk_positions = [keys.index(k) for k in self.pk_keys]
+        out: list[Any] = []
+        append = out.append
+        if len(pk_positions) == 1:
+            (pos,) = pk_positions
+            for row in rows:
+                obj = new()
+                obj.__dict__.update(zip(keys, row, strict=False))
+                obj._sa_instance_state.key = (ident_class, (row[pos],), None)
+                append(obj)
+        else:
+            for row in rows:
+                obj = new()
+                obj.__dict__.update(zip(keys, row, strict=False))
+                obj._sa_instance_state.key = (
+                    ident_class,
+                    tuple(row[p] for p in pk_positions),
+                    None,
+                )
+                append(obj)
         return out
+
+    def plain_column(self, key: str) -> bool:
+        """Whether ``key`` is a column the constructor may write straight into ``__dict__``
+        (no validators or attribute listeners that a normal set would fire)."""
+        return key in self.direct_keys
 
 
 def get_model_info(model: type[Any]) -> ModelInfo:
@@ -82,7 +119,14 @@ def get_model_info(model: type[Any]) -> ModelInfo:
         pk_keys=pk_keys,
         relationship_keys=rel_keys,
         attribute_keys=frozenset(columns) | rel_keys | frozenset(mapper.synonyms.keys()),
-        select_columns=tuple(columns.values()),
+        identity_class=mapper.identity_key_from_primary_key((None,) * len(pk_keys))[0],
+        direct_keys=frozenset(
+            key
+            for key in table_columns
+            if key not in mapper.validators
+            and not mapper.class_manager[key].dispatch.set
+            and not mapper.class_manager[key].dispatch.modified
+        ),
     )
     type.__setattr__(model, "__orm_kit_info__", info)
     return info

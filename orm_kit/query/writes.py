@@ -16,7 +16,6 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
 
 from orm_kit.exceptions import ConflictError, NotFoundError, ValidationError, translate_error
 from orm_kit.query import compiler
@@ -54,10 +53,6 @@ def construct(model: type[Any], values: dict[str, Any]) -> Any:
     return model(**values)
 
 
-def _mark_loaded(obj: Any) -> None:
-    make_transient_to_detached(obj)
-
-
 async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     model = qs.model
     info = get_model_info(model)
@@ -74,7 +69,7 @@ async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     row = await run(target, stmt, lambda r: r.one(), model=model, operation="create")
     for i, key in enumerate(info.table_columns):
         obj.__dict__[key] = row[i]
-    _mark_loaded(obj)
+    info.mark_loaded(obj)
     return obj
 
 
@@ -277,12 +272,12 @@ async def bulk_create(
                     for obj in batch:
                         result = await conn.execute(stmt)
                         if fetch_back:
-                            _fill(obj, returning, result.one())
+                            _fill(info, obj, returning, result.one())
                     continue
                 result = await conn.execute(stmt, params)
                 if fetch_back:
                     for obj, row in zip(batch, result.all(), strict=True):
-                        _fill(obj, returning, row)
+                        _fill(info, obj, returning, row)
 
     await _on_connection(qs, work, "bulk_create")
     return objs
@@ -306,9 +301,9 @@ def _client_default(column: Any) -> tuple[bool, Any]:
     return False, None
 
 
-def _fill(obj: Any, keys: list[str], row: Any) -> None:
+def _fill(info: ModelInfo, obj: Any, keys: list[str], row: Any) -> None:
     obj.__dict__.update(zip(keys, row, strict=True))
-    _mark_loaded(obj)
+    info.mark_loaded(obj)
 
 
 async def bulk_update(

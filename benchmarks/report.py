@@ -1,0 +1,103 @@
+"""Markdown tables of medians, ratios and PERFORMANCE.md floors."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from benchmarks.runner import Results
+from benchmarks.workloads import FLOORS, WORKLOADS
+
+__all__ = ["render"]
+
+COLUMNS = (("orm_kit", "orm_kit"), ("core", "SA Core"), ("orm", "SA ORM"), ("asyncpg", "asyncpg"))
+VARIANT_TITLES = {
+    ("orm", "W2 insert(Model)+dicts"): "SA ORM `insert(Model)` + dicts (render_nulls)",
+    ("asyncpg", "W2 COPY"): "asyncpg `copy_records_to_table`",
+}
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def _geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def _median(results: Results, impl: str, key: str) -> float | None:
+    rates = results.rates.get((impl, key))
+    return statistics.median(rates) if rates else None
+
+
+def render(results: Results, workloads: list[str], heading: str) -> str:
+    """The main table (W rows + geomean), the variants table and any warnings."""
+    head = [c[1] for c in COLUMNS]
+    lines = [
+        heading,
+        "",
+        "| workload | unit | "
+        + " | ".join(head)
+        + " | orm_kit/Core | orm_kit/ORM | floor | result |",
+        "|---|---|" + "---:|" * (len(head) + 2) + "---|---|",
+    ]
+    per_impl: dict[str, list[float]] = {name: [] for name, _ in COLUMNS}
+    passed = failed = 0
+    for wid in workloads:
+        med = {name: _median(results, name, wid) for name, _ in COLUMNS}
+        for name, value in med.items():
+            if value is not None:
+                per_impl[name].append(value)
+        floor = FLOORS[wid]
+        got = _ratio(med["orm_kit"], med[floor.reference])
+        if got is None:
+            verdict = "n/a"
+        elif got >= floor.factor:
+            verdict, passed = f"PASS ({got:.2f}x)", passed + 1
+        else:
+            verdict, failed = f"**FAIL** ({got:.2f}x)", failed + 1
+        unit = "rows/s" if WORKLOADS[wid].per_row else "ops/s"
+        cells = [_fmt(med[name]) for name, _ in COLUMNS]
+        ratios = [_fmt_ratio(_ratio(med["orm_kit"], med[r])) for r in ("core", "orm")]
+        title = f"{wid} {WORKLOADS[wid].title}"
+        lines.append(
+            f"| {title} | {unit} | " + " | ".join([*cells, *ratios, floor.label, verdict]) + " |"
+        )
+    geo = {
+        name: _geomean(vals) if vals and len(vals) == len(workloads) else None
+        for name, vals in per_impl.items()
+    }
+    geo_ratios = [_fmt_ratio(_ratio(geo["orm_kit"], geo[r])) for r in ("core", "orm")]
+    lines.append(
+        "| geomean | | "
+        + " | ".join([*(_fmt(geo[n]) for n, _ in COLUMNS), *geo_ratios])
+        + f" | | {passed} pass, {failed} fail |"
+    )
+    lines.extend(_variants(results, workloads))
+    if results.warnings:
+        lines += ["", "Warnings:", *(f"- {w}" for w in results.warnings)]
+    return "\n".join(lines)
+
+
+def _variants(results: Results, workloads: list[str]) -> list[str]:
+    rows = []
+    for (impl, key), title in VARIANT_TITLES.items():
+        if key.split(" ", 1)[0] not in workloads or (impl, key) not in results.rates:
+            continue
+        value = _median(results, impl, key)
+        ours = _median(results, "orm_kit", key.split(" ", 1)[0])
+        rows.append(
+            f"| {key.split(' ', 1)[0]} | {title} | {_fmt(value)} | "
+            f"{_fmt_ratio(_ratio(ours, value))} |"
+        )
+    if not rows:
+        return []
+    return ["", "| workload | variant | rows/s | orm_kit/variant |", "|---|---|---:|---:|", *rows]

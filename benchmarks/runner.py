@@ -1,0 +1,120 @@
+"""The measuring loop: per workload, warm every contender up, then run interleaved rounds
+(orm_kit, Core, ORM, asyncpg, then again ...), resetting the table whenever it changed."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from dataclasses import dataclass, field
+
+from benchmarks.admin import Admin
+from benchmarks.data import Plan
+from benchmarks.workloads import WORKLOADS, Implementation, WorkloadFn
+
+__all__ = ["Contender", "Results", "expected_ops", "run_workloads"]
+
+WARMUP_OPS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Contender:
+    """One measured thing: an implementation's main code for a workload, or a variant."""
+
+    impl: str
+    key: str  # "W2" or "W2 COPY"
+    fn: WorkloadFn
+
+    @property
+    def workload(self) -> str:
+        return self.key.split(" ", 1)[0]
+
+
+@dataclass
+class Results:
+    """Rates per (implementation name, key), one per round."""
+
+    rates: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, contender: Contender, rate: float) -> None:
+        self.rates.setdefault((contender.impl, contender.key), []).append(rate)
+
+
+def expected_ops(plan: Plan, workload: str) -> int | None:
+    """How many operations a per-operation workload performs (``None`` for row workloads)."""
+    return {
+        "W1": len(plan.new_rows),
+        "W3": len(plan.get_ids),
+        "W4": len(plan.filter_levels),
+        "W7": len(plan.update_ids),
+        "W9": len(plan.count_levels),
+        "W10": len(plan.delete_ids),
+    }.get(workload)
+
+
+class _Table:
+    """Tracks the table's state so it is only reset when a workload needs it to be."""
+
+    def __init__(self, admin: Admin, plan: Plan) -> None:
+        self.admin, self.plan, self.state = admin, plan, "unknown"
+
+    async def prepare(self, workload: str) -> None:
+        wanted = "empty" if WORKLOADS[workload].starts_empty else "seeded"
+        if self.state != wanted:
+            await self.admin.reset(self.plan, seed=wanted == "seeded")
+            self.state = wanted
+
+    def used_by(self, workload: str) -> None:
+        if WORKLOADS[workload].writes:
+            self.state = "dirty"
+
+
+async def _timed(contender: Contender, plan: Plan) -> tuple[float, int]:
+    gc.collect()
+    start = time.perf_counter()
+    units = await contender.fn(plan)
+    return time.perf_counter() - start, units
+
+
+def contenders_for(impls: list[Implementation], workload: str) -> list[Contender]:
+    """The contenders of ``workload`` in round order (each implementation's variants last)."""
+    out = []
+    for impl in impls:
+        for key, fn in impl.workloads().items():
+            if key.split(" ", 1)[0] == workload:
+                out.append(Contender(impl.name, key, fn))
+    return out
+
+
+async def run_workloads(
+    admin: Admin, impls: list[Implementation], plan: Plan, workloads: list[str], rounds: int
+) -> Results:
+    """Measure ``workloads`` with every implementation, rounds interleaved."""
+    results = Results()
+    table = _Table(admin, plan)
+    warm = plan.head(WARMUP_OPS)
+    for wid in workloads:
+        contenders = contenders_for(impls, wid)
+        for c in contenders:  # compiled caches, prepared statements, pools
+            await table.prepare(wid)
+            await c.fn(warm)
+            table.used_by(wid)
+        for rnd in range(1, rounds + 1):
+            line = []
+            units_seen: dict[str, int] = {}
+            for c in contenders:
+                await table.prepare(wid)
+                elapsed, units = await _timed(c, plan)
+                table.used_by(wid)
+                ops = expected_ops(plan, wid)
+                if ops is not None and units != ops:
+                    results.warnings.append(f"{c.impl} {c.key}: {units} of {ops} ops hit a row")
+                units_seen[f"{c.impl} {c.key}"] = units
+                rate = (ops if ops is not None else units) / elapsed
+                results.add(c, rate)
+                line.append(f"{c.impl}{c.key[len(wid) :]} {rate:,.0f}")
+            if WORKLOADS[wid].per_row and len(set(units_seen.values())) > 1:
+                results.warnings.append(f"{wid} round {rnd}: row counts differ {units_seen}")
+            print(f"  {wid} round {rnd}/{rounds}: " + " | ".join(line), file=sys.stderr)
+    return results
