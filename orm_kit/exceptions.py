@@ -133,7 +133,7 @@ def _sqlite_unique_name(cols: str) -> str | None:
     return f"uq_{table}_{'_'.join(columns)}"
 
 
-def _conflict_from_integrity(exc: sa_exc.IntegrityError) -> ConflictError:
+def _conflict_from_integrity(exc: BaseException) -> ConflictError:
     driver = _find_driver_error(exc)
     sqlstate = getattr(driver, "sqlstate", None)
     text = str(driver).strip().splitlines()[0] if str(driver).strip() else type(driver).__name__
@@ -216,7 +216,8 @@ def translate_error(
     if isinstance(exc, ORMKitError):
         return exc
     error: ORMKitError
-    if isinstance(exc, sa_exc.IntegrityError):
+    if isinstance(exc, sa_exc.IntegrityError) or str(getattr(exc, "sqlstate", "")).startswith("23"):
+        # (a raw driver error carries SQLSTATE class 23 when it bypassed SQLAlchemy: COPY)
         error = _conflict_from_integrity(exc)
     elif _is_unavailable(exc):
         error = DatabaseUnavailableError(

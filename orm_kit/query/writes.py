@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from orm_kit.exceptions import ConflictError, NotFoundError, ValidationError, translate_error
 from orm_kit.query import compiler
+from orm_kit.query.copy import COPY_MIN_ROWS, copy_columns, copy_insert
 from orm_kit.query.executor import flush, resolve_target, run, unit_of_work
 from orm_kit.query.expressions import to_expression
 from orm_kit.query.lookups import field_column
@@ -226,15 +227,14 @@ async def bulk_create(
     # so rows share one column set and insertmanyvalues batches stay whole; only columns
     # the database must fill (server defaults, identity keys) split a run. Runs keep the
     # list order, so keys are assigned in that order, as in Django.
+    fills = _fillers(info)
     runs: list[tuple[tuple[str, ...], list[Any]]] = []
-    given = {k for obj in objs for k in info.table_columns if k in obj.__dict__}
     for obj in objs:
-        for key in given:
-            if key not in obj.__dict__:
-                fillable, value = _client_default(info.table_columns[key])
-                if fillable:
-                    obj.__dict__[key] = value
-        keys = tuple(k for k in info.table_columns if k in obj.__dict__)
+        data = obj.__dict__
+        for key, (is_callable, value) in fills.items():
+            if key not in data:
+                data[key] = value(None) if is_callable else value
+        keys = tuple(k for k in info.table_columns if k in data)
         if runs and runs[-1][0] == keys:
             runs[-1][1].append(obj)
         else:
@@ -242,8 +242,17 @@ async def bulk_create(
     table = info.table
     fetch_back = not ignore_conflicts
 
+    plain = not ignore_conflicts and not update_conflicts
+
     async def work(conn: AsyncConnection, dialect: str) -> None:
         for keys, group in runs:
+            if (
+                plain
+                and len(group) >= COPY_MIN_ROWS
+                and copy_columns(info, conn, keys)
+                and await copy_insert(info, conn, keys, group)
+            ):
+                continue
             returning = [k for k in info.table_columns if k in info.pk_keys or k not in keys]
             stmt = _insert_for(dialect, table)
             stmt = _conflict_clause(
@@ -259,7 +268,8 @@ async def bulk_create(
                 stmt = stmt.returning(
                     *(info.table_columns[k] for k in returning), sort_by_parameter_order=True
                 )
-            size = batch_size or max(1, _MAX_PARAMS // max(len(keys), 1))
+            # insertmanyvalues pages the rows itself within the driver's parameter limit.
+            size = batch_size or len(group)
             col_keys = [info.table_columns[k].key for k in keys]
             for start in range(0, len(group), size):
                 batch = group[start : start + size]
@@ -283,22 +293,28 @@ async def bulk_create(
     return objs
 
 
-def _client_default(column: Any) -> tuple[bool, Any]:
-    """The value the INSERT would give ``column`` when left out, if Python can know it."""
-    if (
-        column.server_default is not None
-        or column.autoincrement is True
-        or (column.primary_key and column.autoincrement == "auto" and column.default is None)
-    ):
-        return False, None
-    default = column.default
-    if default is None:
-        return True, None
-    if default.is_scalar:
-        return True, default.arg
-    if default.is_callable:
-        return True, default.arg(None)
-    return False, None
+def _fillers(info: ModelInfo) -> dict[str, tuple[bool, Any]]:
+    """Per column the INSERT would fill from Python: (is_callable, value or function).
+
+    Columns the database fills (server defaults, sequences, autoincrement keys) are
+    left out.
+    """
+    fills: dict[str, tuple[bool, Any]] = {}
+    for key, column in info.table_columns.items():
+        if (
+            column.server_default is not None
+            or column.autoincrement is True
+            or (column.primary_key and column.autoincrement == "auto" and column.default is None)
+        ):
+            continue
+        default = column.default
+        if default is None:
+            fills[key] = (False, None)
+        elif default.is_scalar:
+            fills[key] = (False, default.arg)  # type: ignore[attr-defined]
+        elif default.is_callable:
+            fills[key] = (True, default.arg)  # type: ignore[attr-defined]
+    return fills
 
 
 def _fill(info: ModelInfo, obj: Any, keys: list[str], row: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from orm_kit import ConflictError, Database, F, Q, ValidationError
 from tests.models import Product, User
@@ -137,3 +137,38 @@ async def test_update_or_create(db: Database) -> None:
     user, created = await User.objects.update_or_create(email="a@x.io", defaults={"name": "A2"})
     assert not created and user.name == "A2"
     assert (await User.objects.get(email="a@x.io")).name == "A2"
+
+
+async def test_large_bulk_create_is_exact_on_every_path(db: Database) -> None:
+    """Big batches go through COPY on PostgreSQL (keys from the sequence) and through
+    multi-row INSERT ... RETURNING elsewhere; both give the same loaded instances."""
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        products = [Product(sku=f"S{i:05d}", price=i % 7) for i in range(1500)]
+        await Product.objects.bulk_create(products)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    ids = [p.id for p in products]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 1500
+    assert all(p.region == "eu" and p.stock == 0 for p in products)  # defaults loaded
+    assert await raw_count(db, "product") == 1500
+    assert (await Product.objects.get(id=products[42].id)).sku == "S00042"
+    used_copy = not any(s.lstrip().upper().startswith("INSERT") for s in statements)
+    assert used_copy == (db.dialect == "postgresql")
+    # A later insert continues the sequence after the copied keys.
+    assert (await Product.objects.create(sku="next")).id > max(ids)
+
+
+async def test_large_bulk_create_conflict_writes_nothing(db: Database) -> None:
+    products = [Product(sku=f"S{i:05d}") for i in range(1200)]
+    products.append(Product(sku="S00007"))  # duplicate (sku, region)
+    with pytest.raises(ConflictError) as info:
+        await Product.objects.bulk_create(products)
+    assert info.value.constraint == "uq_product_sku_region"
+    assert await raw_count(db, "product") == 0
