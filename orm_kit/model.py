@@ -13,10 +13,10 @@ from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 
 from orm_kit import exceptions
 from orm_kit.query.manager import Manager
+from orm_kit.query.meta import _INFOS, ModelInfo, get_model_info
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
-    from orm_kit.query.meta import ModelInfo
 
 __all__ = ["NAMING_CONVENTION", "Model", "ModelMeta", "snake_case"]
 
@@ -129,7 +129,8 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
             TypeError: A name is not an attribute of the model.
         """
         cls = type(self)
-        direct = model_info(cls).direct_keys
+        info = _INFOS.get(cls) or get_model_info(cls)
+        direct = info.direct_keys
         data = self.__dict__
         for key, value in values.items():
             if key in direct:
@@ -261,6 +262,4 @@ def _pk_keys(model: type[Any]) -> tuple[str, ...]:
 
 def model_info(model: type[Any]) -> ModelInfo:
     """Return the cached :class:`~orm_kit.query.meta.ModelInfo` of ``model``."""
-    from orm_kit.query.meta import get_model_info
-
     return get_model_info(model)

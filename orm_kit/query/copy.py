@@ -9,8 +9,8 @@ rows), then the rows are copied with their keys. It is used only where that is e
   IDENTITY``) that no instance set;
 * every other column has a value in Python (given, or a client-side default), so the
   instances come back fully loaded;
-* no column type converts values on the way in (no bind processor), because COPY hands
-  values to the driver as they are.
+* values go through the same SQLAlchemy bind processors an INSERT would apply, so the
+  driver receives what it would receive for the INSERT.
 
 Otherwise ``bulk_create`` uses a multi-row ``INSERT ... RETURNING``.
 """
@@ -46,12 +46,7 @@ def copy_columns(info: ModelInfo, conn: AsyncConnection, keys: tuple[str, ...]) 
     if pk.identity is not None and pk.identity.always:
         return False  # GENERATED ALWAYS refuses explicit keys
     others = [k for k in info.table_columns if k != info.pk_key]
-    if set(others) != set(keys):
-        return False
-    return all(
-        info.table_columns[k].type.dialect_impl(dialect).bind_processor(dialect) is None
-        for k in keys
-    )
+    return set(others) == set(keys)
 
 
 async def copy_insert(
@@ -71,9 +66,25 @@ async def copy_insert(
         return False
     # This statement also opens the transaction COPY runs in.
     ids = list((await conn.execute(_NEXTVALS, {"sequence": sequence, "n": len(objs)})).scalars())
-    records = [
-        (ident, *[obj.__dict__[k] for k in keys]) for ident, obj in zip(ids, objs, strict=True)
+    dialect = conn.dialect
+    processors = [
+        info.table_columns[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys
     ]
+    if any(processors):
+        records = [
+            (
+                ident,
+                *[
+                    value if proc is None or value is None else proc(value)
+                    for proc, value in zip(processors, (obj.__dict__[k] for k in keys), strict=True)
+                ],
+            )
+            for ident, obj in zip(ids, objs, strict=True)
+        ]
+    else:
+        records = [
+            (ident, *[obj.__dict__[k] for k in keys]) for ident, obj in zip(ids, objs, strict=True)
+        ]
     raw = await conn.get_raw_connection()
     try:
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]

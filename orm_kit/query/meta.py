@@ -11,7 +11,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = ["ModelInfo", "get_model_info"]
 
-_INFO_KEY = "orm_kit_model_info"
+# A memo of facts derived from immutable mappings: filled once per model class.
+_INFOS: dict[type[Any], ModelInfo] = {}
 
 
 @dataclass(eq=False)
@@ -93,9 +94,9 @@ class ModelInfo:
 
 def get_model_info(model: type[Any]) -> ModelInfo:
     """Return (computing once) the :class:`ModelInfo` of ``model``."""
-    cached = model.__dict__.get("__orm_kit_info__")
+    cached = _INFOS.get(model)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     mapper: Mapper[Any] = inspect(model)
     columns: dict[str, ColumnElement[Any]] = {}
     table_columns: dict[str, Column[Any]] = {}
@@ -128,5 +129,5 @@ def get_model_info(model: type[Any]) -> ModelInfo:
             and not mapper.class_manager[key].dispatch.modified
         ),
     )
-    type.__setattr__(model, "__orm_kit_info__", info)
+    _INFOS[model] = info
     return info
