@@ -15,6 +15,10 @@ VARIANT_TITLES = {
     ("orm", "W2 insert(Model)+dicts"): "SA ORM `insert(Model)` + dicts (render_nulls)",
     ("asyncpg", "W2 COPY"): "asyncpg `copy_records_to_table`",
 }
+# orm_kit's own variants, reported as variant / SA Core.
+ORM_KIT_VARIANTS = {
+    ("orm_kit", "W2 bulk_create call only (instances prebuilt)"): "vs Core",
+}
 
 
 def _fmt(value: float | None) -> str:
@@ -97,6 +101,15 @@ def _variants(results: Results, workloads: list[str]) -> list[str]:
         rows.append(
             f"| {key.split(' ', 1)[0]} | {title} | {_fmt(value)} | "
             f"{_fmt_ratio(_ratio(ours, value))} |"
+        )
+    for (impl, key), results_key in ORM_KIT_VARIANTS.items():
+        if (impl, key) not in results.rates or key.split(" ", 1)[0] not in workloads:
+            continue
+        value = _median(results, impl, key)
+        core = _median(results, "core", key.split(" ", 1)[0])
+        rows.append(
+            f"| {key.split(' ', 1)[0]} | orm_kit {key.split(' ', 1)[1]} | {_fmt(value)} | "
+            f"{results_key}: {_fmt_ratio(_ratio(value, core))} |"
         )
     if not rows:
         return []

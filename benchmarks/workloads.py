@@ -11,7 +11,8 @@ from benchmarks.data import Plan
 
 __all__ = ["FLOORS", "WORKLOADS", "Floor", "Implementation", "Workload", "WorkloadFn"]
 
-WorkloadFn = Callable[[Plan], Awaitable[int]]
+WorkloadFn = Callable[[Plan], Awaitable[int | tuple[int, float]]]
+"""A workload: returns the units done, or (units, seconds of set-up to exclude)."""
 """Runs one workload and returns the units done (operations, or rows for row workloads)."""
 
 
