@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from benchmarks.data import Plan
 from benchmarks.schema import core_table as t
-from benchmarks.workloads import WorkloadFn
+from benchmarks.workloads import WorkloadFn, standard_workloads
 
 __all__ = ["CoreImpl"]
 
@@ -35,18 +35,7 @@ class CoreImpl:
             self._engine = None
 
     def workloads(self) -> dict[str, WorkloadFn]:
-        return {
-            "W1": self.w1,
-            "W2": self.w2,
-            "W3": self.w3,
-            "W4": self.w4,
-            "W5": self.w5,
-            "W6": self.w6,
-            "W7": self.w7,
-            "W8": self.w8,
-            "W9": self.w9,
-            "W10": self.w10,
-        }
+        return standard_workloads(self)
 
     async def w1(self, plan: Plan) -> int:
         for row in plan.new_rows:

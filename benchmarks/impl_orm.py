@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import (
 
 from benchmarks.data import Plan
 from benchmarks.schema import SaBenchRow as M
-from benchmarks.workloads import WorkloadFn
+from benchmarks.workloads import WorkloadFn, standard_workloads
 
 __all__ = ["OrmImpl"]
 
@@ -45,17 +45,8 @@ class OrmImpl:
 
     def workloads(self) -> dict[str, WorkloadFn]:
         return {
-            "W1": self.w1,
-            "W2": self.w2,
+            **standard_workloads(self),
             "W2 insert(Model)+dicts": self.w2_dicts,
-            "W3": self.w3,
-            "W4": self.w4,
-            "W5": self.w5,
-            "W6": self.w6,
-            "W7": self.w7,
-            "W8": self.w8,
-            "W9": self.w9,
-            "W10": self.w10,
         }
 
     async def w1(self, plan: Plan) -> int:

@@ -6,7 +6,7 @@ import time
 
 from benchmarks.data import Plan
 from benchmarks.schema import BenchRow
-from benchmarks.workloads import WorkloadFn
+from benchmarks.workloads import WorkloadFn, standard_workloads
 from orm_kit import Database
 
 __all__ = ["OrmKitImpl"]
@@ -31,17 +31,8 @@ class OrmKitImpl:
 
     def workloads(self) -> dict[str, WorkloadFn]:
         return {
-            "W1": self.w1,
-            "W2": self.w2,
+            **standard_workloads(self),
             "W2 bulk_create call only (instances prebuilt)": self.w2_call_only,
-            "W3": self.w3,
-            "W4": self.w4,
-            "W5": self.w5,
-            "W6": self.w6,
-            "W7": self.w7,
-            "W8": self.w8,
-            "W9": self.w9,
-            "W10": self.w10,
         }
 
     async def w1(self, plan: Plan) -> int:

@@ -28,8 +28,8 @@ TABLE = "bench_row"
 COLUMNS = ("created_at", "level", "name", "active", "note", "score", "counter")
 
 
-class BenchRow(Model):
-    """The orm_kit model (registered on ``Model.metadata``; only its table is created)."""
+class _BenchColumns:
+    """The eight columns, declared once for both the orm_kit and the plain SQLAlchemy model."""
 
     __tablename__ = TABLE
 
@@ -41,25 +41,18 @@ class BenchRow(Model):
     note: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float]
     counter: Mapped[int]
+
+
+class BenchRow(_BenchColumns, Model):
+    """The orm_kit model (registered on ``Model.metadata``; only its table is created)."""
 
 
 class SaBase(DeclarativeBase):
     """A plain SQLAlchemy declarative base with its own metadata."""
 
 
-class SaBenchRow(SaBase):
+class SaBenchRow(_BenchColumns, SaBase):
     """The hand-written SQLAlchemy ORM model of the same table."""
-
-    __tablename__ = TABLE
-
-    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    level: Mapped[int] = mapped_column(index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    active: Mapped[bool]
-    note: Mapped[str | None] = mapped_column(Text)
-    score: Mapped[float]
-    counter: Mapped[int]
 
 
 core_table = Table(

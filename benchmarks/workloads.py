@@ -83,3 +83,8 @@ class Implementation(Protocol):
     async def close(self) -> None: ...
 
     def workloads(self) -> dict[str, WorkloadFn]: ...
+
+
+def standard_workloads(impl: object) -> dict[str, WorkloadFn]:
+    """``{"W1": impl.w1, ..., "W10": impl.w10}``: the methods every implementation has."""
+    return {f"W{i}": getattr(impl, f"w{i}") for i in range(1, 11)}
