@@ -17,6 +17,7 @@ Otherwise ``bulk_create`` uses a multi-row ``INSERT ... RETURNING``.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Integer, text
@@ -68,23 +69,20 @@ async def copy_insert(
     ids = list((await conn.execute(_NEXTVALS, {"sequence": sequence, "n": len(objs)})).scalars())
     dialect = conn.dialect
     processors = [
-        info.table_columns[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys
+        (i, proc)
+        for i, k in enumerate(keys, start=1)
+        if (proc := info.table_columns[k].type.dialect_impl(dialect).bind_processor(dialect))
     ]
-    if any(processors):
-        records = [
-            (
-                ident,
-                *[
-                    value if proc is None or value is None else proc(value)
-                    for proc, value in zip(processors, (obj.__dict__[k] for k in keys), strict=True)
-                ],
-            )
-            for ident, obj in zip(ids, objs, strict=True)
-        ]
-    else:
-        records = [
-            (ident, *[obj.__dict__[k] for k in keys]) for ident, obj in zip(ids, objs, strict=True)
-        ]
+    values_of = itemgetter(*keys) if len(keys) > 1 else (lambda data: (data[keys[0]],))
+    records: list[Any] = [
+        (ident, *values_of(obj.__dict__)) for ident, obj in zip(ids, objs, strict=True)
+    ]
+    if processors:
+        for n, record in enumerate(records):
+            patched = list(record)
+            for i, proc in processors:
+                patched[i] = proc(patched[i])  # None too: JSON turns it into JSON null
+            records[n] = patched
     raw = await conn.get_raw_connection()
     try:
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]

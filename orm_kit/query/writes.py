@@ -228,17 +228,21 @@ async def bulk_create(
     # the database must fill (server defaults, identity keys) split a run. Runs keep the
     # list order, so keys are assigned in that order, as in Django.
     fills = _fillers(info)
+    fill_keys = fills.keys()
+    column_keys = info.table_columns.keys()
     runs: list[tuple[tuple[str, ...], list[Any]]] = []
+    last_set: Any = None
     for obj in objs:
         data = obj.__dict__
-        for key, (is_callable, value) in fills.items():
-            if key not in data:
-                data[key] = value(None) if is_callable else value
-        keys = tuple(k for k in info.table_columns if k in data)
-        if runs and runs[-1][0] == keys:
+        for key in fill_keys - data.keys():
+            is_callable, value = fills[key]
+            data[key] = value(None) if is_callable else value
+        key_set = column_keys & data.keys()
+        if key_set == last_set:
             runs[-1][1].append(obj)
         else:
-            runs.append((keys, [obj]))
+            last_set = key_set
+            runs.append((tuple(k for k in column_keys if k in key_set), [obj]))
     table = info.table
     fetch_back = not ignore_conflicts
 
@@ -309,6 +313,8 @@ def _fillers(info: ModelInfo) -> dict[str, tuple[bool, Any]]:
             continue
         default = column.default
         if default is None:
+            if column.type.should_evaluate_none:
+                continue  # e.g. JSON: None would be stored as JSON null, not SQL NULL
             fills[key] = (False, None)
         elif default.is_scalar:
             fills[key] = (False, default.arg)  # type: ignore[attr-defined]

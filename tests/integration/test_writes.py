@@ -172,3 +172,21 @@ async def test_large_bulk_create_conflict_writes_nothing(db: Database) -> None:
         await Product.objects.bulk_create(products)
     assert info.value.constraint == "uq_product_sku_region"
     assert await raw_count(db, "product") == 0
+
+
+async def test_large_bulk_create_converts_values_like_insert(db: Database) -> None:
+    users = [
+        User(email=f"u{i}@x.io", is_active=i % 2 == 0, data={"n": i, "tags": ["a", "b"]})
+        for i in range(1100)
+    ]
+    del users[5].data  # left unset: SQL NULL
+    users[6].data = None  # JSON null, as an INSERT would store it
+    await User.objects.bulk_create(users)
+    back = await User.objects.in_bulk([users[4].id, users[5].id, users[7].id])
+    assert back[users[4].id].data == {"n": 4, "tags": ["a", "b"]}
+    assert back[users[5].id].data is None
+    assert await User.objects.filter(data__isnull=True).count() == 1
+    assert back[users[7].id].is_active is False
+    assert await User.objects.filter(is_active=True).count() == 550
+    assert await User.objects.filter(data__n__gte=1000).count() == 100
+    assert all(u.id for u in users)
