@@ -93,6 +93,17 @@ class ModelMeta(DeclarativeAttributeIntercept):
                 )
         return super().__new__(mcs, name, bases, namespace, **kwargs)
 
+    def __call__(cls, *args: Any, **values: Any) -> Any:
+        # Building many instances is common (bulk_create, tests, imports): when the
+        # constructor would only set plain columns, make the instance the way SQLAlchemy
+        # does for loaded rows instead of running its instrumented __init__ machinery.
+        info = _INFOS.get(cls)
+        if info is not None and info.plain_init and not args and values.keys() <= info.direct_keys:
+            obj = info.mapper.class_manager.new_instance()
+            obj.__dict__.update(values)
+            return obj
+        return super().__call__(*args, **values)
+
 
 class Model(DeclarativeBase, metaclass=ModelMeta):
     """The declarative base of orm_kit models.

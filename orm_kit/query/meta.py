@@ -30,6 +30,7 @@ class ModelInfo:
     attribute_keys: frozenset[str]
     identity_class: type[Any]
     direct_keys: frozenset[str]
+    plain_init: bool
 
     @property
     def pk_key(self) -> str:
@@ -92,6 +93,23 @@ class ModelInfo:
         return key in self.direct_keys
 
 
+def _plain_init(mapper: Mapper[Any]) -> bool:
+    """Whether constructing the model does nothing but set attributes.
+
+    True when the class keeps orm_kit's ``Model.__init__``, has no polymorphic identity to
+    set, and no ``init`` event listener other than the mapper's own configure check
+    (which has run by the time this is computed).
+    """
+    manager = mapper.class_manager
+    init = manager.original_init
+    listeners = [getattr(fn, "__name__", "") for fn in manager.dispatch.init]
+    return (
+        getattr(init, "__qualname__", "") == "Model.__init__"
+        and mapper.polymorphic_identity is None
+        and listeners in ([], ["_event_on_init"])
+    )
+
+
 def get_model_info(model: type[Any]) -> ModelInfo:
     """Return (computing once) the :class:`ModelInfo` of ``model``."""
     cached = _INFOS.get(model)
@@ -121,6 +139,7 @@ def get_model_info(model: type[Any]) -> ModelInfo:
         relationship_keys=rel_keys,
         attribute_keys=frozenset(columns) | rel_keys | frozenset(mapper.synonyms.keys()),
         identity_class=mapper.identity_key_from_primary_key((None,) * len(pk_keys))[0],
+        plain_init=_plain_init(mapper),
         direct_keys=frozenset(
             key
             for key in table_columns

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pytest
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import String, event
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from orm_kit import Manager, Model, MultipleObjectsReturned, NotFoundError, ValidationError
 from orm_kit.model import snake_case
@@ -92,3 +93,52 @@ def test_model_with_its_own_manager_keeps_objects() -> None:
     assert Gadget.things.model is Gadget
     assert Gadget.objects.model is Gadget
     Model.metadata.remove(Gadget.__table__)
+
+
+def test_constructor_sets_plain_columns_and_tracks_later_changes() -> None:
+    user = User(email="a@x.io", name="Ann")
+    User(email="warm@x.io")  # second construction takes the fast path
+    again = User(email="b@x.io", name="Bob")
+    for obj in (user, again):
+        state = sa_inspect(obj)
+        assert state.transient
+        assert obj.name in ("Ann", "Bob")
+    again.name = "Robert"
+    assert sa_inspect(again).attrs.name.history.added == ["Robert"]
+    with pytest.raises(TypeError, match="nickname"):
+        User(email="c@x.io", nickname="c")
+
+
+def test_constructor_honours_validators_custom_init_and_init_events() -> None:
+    class Strict(Model):
+        id: Mapped[int] = mapped_column(primary_key=True)
+        code: Mapped[str] = mapped_column(String(10))
+
+        @validates("code")
+        def _upper(self, key: str, value: str) -> str:
+            return value.upper()
+
+    class Custom(Model):
+        id: Mapped[int] = mapped_column(primary_key=True)
+        label: Mapped[str] = mapped_column(String(10))
+
+        def __init__(self, **values: Any) -> None:
+            values.setdefault("label", "default")
+            super().__init__(**values)
+
+    seen: list[str] = []
+
+    class Watched(Model):
+        id: Mapped[int] = mapped_column(primary_key=True)
+        label: Mapped[str] = mapped_column(String(10))
+
+    event.listen(Watched, "init", lambda target, args, kwargs: seen.append(kwargs["label"]))
+    try:
+        for _ in range(2):  # the first call computes the model facts, the second uses them
+            assert Strict(code="ab").code == "AB"
+            assert Custom().label == "default"
+            assert Watched(label="w").label == "w"
+        assert seen == ["w", "w"]
+    finally:
+        for model in (Strict, Custom, Watched):
+            Model.metadata.remove(model.__table__)
