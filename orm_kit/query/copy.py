@@ -73,10 +73,10 @@ async def copy_insert(
         for i, k in enumerate(keys, start=1)
         if (proc := info.table_columns[k].type.dialect_impl(dialect).bind_processor(dialect))
     ]
-    values_of = itemgetter(*keys) if len(keys) > 1 else (lambda data: (data[keys[0]],))
-    records: list[Any] = [
-        (ident, *values_of(obj.__dict__)) for ident, obj in zip(ids, objs, strict=True)
-    ]
+    pk_key = info.pk_key
+    for ident, obj in zip(ids, objs, strict=True):
+        obj.__dict__[pk_key] = ident
+    records: list[Any] = list(map(itemgetter(pk_key, *keys), (obj.__dict__ for obj in objs)))
     if processors:
         for n, record in enumerate(records):
             patched = list(record)
@@ -95,8 +95,6 @@ async def copy_insert(
         if getattr(exc, "sqlstate", None) is None:
             raise
         raise translate_error(exc, model=info.model, operation="bulk_create") from exc
-    pk_key = info.pk_key
-    for ident, obj in zip(ids, objs, strict=True):
-        obj.__dict__[pk_key] = ident
+    for obj in objs:
         info.mark_loaded(obj)
     return True

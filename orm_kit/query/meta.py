@@ -47,11 +47,15 @@ class ModelInfo:
         Equivalent to ``make_transient_to_detached`` for the common case (nothing pending
         to commit), without its per-attribute bookkeeping: this runs once per row.
         """
-        state = obj._sa_instance_state
+        data = obj.__dict__
+        state = data["_sa_instance_state"]
         if state.committed_state or state.modified:
             make_transient_to_detached(obj)
             return
-        state.key = self.identity(obj.__dict__)
+        if len(self.pk_keys) == 1:
+            state.key = (self.identity_class, (data[self.pk_keys[0]],), None)
+        else:
+            state.key = self.identity(data)
 
     def build(self, keys: tuple[str, ...], row: Any) -> Any:
         """Make a detached, loaded instance from ``row`` (values in ``keys`` order)."""

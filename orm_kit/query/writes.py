@@ -232,12 +232,17 @@ async def bulk_create(
     column_keys = info.table_columns.keys()
     runs: list[tuple[tuple[str, ...], list[Any]]] = []
     last_set: Any = None
+    last_full: Any = None
     for obj in objs:
         data = obj.__dict__
+        if data.keys() == last_full:  # same attributes as the previous, already filled, row
+            runs[-1][1].append(obj)
+            continue
         for key in fill_keys - data.keys():
             is_callable, value = fills[key]
             data[key] = value(None) if is_callable else value
         key_set = column_keys & data.keys()
+        last_full = set(data.keys())
         if key_set == last_set:
             runs[-1][1].append(obj)
         else:
