@@ -14,6 +14,7 @@ from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 from orm_kit import exceptions
 from orm_kit.query.manager import Manager
 from orm_kit.query.meta import _INFOS, ModelInfo, get_model_info
+from orm_kit.query.relations import default_lazy
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
@@ -61,6 +62,8 @@ class ModelMeta(DeclarativeAttributeIntercept):
     ) -> ModelMeta:
         is_root = namespace.get("__orm_kit_root__", False)
         abstract = namespace.get("__abstract__", False)
+        if not is_root:
+            default_lazy(namespace)
         if not is_root and not abstract:
             inherits_table = any(_is_mapped(klass) for base in bases for klass in base.__mro__)
             has_name = (
@@ -247,6 +250,26 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         row = await qs.values(*names).get()
         for key, value in row.items():
             set_committed_value(self, key, value)
+        return self
+
+    async def fetch_related(self, *paths: str, using: Database | str | None = None) -> Self:
+        """Load relationships of this instance (``"posts"``, ``"posts__comments"`` ...).
+
+        One query per level, as ``prefetch_related`` does. Afterwards the relationships
+        can be read without I/O, also once the instance is detached.
+
+        Raises:
+            InvalidLookupError: A name is not a relationship.
+        """
+        from orm_kit.query.queryset import QuerySet
+
+        qs: QuerySet[Any] = QuerySet(type(self)).filter(pk=self._require_pk("fetch_related"))
+        if using is not None:
+            qs = qs.using(using)
+        fresh = await qs.prefetch_related(*paths).get()
+        if fresh is not self:
+            for key in {path.split("__", 1)[0] for path in paths}:
+                set_committed_value(self, key, fresh.__dict__[key])
         return self
 
     def _require_pk(self, operation: str) -> Any:

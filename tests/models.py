@@ -9,13 +9,15 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Column,
     DateTime,
     ForeignKey,
     Numeric,
     String,
+    Table,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orm_kit import Manager, Model, QuerySet
 
@@ -41,6 +43,8 @@ class User(Model):
 
     active: ClassVar[Manager[Any]] = ActiveManager()
 
+    posts: Mapped[list[Post]] = relationship(back_populates="author")
+
 
 class Post(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,6 +53,36 @@ class Post(Model):
     views: Mapped[int] = mapped_column(default=0)
     likes: Mapped[int] = mapped_column(default=0)
     rating: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+
+    author: Mapped[User] = relationship(back_populates="posts")
+    tags: Mapped[list[Tag]] = relationship(secondary="post_tag", back_populates="posts")
+    comments: Mapped[list[Comment]] = relationship(back_populates="post")
+
+
+post_tag = Table(
+    "post_tag",
+    Model.metadata,
+    Column("post_id", ForeignKey("post.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tag.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Tag(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    color: Mapped[str] = mapped_column(String(20), default="grey")
+
+    posts: Mapped[list[Post]] = relationship(secondary="post_tag", back_populates="tags")
+
+
+class Comment(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    body: Mapped[str] = mapped_column(String(200), default="")
+
+    post: Mapped[Post] = relationship(back_populates="comments")
+    author: Mapped[User | None] = relationship()
 
 
 class Product(Model):

@@ -10,6 +10,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from orm_kit.exceptions import InvalidLookupError
 from orm_kit.query.meta import ModelInfo, get_model_info
+from orm_kit.query.relations import loader_options
 from orm_kit.query.state import QueryState
 
 __all__ = [
@@ -80,6 +81,10 @@ def compile_select_models(state: QueryState) -> Select[Any]:
         stmt = stmt.options(load_only(*(getattr(state.model, k) for k in loaded_keys(state, info))))
     elif state.defer:
         stmt = stmt.options(*(defer(getattr(state.model, k)) for k in state.defer))
+    if state.select_related or state.prefetch_related:
+        stmt = stmt.options(
+            *loader_options(state.model, state.select_related, state.prefetch_related)
+        )
     if state.annotations:
         stmt = stmt.add_columns(*(expr.label(name) for name, expr in state.annotations))
     return _tail(stmt, state)

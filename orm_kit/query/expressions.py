@@ -175,10 +175,21 @@ class Q:
     def resolve(self, model: type[Any], *, negated: bool = False) -> ColumnElement[bool]:
         """Return the clause for ``model``; ``negated`` tells whether an outer NOT applies."""
         from orm_kit.query.lookups import resolve_lookup
+        from orm_kit.query.relations import resolve_grouped, split_relation_key
 
         inside_not = negated != self.negated
         clauses: list[ColumnElement[bool]] = []
+        related = [
+            c
+            for c in self.children
+            if isinstance(c, tuple) and split_relation_key(model, c[0]) is not None
+        ]
+        if self.connector == Q.AND and related:
+            # Lookups through one relationship must match the same related row.
+            clauses.extend(resolve_grouped(model, related))
         for child in self.children:
+            if self.connector == Q.AND and child in related:
+                continue
             if isinstance(child, Q):
                 clauses.append(child.resolve(model, negated=inside_not))
             elif isinstance(child, tuple):

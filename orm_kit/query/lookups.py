@@ -394,13 +394,15 @@ def field_column(model: type[Any], name: str) -> ColumnElement[Any]:
         return col
     if name in info.relationship_keys:
         raise InvalidLookupError(
-            f"{model.__name__}.{name} is a relationship; lookups across relationships "
-            f"are not supported yet. Filter on its foreign-key column instead."
+            f"{model.__name__}.{name} is a relationship, not a column: filter through it "
+            f"({name}__<field>=...) or name one of its columns."
         )
     choices = sorted(info.columns)
+    relations = sorted(info.relationship_keys)
+    listed = f" Relationships: {', '.join(relations)}." if relations else ""
     raise InvalidLookupError(
-        f"{model.__name__} has no field {name!r}.{_suggest(name, choices)} "
-        f"Valid fields: {', '.join(choices)}."
+        f"{model.__name__} has no field {name!r}.{_suggest(name, choices + relations)} "
+        f"Valid fields: {', '.join(choices)}.{listed}"
     )
 
 
@@ -442,6 +444,12 @@ def resolve_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
         ValidationError: ``None`` given to a lookup other than exact / iexact / isnull.
     """
     field, *parts = key.split("__")
+    if field in get_model_info(model).relationship_keys:
+        from orm_kit.query.relations import resolve_relation, split_relation_key
+
+        rel, rest = split_relation_key(model, key)  # type: ignore[misc]
+        clause = resolve_relation(model, rel, [(rest, value)])
+        return ResolvedLookup(clause, clause, False)
     column = field_column(model, field)
     expr: ColumnElement[Any] = column
     if isinstance(column.type, JSON) and parts:

@@ -30,6 +30,7 @@ from orm_kit.query.expressions import Aggregate, OrderBy, Q, Resolvable, to_expr
 from orm_kit.query.lookups import field_column, resolve_lookup
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.pagination import Page, keyset_page, offset_page
+from orm_kit.query.relations import check_paths, resolve_grouped
 from orm_kit.query.state import ForUpdate, QueryState
 
 if TYPE_CHECKING:
@@ -90,7 +91,10 @@ class QuerySet(Generic[ModelT, RowT]):
         state = qs._state
         if not args and not negate:
             # The common case, keyword lookups ANDed together: no Q tree needed.
-            clauses = tuple(resolve_lookup(self.model, k, v).clause for k, v in kwargs.items())
+            if get_model_info(self.model).relationship_keys:
+                clauses = tuple(resolve_grouped(self.model, list(kwargs.items())))
+            else:
+                clauses = tuple(resolve_lookup(self.model, k, v).clause for k, v in kwargs.items())
             return qs._clone(
                 where=(*state.where, *clauses), filter_names=(*state.filter_names, *kwargs)
             )
@@ -226,6 +230,26 @@ class QuerySet(Generic[ModelT, RowT]):
         self._check_fields(of)
         return self._base()._clone(for_update=ForUpdate(nowait, skip_locked, tuple(of)))
 
+    def select_related(self, *paths: str) -> QuerySet[ModelT, RowT]:
+        """Load these to-one relationships in the same query (a JOIN); nest with ``__``.
+
+        Raises:
+            InvalidLookupError: A name is not a relationship, or a path is to-many.
+        """
+        qs = self._base()
+        added = check_paths(self.model, paths, to_one_only=True)
+        return qs._clone(select_related=(*qs._state.select_related, *added))
+
+    def prefetch_related(self, *paths: str) -> QuerySet[ModelT, RowT]:
+        """Load these relationships with one extra query per level (``"comments__author"``).
+
+        Raises:
+            InvalidLookupError: A name is not a relationship.
+        """
+        qs = self._base()
+        added = check_paths(self.model, paths, to_one_only=False)
+        return qs._clone(prefetch_related=(*qs._state.prefetch_related, *added))
+
     def none(self) -> QuerySet[ModelT, RowT]:
         """Return a QuerySet that matches nothing and never queries."""
         return self._base()._clone(empty=True)
@@ -354,6 +378,20 @@ class QuerySet(Generic[ModelT, RowT]):
         if self._state.empty:
             return []
         target = self._target()
+        state = self._state
+        if (
+            target.session is None
+            and state.shape == "models"
+            and (state.select_related or state.prefetch_related)
+        ):
+            # Related objects are built by the ORM's loaders, which need a session: a
+            # short read-only unit of work whose instances come back detached and loaded.
+            assert target.database is not None
+            async with target.database.session() as session:
+                return await self._run_fetch(Target(session, target.database))
+        return await self._run_fetch(target)
+
+    async def _run_fetch(self, target: Target) -> list[RowT]:
         stmt, consume = self._consumer(target)
         rows: list[RowT] = await run(
             target, stmt, consume, model=self.model, operation="select", filters=self._filters()
@@ -371,6 +409,11 @@ class QuerySet(Generic[ModelT, RowT]):
         """
         qs = self._base()
         if qs._state.empty:
+            return
+        if qs._state.select_related or qs._state.prefetch_related:
+            # Eager loaders need the whole result; stream from the loaded list.
+            for item in await qs:
+                yield item
             return
         target = qs._target()
         stmt, consume = qs._consumer(target)

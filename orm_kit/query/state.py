@@ -39,6 +39,8 @@ class QueryState:
     shape: ResultShape = "models"
     fields: tuple[str, ...] = ()
     for_update: ForUpdate | None = None
+    select_related: tuple[str, ...] = ()
+    prefetch_related: tuple[str, ...] = ()
     empty: bool = False
     using: Any = None
 

@@ -45,13 +45,13 @@ def test_abstract_bases_get_no_table_and_pass_columns_down() -> None:
         __abstract__ = True
         label: Mapped[str] = mapped_column(String(20))
 
-    class Tag(Named):
+    class Badge(Named):
         id: Mapped[int] = mapped_column(primary_key=True)
 
     assert not hasattr(Named, "__table__")
-    assert Tag.__tablename__ == "tag"
-    assert set(Tag.__table__.c.keys()) == {"id", "label"}
-    Model.metadata.remove(Tag.__table__)
+    assert Badge.__tablename__ == "badge"
+    assert set(Badge.__table__.c.keys()) == {"id", "label"}
+    Model.metadata.remove(Badge.__table__)
 
 
 def test_per_model_exceptions() -> None:

@@ -1,0 +1,210 @@
+"""Relationships: lookups that follow them, loader options, and the not-loaded guard.
+
+* ``author__name__icontains="a"`` becomes ``EXISTS`` through the relationship
+  (``Post.author.has(...)`` for to-one, ``Post.tags.any(...)`` for to-many), to any
+  depth, so a filter through a to-many relation never duplicates the parent rows, and
+  ``exclude`` means "no related row matches", as in Django. Lookups on the same to-many
+  relation in one ``filter()`` call must match the same related row.
+* ``select_related`` / ``prefetch_related`` paths become ``joinedload`` /
+  ``selectinload`` options.
+* Relationships of orm_kit models default to a loader that raises
+  :class:`~orm_kit.exceptions.RelationNotLoadedError` instead of lazy-loading (which
+  async code cannot do) — on detached instances too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import and_, not_
+from sqlalchemy.orm import RelationshipProperty, joinedload, selectinload, strategies
+from sqlalchemy.orm.base import PassiveFlag
+from sqlalchemy.sql.elements import ColumnElement
+
+from orm_kit.exceptions import InvalidLookupError, RelationNotLoadedError
+from orm_kit.query.meta import get_model_info
+
+__all__ = [
+    "NOT_LOADED",
+    "loader_options",
+    "relationship_of",
+    "resolve_relation",
+]
+
+NOT_LOADED = "orm_kit"
+"""The ``lazy=`` strategy orm_kit gives relationships declared without one."""
+
+
+def _not_loaded_error(state: Any, key: str) -> RelationNotLoadedError:
+    model = state.class_.__name__
+    return RelationNotLoadedError(
+        f"{model}.{key} was not loaded, and async code cannot load it on access. Load it "
+        f"with the query: .select_related('{key}') (to-one) or .prefetch_related('{key}'), "
+        f"or on the instance: await obj.fetch_related('{key}')."
+    )
+
+
+# SQLAlchemy's lazy loader: `_LazyLoader` since 2.1, `LazyLoader` before. orm_kit extends
+# it (rather than wrapping attribute access) so eager loading and identity-map hits work
+# exactly as with SQLAlchemy's own `lazy="raise_on_sql"`.
+_LazyLoader: Any = vars(strategies).get("_LazyLoader") or vars(strategies)["LazyLoader"]
+
+
+@RelationshipProperty.strategy_for(lazy=NOT_LOADED)
+class _NotLoadedLoader(_LazyLoader):  # type: ignore[misc]
+    """``lazy="raise_on_sql"`` that raises orm_kit's error, also on detached instances.
+
+    Values already present (loaded eagerly, or found in the session's identity map for a
+    many-to-one) are returned without SQL, as with ``raise_on_sql``.
+    """
+
+    def __init__(self, parent: Any, strategy_key: Any) -> None:
+        super().__init__(parent, strategy_key)
+        self._raise_on_sql = True
+
+    def _load_for_state(self, state: Any, passive: Any, *args: Any, **kwargs: Any) -> Any:
+        if (
+            state.key is not None
+            and state.session is None
+            and passive & PassiveFlag.SQL_OK
+            and not passive & PassiveFlag.NO_RAISE
+        ):
+            raise _not_loaded_error(state, self.key)
+        return super()._load_for_state(state, passive, *args, **kwargs)
+
+    def _invoke_raise_load(self, state: Any, passive: Any, lazy: Any) -> None:
+        raise _not_loaded_error(state, self.key)
+
+
+def default_lazy(namespace: dict[str, Any]) -> None:
+    """Give relationships declared in a class body orm_kit's not-loaded guard.
+
+    Only relationships left at SQLAlchemy's default ``lazy="select"`` change; an explicit
+    ``selectin`` / ``joined`` / ``raise`` ... is kept.
+    """
+    for value in namespace.values():
+        if isinstance(value, RelationshipProperty) and value.lazy == "select":
+            value.lazy = NOT_LOADED  # type: ignore[assignment]
+            value.strategy_key = (("lazy", NOT_LOADED),)
+
+
+def relationship_of(model: type[Any], name: str) -> RelationshipProperty[Any] | None:
+    """The relationship ``name`` of ``model``, or ``None``."""
+    info = get_model_info(model)
+    if name not in info.relationship_keys:
+        return None
+    return info.mapper.relationships[name]
+
+
+def _unknown_relation(model: type[Any], name: str) -> InvalidLookupError:
+    info = get_model_info(model)
+    relations = sorted(info.relationship_keys)
+    listed = ", ".join(relations) if relations else "none"
+    return InvalidLookupError(
+        f"{model.__name__} has no relationship {name!r}. Its relationships: {listed}."
+    )
+
+
+def resolve_relation(
+    model: type[Any], rel: RelationshipProperty[Any], lookups: Iterable[tuple[str, Any]]
+) -> ColumnElement[bool]:
+    """EXISTS through ``rel`` for lookups on the related model (keys without the prefix).
+
+    An empty key compares with the related object itself (``author=user``) or its primary
+    key (``author=3``); ``isnull`` asks whether any related row exists.
+    """
+    from orm_kit.query.lookups import resolve_lookup
+
+    attr = getattr(model, rel.key)
+    target = rel.mapper.class_
+    to_many = rel.uselist
+    inner: list[ColumnElement[bool]] = []
+    for key, value in lookups:
+        if key == "isnull":
+            exists: ColumnElement[bool] = attr.any() if to_many else attr.has()
+            return not_(exists) if value else exists
+        if key == "" and isinstance(value, target):
+            if to_many:
+                inner.append(attr.contains(value))
+                continue
+            return attr == value  # type: ignore[no-any-return]
+        inner.append(resolve_lookup(target, key or "pk", value).clause)
+    condition = and_(*inner) if len(inner) > 1 else inner[0]
+    clause: ColumnElement[bool] = attr.any(condition) if to_many else attr.has(condition)
+    return clause
+
+
+def split_relation_key(model: type[Any], key: str) -> tuple[RelationshipProperty[Any], str] | None:
+    """``("author", "name__icontains")`` for ``author__name__icontains`` on a relationship."""
+    field, _, rest = key.partition("__")
+    rel = relationship_of(model, field)
+    if rel is None:
+        return None
+    # "author__in=[...]" / "author__gt=3" compare the related primary key.
+    if rest and "__" not in rest and rest != "isnull":
+        from orm_kit.query.lookups import lookups
+
+        target_info = get_model_info(rel.mapper.class_)
+        pk_type = target_info.columns[target_info.pk_key].type
+        if rest not in target_info.attribute_keys and rest in lookups.names(pk_type):
+            rest = f"pk__{rest}"
+    return rel, rest
+
+
+def resolve_grouped(model: type[Any], items: list[tuple[str, Any]]) -> list[ColumnElement[bool]]:
+    """Resolve ``(key, value)`` lookups, grouping those through one relationship so they
+    must hold for the same related row (Django's rule within one ``filter()`` call)."""
+    from orm_kit.query.lookups import resolve_lookup
+
+    clauses: list[ColumnElement[bool]] = []
+    groups: dict[str, tuple[RelationshipProperty[Any], list[tuple[str, Any]]]] = {}
+    for key, value in items:
+        split = split_relation_key(model, key)
+        if split is None:
+            clauses.append(resolve_lookup(model, key, value).clause)
+            continue
+        rel, rest = split
+        groups.setdefault(rel.key, (rel, []))[1].append((rest, value))
+    for rel, lookups in groups.values():
+        isnull = [(k, v) for k, v in lookups if k == "isnull"]
+        for pair in isnull:
+            clauses.append(resolve_relation(model, rel, [pair]))
+        others = [(k, v) for k, v in lookups if k != "isnull"]
+        if others:
+            clauses.append(resolve_relation(model, rel, others))
+    return clauses
+
+
+def _path_options(model: type[Any], path: str, loader: Any, *, to_one_only: bool) -> Any:
+    option = None
+    current = model
+    for name in path.split("__"):
+        rel = relationship_of(current, name)
+        if rel is None:
+            raise _unknown_relation(current, name)
+        if to_one_only and rel.uselist:
+            raise InvalidLookupError(
+                f"select_related() follows to-one relationships only; "
+                f"{current.__name__}.{name} is to-many. Use prefetch_related({path!r})."
+            )
+        attr = getattr(current, name)
+        option = loader(attr) if option is None else getattr(option, loader.__name__)(attr)
+        current = rel.mapper.class_
+    return option
+
+
+def check_paths(model: type[Any], paths: Iterable[str], *, to_one_only: bool) -> tuple[str, ...]:
+    """Validate relationship paths now, so a typo fails where it is written."""
+    out = tuple(paths)
+    for path in out:
+        _path_options(model, path, joinedload, to_one_only=to_one_only)
+    return out
+
+
+def loader_options(model: type[Any], select: Iterable[str], prefetch: Iterable[str]) -> list[Any]:
+    """``joinedload`` options for ``select_related`` and ``selectinload`` for
+    ``prefetch_related`` paths."""
+    options = [_path_options(model, p, joinedload, to_one_only=True) for p in select]
+    options += [_path_options(model, p, selectinload, to_one_only=False) for p in prefetch]
+    return options

@@ -1,0 +1,158 @@
+"""Lookups across relationships, eager loading, and the not-loaded error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from orm_kit import Database, InvalidLookupError, Q, RelationNotLoadedError
+from tests.models import Comment, Post, Tag, User
+
+
+@pytest.fixture
+async def blog(db: Database) -> Database:
+    ann = await User.objects.create(email="ann@x.io", name="Ann")
+    bob = await User.objects.create(email="bob@x.io", name="Bob")
+    await User.objects.create(email="cy@x.io", name="Cy")  # no posts
+    python = await Tag.objects.create(name="python", color="red")
+    sql = await Tag.objects.create(name="sql", color="blue")
+    await Tag.objects.create(name="rust", color="red")
+    async with db.session() as session:
+        tags = await Tag.objects.in_bulk([python.id, sql.id])
+        py, sq = tags[python.id], tags[sql.id]
+        p1 = Post(author_id=ann.id, title="Async Python", views=10)
+        p2 = Post(author_id=ann.id, title="SQL joins", views=3)
+        p3 = Post(author_id=bob.id, title="Python tips", views=7)
+        session.add_all([p1, p2, p3])  # in the session before relating them to its tags
+        p1.tags, p2.tags, p3.tags = [py, sq], [sq], [py]
+        for post in (p1, p2, p3):
+            await post.save()
+        for post, author in ((p1, bob), (p1, ann), (p3, ann)):
+            await Comment.objects.create(post_id=post.id, author_id=author.id, body="hi")
+    return db
+
+
+async def titles(qs: object) -> list[str]:
+    return sorted(p.title for p in await qs)  # type: ignore[attr-defined]
+
+
+async def test_many_to_one_lookups(blog: Database) -> None:
+    assert await titles(Post.objects.filter(author__name="Ann")) == ["Async Python", "SQL joins"]
+    assert await titles(Post.objects.filter(author__name__icontains="B")) == ["Python tips"]
+    ann = await User.objects.get(name="Ann")
+    assert await Post.objects.filter(author=ann).count() == 2
+    assert await Post.objects.filter(author=ann.id).count() == 2
+    assert await Post.objects.filter(author__in=[ann.id]).count() == 2
+
+
+async def test_one_to_many_filter_never_duplicates(blog: Database) -> None:
+    users = await User.objects.filter(posts__views__gt=1).order_by("name")
+    assert [u.name for u in users] == ["Ann", "Bob"]  # Ann has two matching posts
+    assert await User.objects.filter(posts__views__gt=1).count() == 2
+    assert [u.name for u in await User.objects.filter(posts__isnull=True)] == ["Cy"]
+
+
+async def test_many_to_many_and_nested_lookups(blog: Database) -> None:
+    assert await titles(Post.objects.filter(tags__name="python")) == ["Async Python", "Python tips"]
+    names = await User.objects.filter(posts__tags__name="sql").values_list("name", flat=True)
+    assert names == ["Ann"]
+    bodies = await Comment.objects.filter(post__author__name="Ann").count()
+    assert bodies == 2
+
+
+async def test_lookups_on_one_relation_match_the_same_row(blog: Database) -> None:
+    # "python" is red, "sql" is blue: no single tag is both "sql" and red.
+    assert await Post.objects.filter(tags__name="sql", tags__color="red").count() == 0
+    assert await Post.objects.filter(tags__name="python", tags__color="red").count() == 2
+    # Separate filter() calls may match different rows, as in Django.
+    two_calls = Post.objects.filter(tags__name="sql").filter(tags__color="red")
+    assert await two_calls.count() == 1
+
+
+async def test_exclude_across_to_many_means_no_related_row_matches(blog: Database) -> None:
+    rest = await User.objects.exclude(posts__title__icontains="python").order_by("name")
+    assert [u.name for u in rest] == ["Cy"]
+    got = await Post.objects.filter(~Q(tags__name="python")).values_list("title", flat=True)
+    assert got == ["SQL joins"]
+
+
+async def test_unknown_relation_lists_the_relationships(blog: Database) -> None:
+    with pytest.raises(InvalidLookupError, match="Relationships: author, comments, tags"):
+        Post.objects.filter(writer__name="x")
+    with pytest.raises(InvalidLookupError, match="has no field 'nick'"):
+        Post.objects.filter(author__nick="x")
+    with pytest.raises(InvalidLookupError, match="Its relationships: author, comments, tags"):
+        Post.objects.prefetch_related("autor")
+    with pytest.raises(InvalidLookupError, match="to-many"):
+        Post.objects.select_related("tags")
+
+
+async def test_select_related_loads_to_one_and_survives_the_session(blog: Database) -> None:
+    posts = await Post.objects.select_related("author").order_by("title")
+    assert [p.author.name for p in posts] == ["Ann", "Bob", "Ann"]
+    comments = await Comment.objects.select_related("post__author", "author").order_by("id")
+    assert [(c.post.author.name, c.author.name) for c in comments] == [  # type: ignore[union-attr]
+        ("Ann", "Bob"),
+        ("Ann", "Ann"),
+        ("Bob", "Ann"),
+    ]
+
+
+@contextmanager
+def count_selects(db: Database) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_prefetch_related_issues_one_query_per_level(blog: Database) -> None:
+    ann = await User.objects.get(name="Ann")
+    tag = await Tag.objects.get(name="python")
+    async with blog.session() as session:
+        python = await Tag.objects.get(id=tag.id)
+        extra = [Post(author_id=ann.id, title=f"Post {i}", views=i) for i in range(100)]
+        session.add_all(extra)
+        for post in extra:
+            post.tags = [python]
+        await session.flush()
+        for post in extra[:50]:
+            await Comment.objects.create(post_id=post.id, author_id=ann.id)
+    with count_selects(blog) as selects:
+        posts = await Post.objects.prefetch_related("tags", "comments__author").order_by("id")
+    assert len(posts) == 103
+    assert len(selects) == 4  # posts, tags, comments, comment authors
+    assert sum(len(p.comments) for p in posts) == 53
+    assert all(c.author is not None and c.author.name for p in posts for c in p.comments)
+    assert {t.name for p in posts for t in p.tags} == {"python", "sql"}
+
+
+async def test_touching_an_unloaded_relation_raises_a_clear_error(blog: Database) -> None:
+    post = await Post.objects.get(title="SQL joins")
+    with pytest.raises(RelationNotLoadedError) as info:
+        _ = post.tags
+    message = str(info.value)
+    for part in ("Post.tags", "select_related", "prefetch_related", "fetch_related"):
+        assert part in message
+    async with blog.session():
+        inside = await Post.objects.get(title="SQL joins")
+        with pytest.raises(RelationNotLoadedError, match=r"Post\.author"):
+            _ = inside.author
+
+
+async def test_fetch_related_on_an_instance(blog: Database) -> None:
+    ann = await User.objects.get(name="Ann")
+    await ann.fetch_related("posts__tags", "posts__comments")
+    assert sorted(p.title for p in ann.posts) == ["Async Python", "SQL joins"]
+    assert {t.name for p in ann.posts for t in p.tags} == {"python", "sql"}
+    assert sum(len(p.comments) for p in ann.posts) == 2
