@@ -10,7 +10,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from orm_kit.exceptions import InvalidLookupError
 from orm_kit.query.meta import ModelInfo, get_model_info
-from orm_kit.query.relations import loader_options
+from orm_kit.query.relations import apply_joins, loader_options, path_column
 from orm_kit.query.state import QueryState
 
 __all__ = [
@@ -39,6 +39,8 @@ def _order(stmt: Any, state: QueryState) -> Any:
 
 
 def _tail(stmt: Select[Any], state: QueryState) -> Select[Any]:
+    if state.joins:
+        stmt = apply_joins(stmt, state.joins)
     stmt = _order(_where(stmt, state), state)
     if state.distinct:
         stmt = stmt.distinct()
@@ -95,6 +97,8 @@ def value_column(state: QueryState, info: ModelInfo, name: str) -> ColumnElement
     for ann_name, expr in state.annotations:
         if ann_name == name:
             return expr
+    if "__" in name and name.split("__", 1)[0] in info.relationship_keys:
+        return path_column(state.model, state.joins, name)[0]
     from orm_kit.query.lookups import field_column
 
     try:
@@ -119,7 +123,7 @@ def compile_values(state: QueryState) -> Select[Any]:
 
 def compile_count(state: QueryState) -> Select[Any]:
     """``SELECT count(*)``, over a subquery when sliced or distinct."""
-    if state.is_sliced or state.distinct:
+    if state.is_sliced or state.distinct or (state.joins and state.shape != "models"):
         inner = compile_values(state) if state.shape != "models" else compile_rows(state)[0]
         return select(func.count()).select_from(inner.order_by(None).subquery())
     table = get_model_info(state.model).table

@@ -125,6 +125,10 @@ async def keyset_page(qs: QuerySet[Any, Any], after: str | None, size: int) -> P
             "Keyset pagination needs order_by() with field names, not expressions."
         )
     names = [name for _, _, name in terms]
+    if any("__" in str(name) for name in names):
+        raise ValidationError(
+            "Keyset pagination orders by the model's own columns, not across relationships."
+        )
     for pk in info.pk_keys:  # the primary key breaks ties, so the order is total
         if pk not in names:
             terms.append((info.columns[pk], False, pk))

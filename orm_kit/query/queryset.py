@@ -30,7 +30,7 @@ from orm_kit.query.expressions import Aggregate, OrderBy, Q, Resolvable, to_expr
 from orm_kit.query.lookups import field_column, resolve_lookup
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.pagination import Page, keyset_page, offset_page
-from orm_kit.query.relations import check_paths, resolve_grouped
+from orm_kit.query.relations import check_paths, path_column, resolve_grouped
 from orm_kit.query.state import ForUpdate, QueryState
 
 if TYPE_CHECKING:
@@ -119,14 +119,22 @@ class QuerySet(Generic[ModelT, RowT]):
         result: QuerySet[ModelT, RowT] = self._add_where(True, args, lookups)
         return result
 
-    def _order_term(self, term: Any) -> tuple[ColumnElement[Any], bool, str | None]:
+    def _order_term(
+        self, term: Any, joins: tuple[Any, ...]
+    ) -> tuple[tuple[ColumnElement[Any], bool, str | None], tuple[Any, ...]]:
         if isinstance(term, str):
             descending = term.startswith("-")
             name = term.lstrip("-")
             for ann, expr in self._state.annotations:
                 if ann == name:
-                    return expr, descending, name
-            return field_column(self.model, name), descending, name
+                    return (expr, descending, name), joins
+            if "__" in name:
+                column, joins = path_column(self.model, joins, name)
+                return (column, descending, name), joins
+            return (field_column(self.model, name), descending, name), joins
+        return self._order_expression(term), joins
+
+    def _order_expression(self, term: Any) -> tuple[ColumnElement[Any], bool, str | None]:
         if isinstance(term, OrderBy):
             return term.expr.resolve(self.model), term.descending, None
         if isinstance(term, Resolvable):
@@ -138,8 +146,12 @@ class QuerySet(Generic[ModelT, RowT]):
     def order_by(self, *fields: str | Any) -> QuerySet[ModelT, RowT]:
         """Order by fields (``"-name"`` descending) or expressions; replaces earlier ordering."""
         qs = self._base()
-        terms = tuple(qs._order_term(f) for f in fields)
-        return qs._clone(order_by=terms)
+        joins = qs._state.joins
+        terms = []
+        for field in fields:
+            term, joins = qs._order_term(field, joins)
+            terms.append(term)
+        return qs._clone(order_by=tuple(terms), joins=joins)
 
     def distinct(self) -> QuerySet[ModelT, RowT]:
         """Return distinct rows (``SELECT DISTINCT``)."""
@@ -180,9 +192,13 @@ class QuerySet(Generic[ModelT, RowT]):
     def _shape(self, shape: str, fields: tuple[str, ...]) -> QuerySet[ModelT, Any]:
         qs = self._base()
         info = get_model_info(self.model)
+        joins = qs._state.joins
         for name in fields:
-            compiler.value_column(qs._state, info, name)
-        return qs._clone(shape=shape, fields=fields)
+            if "__" in name and name.split("__", 1)[0] in info.relationship_keys:
+                _, joins = path_column(self.model, joins, name)
+            else:
+                compiler.value_column(qs._state, info, name)
+        return qs._clone(shape=shape, fields=fields, joins=joins)
 
     def values(self, *fields: str) -> QuerySet[ModelT, dict[str, Any]]:
         """Return dicts of the named fields (all columns by default) instead of instances."""

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import and_, not_
-from sqlalchemy.orm import RelationshipProperty, joinedload, selectinload, strategies
+from sqlalchemy.orm import RelationshipProperty, aliased, joinedload, selectinload, strategies
 from sqlalchemy.orm.base import PassiveFlag
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -208,3 +208,50 @@ def loader_options(model: type[Any], select: Iterable[str], prefetch: Iterable[s
     options = [_path_options(model, p, joinedload, to_one_only=True) for p in select]
     options += [_path_options(model, p, selectinload, to_one_only=False) for p in prefetch]
     return options
+
+
+JoinPath = tuple[str, Any, Any]
+"""A join a query needs: (relationship path, aliased target, ON clause attribute)."""
+
+
+def path_column(
+    model: type[Any], joins: tuple[JoinPath, ...], name: str
+) -> tuple[ColumnElement[Any], tuple[JoinPath, ...]]:
+    """The column behind ``author__name`` and the joins it needs (existing ones reused).
+
+    Every relationship path gets its own alias, so two paths to the same model
+    (``author__name`` and ``post__author__name``) never mix.
+
+    Raises:
+        InvalidLookupError: A part is not a relationship, or the last is not a column.
+    """
+    from orm_kit.query.lookups import field_column
+
+    *rel_names, column_name = name.split("__")
+    known = {path: (alias, on) for path, alias, on in joins}
+    added = list(joins)
+    entity: Any = model
+    current = model
+    path = ""
+    for rel_name in rel_names:
+        rel = relationship_of(current, rel_name)
+        if rel is None:
+            raise _unknown_relation(current, rel_name)
+        path = f"{path}__{rel_name}" if path else rel_name
+        if path not in known:
+            alias = aliased(rel.mapper.class_)
+            known[path] = (alias, getattr(entity, rel_name).of_type(alias))
+            added.append((path, *known[path]))
+        entity = known[path][0]
+        current = rel.mapper.class_
+    field_column(current, column_name)  # validates, with the usual message
+    key = get_model_info(current).pk_key if column_name == "pk" else column_name
+    column: ColumnElement[Any] = getattr(entity, key)
+    return column, tuple(added)
+
+
+def apply_joins(stmt: Any, joins: tuple[JoinPath, ...]) -> Any:
+    """Add the LEFT OUTER JOINs of ``joins`` to ``stmt`` (parents before children)."""
+    for _, _, onclause in joins:
+        stmt = stmt.outerjoin(onclause)
+    return stmt

@@ -39,6 +39,7 @@ class QueryState:
     shape: ResultShape = "models"
     fields: tuple[str, ...] = ()
     for_update: ForUpdate | None = None
+    joins: tuple[tuple[str, Any, Any], ...] = ()
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()
     empty: bool = False

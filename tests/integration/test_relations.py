@@ -156,3 +156,20 @@ async def test_fetch_related_on_an_instance(blog: Database) -> None:
     assert sorted(p.title for p in ann.posts) == ["Async Python", "SQL joins"]
     assert {t.name for p in ann.posts for t in p.tags} == {"python", "sql"}
     assert sum(len(p.comments) for p in ann.posts) == 2
+
+
+async def test_order_by_and_values_across_relations(blog: Database) -> None:
+    posts = await Post.objects.order_by("author__name", "-views")
+    assert [p.title for p in posts] == ["Async Python", "SQL joins", "Python tips"]
+    rows = await Post.objects.order_by("-author__name", "title").values("title", "author__name")
+    assert rows == [
+        {"title": "Python tips", "author__name": "Bob"},
+        {"title": "Async Python", "author__name": "Ann"},
+        {"title": "SQL joins", "author__name": "Ann"},
+    ]
+    pairs = await Comment.objects.order_by("id").values_list("author__name", "post__author__name")
+    assert pairs == [("Bob", "Ann"), ("Ann", "Ann"), ("Ann", "Bob")]  # two aliases of "user"
+    # To-many values repeat the parent per related row, as Django's do.
+    tagged = await Post.objects.filter(title="Async Python").values_list("tags__name", flat=True)
+    assert sorted(tagged) == ["python", "sql"]
+    assert await Post.objects.values("tags__name").count() == 4
