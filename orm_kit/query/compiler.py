@@ -118,7 +118,15 @@ def compile_values(state: QueryState) -> Select[Any]:
     info = get_model_info(state.model)
     names = state.fields or (info.column_keys + tuple(n for n, _ in state.annotations))
     cols = [value_column(state, info, n).label(n) for n in names]
-    return _tail(select(*cols), state)
+    stmt = select(*cols)
+    if state.group_by:
+        # values(...).annotate(...): group by the named fields; the annotations aggregate.
+        annotated = {n for n, _ in state.annotations}
+        keys = [value_column(state, info, n) for n in names if n not in annotated]
+        stmt = stmt.select_from(info.table).group_by(*keys)
+        if state.having:
+            stmt = stmt.having(*state.having)
+    return _tail(stmt, state)
 
 
 def compile_count(state: QueryState) -> Select[Any]:

@@ -17,6 +17,9 @@ from orm_kit.exceptions import ValidationError
 
 __all__ = ["Aggregate", "Avg", "Count", "F", "Max", "Min", "Q", "Resolvable", "Sum"]
 
+ColumnFor = Callable[[str], ColumnElement[Any]]
+"""Maps a field path of an aggregate to the column it aggregates."""
+
 
 class Resolvable:
     """Something that becomes a SQLAlchemy expression once the model is known."""
@@ -238,21 +241,36 @@ class Aggregate(Resolvable):
             )
         return f"{self.field}__{self.function}".replace("*", "all")
 
-    def _argument(self, model: type[Any]) -> Any:
+    def _argument(self, model: type[Any], column_for: ColumnFor | None = None) -> Any:
         from orm_kit.query.lookups import field_column
+        from orm_kit.query.relations import relationship_of
 
         if isinstance(self.field, Resolvable):
             return self.field.resolve(model)
         if self.field == "*":
             raise ValidationError(f"{type(self).__name__}('*') is not allowed; name a field.")
+        if relationship_of(model, self.field.split("__", 1)[0]) is not None:
+            if column_for is None:
+                raise ValidationError(
+                    f"{type(self).__name__}({self.field!r}) follows a relationship; use it in "
+                    "aggregate() or annotate()."
+                )
+            if self.filter is not None:
+                raise ValidationError(
+                    "filter= on an aggregate across a relationship is not supported yet; "
+                    "filter the QuerySet instead."
+                )
+            return column_for(self.field)
         return field_column(model, self.field)
 
     def _call(self, arg: Any) -> ColumnElement[Any]:
         fn: ColumnElement[Any] = getattr(func, self.function)(arg)
         return fn
 
-    def resolve(self, model: type[Any]) -> ColumnElement[Any]:
-        arg = self._argument(model)
+    def resolve(self, model: type[Any], column_for: ColumnFor | None = None) -> ColumnElement[Any]:
+        """The aggregate over ``model``; ``column_for`` maps a relationship path
+        (``"posts__views"``, or ``"posts"`` for its key) to a joined column."""
+        arg = self._argument(model, column_for)
         if self.distinct:
             arg = arg.distinct()
         expr = self._call(arg)
@@ -269,10 +287,10 @@ class Count(Aggregate):
 
     function = "count"
 
-    def _argument(self, model: type[Any]) -> Any:
+    def _argument(self, model: type[Any], column_for: ColumnFor | None = None) -> Any:
         if self.field == "*":
             return None
-        return super()._argument(model)
+        return super()._argument(model, column_for)
 
     def _call(self, arg: Any) -> ColumnElement[Any]:
         return func.count() if arg is None else func.count(arg)

@@ -454,6 +454,21 @@ def resolve_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
     expr: ColumnElement[Any] = column
     if isinstance(column.type, JSON) and parts:
         expr, parts = _json_path(model, column, parts, value)
+    clause, lookup_name, value = expression_lookup(
+        model, f"{model.__name__}.{field}", expr, parts, value, key
+    )
+    guard = lookup_name != "isnull" and not (lookup_name == "exact" and value is None)
+    table_column = get_model_info(model).table_columns.get(field)
+    nullable = table_column is None or bool(table_column.nullable)
+    return ResolvedLookup(clause, column, guard and nullable)
+
+
+def expression_lookup(
+    model: type[Any], label: str, expr: ColumnElement[Any], parts: list[str], value: Any, key: str
+) -> tuple[ColumnElement[bool], str, Any]:
+    """Apply transforms and the lookup named by ``parts`` to ``expr`` (a column or an
+    annotation); return the clause, the lookup name and the bound value."""
+    field = key.split("__", 1)[0]
     lookup_name = "exact"
     for i, part in enumerate(parts):
         transform = lookups.transform(part, expr.type)
@@ -465,7 +480,7 @@ def resolve_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
             break
         choices = lookups.names(expr.type)
         raise InvalidLookupError(
-            f"Unsupported lookup {part!r} on {model.__name__}.{field} in {key!r}."
+            f"Unsupported lookup {part!r} on {label} in {key!r}."
             f"{_suggest(part, choices)} Valid lookups: {', '.join(choices)}."
         )
     fn = lookups.lookup(lookup_name, expr.type)
@@ -479,11 +494,7 @@ def resolve_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
         )
     else:
         value = _adapt_queryset(value)
-    clause = fn(expr, value)
-    guard = lookup_name != "isnull" and not (lookup_name == "exact" and value is None)
-    table_column = get_model_info(model).table_columns.get(field)
-    nullable = table_column is None or bool(table_column.nullable)
-    return ResolvedLookup(clause, column, guard and nullable)
+    return fn(expr, value), lookup_name, value
 
 
 def _adapt_queryset(value: Any) -> Any:

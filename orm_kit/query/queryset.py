@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, Self, cast, overload
 
-from sqlalchemy import select
+from sqlalchemy import not_, select
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,10 +27,17 @@ from orm_kit.exceptions import (
 from orm_kit.query import compiler, writes
 from orm_kit.query.executor import Target, resolve_target, run
 from orm_kit.query.expressions import Aggregate, OrderBy, Q, Resolvable, to_expression
-from orm_kit.query.lookups import field_column, resolve_lookup
+from orm_kit.query.lookups import expression_lookup, field_column, resolve_lookup
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.pagination import Page, keyset_page, offset_page
-from orm_kit.query.relations import check_paths, path_column, resolve_grouped
+from orm_kit.query.relations import (
+    apply_joins,
+    check_paths,
+    correlated_aggregate,
+    joined_column_for,
+    path_column,
+    resolve_grouped,
+)
 from orm_kit.query.state import ForUpdate, QueryState
 
 if TYPE_CHECKING:
@@ -89,6 +96,14 @@ class QuerySet(Generic[ModelT, RowT]):
                 f"Cannot filter a sliced {self.model.__name__} QuerySet; filter before slicing."
             )
         state = qs._state
+        if state.annotations:
+            kwargs, annotated = self._annotation_filters(state, kwargs, negate)
+            if annotated:
+                target = "having" if state.group_by else "where"
+                qs = qs._clone(**{target: (*getattr(state, target), *annotated)})
+                state = qs._state
+                if not args and not kwargs:
+                    return qs
         if not args and not negate:
             # The common case, keyword lookups ANDed together: no Q tree needed.
             if get_model_info(self.model).relationship_keys:
@@ -104,6 +119,24 @@ class QuerySet(Generic[ModelT, RowT]):
             where=(*state.where, clause),
             filter_names=(*state.filter_names, *q.lookup_names()),
         )
+
+    def _annotation_filters(
+        self, state: QueryState, kwargs: dict[str, Any], negate: bool
+    ) -> tuple[dict[str, Any], list[ColumnElement[bool]]]:
+        """Split off lookups on annotations (``n_posts__gte=3``) and resolve them."""
+        annotations = dict(state.annotations)
+        rest: dict[str, Any] = {}
+        clauses: list[ColumnElement[bool]] = []
+        for key, value in kwargs.items():
+            head, *parts = key.split("__")
+            if head not in annotations:
+                rest[key] = value
+                continue
+            clause, _, _ = expression_lookup(
+                self.model, f"annotation {head!r}", annotations[head], parts, value, key
+            )
+            clauses.append(not_(clause) if negate else clause)
+        return rest, clauses
 
     def filter(self, *args: Q | ColumnElement[bool], **lookups: Any) -> QuerySet[ModelT, RowT]:
         """Keep the rows matching every lookup, ``Q`` and SQLAlchemy clause given.
@@ -174,20 +207,31 @@ class QuerySet(Generic[ModelT, RowT]):
     def annotate(self, **expressions: Any) -> QuerySet[ModelT, RowT]:
         """Add computed values (``F`` arithmetic, SQLAlchemy expressions) as attributes."""
         qs = self._base()
+        state = qs._state
         info = get_model_info(self.model)
+        grouped = state.shape != "models" and bool(state.fields)
+        joins = state.joins
         added = []
         for name, value in expressions.items():
             if name in info.attribute_keys:
                 raise ValidationError(
                     f"The annotation {name!r} conflicts with a field of {self.model.__name__}."
                 )
-            if isinstance(value, Aggregate):
-                raise ValidationError(
-                    "annotate() with an aggregate (GROUP BY) is not supported yet; "
-                    "use aggregate() for totals over the QuerySet."
-                )
-            added.append((name, to_expression(value, self.model)))
-        return qs._clone(annotations=(*qs._state.annotations, *added))
+            if isinstance(value, Aggregate) and grouped:
+                # values("a").annotate(n=Count(...)): one row per distinct "a" (GROUP BY).
+                column_for, box = joined_column_for(self.model, joins)
+                added.append((name, value.resolve(self.model, column_for)))
+                joins = box[0]
+            elif isinstance(value, Aggregate):
+                # Per instance: a correlated subquery over the related rows.
+                added.append((name, correlated_aggregate(self.model, value)))
+            else:
+                added.append((name, to_expression(value, self.model)))
+        changes: dict[str, Any] = {"annotations": (*state.annotations, *added), "joins": joins}
+        if grouped:
+            changes["group_by"] = True
+            changes["fields"] = (*state.fields, *(name for name, _ in added))
+        return qs._clone(**changes)
 
     def _shape(self, shape: str, fields: tuple[str, ...]) -> QuerySet[ModelT, Any]:
         qs = self._base()
@@ -586,9 +630,9 @@ class QuerySet(Generic[ModelT, RowT]):
                 "aggregate() over a sliced or distinct QuerySet is not supported."
             )
         table = get_model_info(self.model).table
-        stmt = select(*(a.resolve(self.model).label(n) for n, a in named.items())).select_from(
-            table
-        )
+        column_for, box = joined_column_for(self.model, ())
+        columns = [a.resolve(self.model, column_for).label(n) for n, a in named.items()]
+        stmt = apply_joins(select(*columns).select_from(table), box[0])
         stmt = compiler._where(stmt, qs._state)
         row: dict[str, Any] = await run(
             qs._target(),

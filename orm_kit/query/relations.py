@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, not_
+from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import RelationshipProperty, aliased, joinedload, selectinload, strategies
 from sqlalchemy.orm.base import PassiveFlag
 from sqlalchemy.sql.elements import ColumnElement
@@ -255,3 +255,68 @@ def apply_joins(stmt: Any, joins: tuple[JoinPath, ...]) -> Any:
     for _, _, onclause in joins:
         stmt = stmt.outerjoin(onclause)
     return stmt
+
+
+def _split_path(model: type[Any], name: str) -> tuple[list[str], str | None, type[Any]]:
+    """``"posts__views"`` → (["posts"], "views", Post); ``"posts"`` → (["posts"], None, Post)."""
+    rels: list[str] = []
+    current = model
+    parts = name.split("__")
+    for i, part in enumerate(parts):
+        rel = relationship_of(current, part)
+        if rel is None:
+            return rels, "__".join(parts[i:]), current
+        rels.append(part)
+        current = rel.mapper.class_
+    return rels, None, current
+
+
+def joined_column_for(
+    model: type[Any], joins: tuple[JoinPath, ...]
+) -> tuple[Any, list[tuple[JoinPath, ...]]]:
+    """A ``column_for`` for aggregates over joins, and a box holding the joins it needs."""
+    box = [joins]
+
+    def column_for(name: str) -> ColumnElement[Any]:
+        _, column_name, _ = _split_path(model, name)
+        full = name if column_name is not None else f"{name}__pk"
+        column, box[0] = path_column(model, box[0], full)
+        return column
+
+    return column_for, box
+
+
+def correlated_aggregate(model: type[Any], aggregate: Any) -> ColumnElement[Any]:
+    """The aggregate over each row's related rows, as a correlated scalar subquery.
+
+    ``User.objects.annotate(n=Count("posts"))`` becomes
+    ``(SELECT count(p.id) FROM user u JOIN post p ON ... WHERE u.id = user.id)``: several
+    such annotations never multiply each other's rows, and filtering on one is a plain
+    WHERE.
+    """
+    root = aliased(model)
+    info = get_model_info(model)
+    joins: list[Any] = []
+
+    def column_for(name: str) -> ColumnElement[Any]:
+        rels, column_name, target = _split_path(model, name)
+        entity: Any = root
+        current = model
+        for rel_name in rels:
+            rel = relationship_of(current, rel_name)
+            assert rel is not None
+            alias = aliased(rel.mapper.class_)
+            joins.append(getattr(entity, rel_name).of_type(alias))
+            entity, current = alias, rel.mapper.class_
+        key = column_name if column_name not in (None, "pk") else get_model_info(target).pk_key
+        column: ColumnElement[Any] = getattr(entity, key)
+        return column
+
+    value = aggregate.resolve(model, column_for)
+    sub = select(value).select_from(root)
+    for onclause in joins:
+        sub = sub.join(onclause)
+    for key in info.pk_keys:
+        sub = sub.where(getattr(root, key) == getattr(model, key))
+    result: ColumnElement[Any] = sub.scalar_subquery()
+    return result

@@ -40,6 +40,8 @@ class QueryState:
     fields: tuple[str, ...] = ()
     for_update: ForUpdate | None = None
     joins: tuple[tuple[str, Any, Any], ...] = ()
+    group_by: bool = False
+    having: tuple[ColumnElement[bool], ...] = ()
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()
     empty: bool = False

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from orm_kit import Database, InvalidLookupError, Q, RelationNotLoadedError
+from orm_kit import Avg, Count, Database, InvalidLookupError, Max, Q, RelationNotLoadedError, Sum
 from tests.models import Comment, Post, Tag, User
 
 
@@ -173,3 +173,47 @@ async def test_order_by_and_values_across_relations(blog: Database) -> None:
     tagged = await Post.objects.filter(title="Async Python").values_list("tags__name", flat=True)
     assert sorted(tagged) == ["python", "sql"]
     assert await Post.objects.values("tags__name").count() == 4
+
+
+async def test_annotate_with_aggregates_across_relations(blog: Database) -> None:
+    users = await User.objects.annotate(n_posts=Count("posts"), views=Sum("posts__views")).order_by(
+        "-n_posts", "name"
+    )
+    assert [(u.name, u.n_posts, u.views) for u in users] == [  # type: ignore[attr-defined]
+        ("Ann", 2, 13),
+        ("Bob", 1, 7),
+        ("Cy", 0, None),
+    ]
+    busy = User.objects.annotate(n_posts=Count("posts")).filter(n_posts__gte=1)
+    assert sorted(await busy.values_list("name", flat=True)) == ["Ann", "Bob"]
+    assert await busy.count() == 2
+    # Two to-many aggregates never multiply each other (one subquery each).
+    posts = await Post.objects.annotate(
+        n_tags=Count("tags"), n_comments=Count("comments")
+    ).order_by("title")
+    assert [(p.n_tags, p.n_comments) for p in posts] == [(2, 2), (1, 1), (1, 0)]  # type: ignore[attr-defined]
+    nested = await User.objects.annotate(n=Count("posts__comments")).order_by("name")
+    assert [u.n for u in nested] == [2, 1, 0]  # type: ignore[attr-defined]
+
+
+async def test_aggregate_across_relations(blog: Database) -> None:
+    got = await User.objects.filter(name="Ann").aggregate(
+        posts=Count("posts"), avg_views=Avg("posts__views"), top=Max("posts__views")
+    )
+    assert got == {"posts": 2, "avg_views": pytest.approx(6.5), "top": 10}
+    assert await Post.objects.aggregate(tags=Count("tags", distinct=True)) == {"tags": 2}
+
+
+async def test_values_annotate_groups_rows(blog: Database) -> None:
+    rows = await Post.objects.values("author__name").annotate(n=Count("id"), total=Sum("views"))
+    assert sorted(rows, key=lambda r: r["author__name"]) == [
+        {"author__name": "Ann", "n": 2, "total": 13},
+        {"author__name": "Bob", "n": 1, "total": 7},
+    ]
+    having = Post.objects.values("author_id").annotate(n=Count("id")).filter(n__gt=1)
+    assert len(await having) == 1
+    by_tag = await Post.objects.values("tags__name").annotate(n=Count("id")).order_by("tags__name")
+    assert by_tag == [
+        {"tags__name": "python", "n": 2},
+        {"tags__name": "sql", "n": 2},
+    ]
