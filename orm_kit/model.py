@@ -18,6 +18,7 @@ from orm_kit.query.relations import default_lazy
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
+    from orm_kit.query.related import RelatedManager
 
 __all__ = ["NAMING_CONVENTION", "Model", "ModelMeta", "snake_case"]
 
@@ -271,6 +272,20 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
             for key in {path.split("__", 1)[0] for path in paths}:
                 set_committed_value(self, key, fresh.__dict__[key])
         return self
+
+    def related(self, name: str, *, using: Database | str | None = None) -> RelatedManager:
+        """Return a manager for the to-many relationship ``name`` of this saved instance.
+
+        Example:
+            ```python
+            await post.related("tags").add(python, sql)
+            await post.related("tags").remove(sql)
+            tags = await post.related("tags").all().order_by("name")
+            ```
+        """
+        from orm_kit.query.related import RelatedManager
+
+        return RelatedManager(self, name, using=using)
 
     def _require_pk(self, operation: str) -> Any:
         pk = self.pk

@@ -81,19 +81,21 @@ async def run(
     target: Target,
     stmt: Executable,
     consume: Callable[[Result[Any]], ResultT],
+    params: Any = None,
     *,
     model: type[Any] | None = None,
     operation: str = "query",
     filters: tuple[str, ...] = (),
 ) -> ResultT:
-    """Run one statement on ``target`` and hand its result to ``consume``."""
+    """Run one statement (with ``params``, a dict or a list of dicts) on ``target`` and
+    hand its result to ``consume``."""
     if target.session is None:
         assert target.database is not None
         return await target.database.run_direct(
-            stmt, consume, model=model, operation=operation, filters=filters
+            stmt, consume, params, model=model, operation=operation, filters=filters
         )
     try:
-        return consume(await target.session.execute(stmt))
+        return consume(await target.session.execute(stmt, params))
     except SQLAlchemyError as exc:
         raise translate_error(exc, model=model, operation=operation, filters=filters) from exc
 
