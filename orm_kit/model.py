@@ -256,8 +256,9 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
     async def fetch_related(self, *paths: str, using: Database | str | None = None) -> Self:
         """Load relationships of this instance (``"posts"``, ``"posts__comments"`` ...).
 
-        One query per level, as ``prefetch_related`` does. Afterwards the relationships
-        can be read without I/O, also once the instance is detached.
+        The instance's row is read again with the relationships prefetched (one query per
+        level, as ``prefetch_related`` does). Afterwards the relationships can be read
+        without I/O, also once the instance is detached.
 
         Raises:
             InvalidLookupError: A name is not a relationship.

@@ -101,3 +101,16 @@ class Product(Model):
 class HTTPLog(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     path: Mapped[str] = mapped_column(String(200))
+
+
+class Shelf(Model):
+    """A relationship declared eager (lazy="selectin"): loaded on every query."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    books: Mapped[list[ShelfBook]] = relationship(lazy="selectin", back_populates="shelf")
+
+
+class ShelfBook(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shelf_id: Mapped[int] = mapped_column(ForeignKey("shelf.id"))
+    shelf: Mapped[Shelf] = relationship(back_populates="books")

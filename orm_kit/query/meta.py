@@ -31,6 +31,7 @@ class ModelInfo:
     identity_class: type[Any]
     direct_keys: frozenset[str]
     plain_init: bool
+    eager_relationships: bool
 
     @property
     def pk_key(self) -> str:
@@ -141,6 +142,9 @@ def get_model_info(model: type[Any]) -> ModelInfo:
         table_columns=table_columns,
         pk_keys=pk_keys,
         relationship_keys=rel_keys,
+        eager_relationships=any(
+            r.lazy in ("joined", "selectin", "subquery", "immediate") for r in mapper.relationships
+        ),
         attribute_keys=frozenset(columns) | rel_keys | frozenset(mapper.synonyms.keys()),
         identity_class=mapper.identity_key_from_primary_key((None,) * len(pk_keys))[0],
         plain_init=_plain_init(mapper),

@@ -442,7 +442,11 @@ class QuerySet(Generic[ModelT, RowT]):
         if (
             target.session is None
             and state.shape == "models"
-            and (state.select_related or state.prefetch_related)
+            and (
+                state.select_related
+                or state.prefetch_related
+                or get_model_info(self.model).eager_relationships
+            )
         ):
             # Related objects are built by the ORM's loaders, which need a session: a
             # short read-only unit of work whose instances come back detached and loaded.
@@ -470,7 +474,11 @@ class QuerySet(Generic[ModelT, RowT]):
         qs = self._base()
         if qs._state.empty:
             return
-        if qs._state.select_related or qs._state.prefetch_related:
+        if (
+            qs._state.select_related
+            or qs._state.prefetch_related
+            or get_model_info(self.model).eager_relationships
+        ):
             # Eager loaders need the whole result; stream from the loaded list.
             for item in await qs:
                 yield item

@@ -8,8 +8,17 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from orm_kit import Avg, Count, Database, InvalidLookupError, Max, Q, RelationNotLoadedError, Sum
-from tests.models import Comment, Post, Tag, User
+from orm_kit import (
+    Avg,
+    Count,
+    Database,
+    InvalidLookupError,
+    Max,
+    Q,
+    RelationNotLoadedError,
+    Sum,
+)
+from tests.models import Comment, Post, Shelf, ShelfBook, Tag, User
 
 
 @pytest.fixture
@@ -217,3 +226,11 @@ async def test_values_annotate_groups_rows(blog: Database) -> None:
         {"tags__name": "python", "n": 2},
         {"tags__name": "sql", "n": 2},
     ]
+
+
+async def test_relationships_declared_eager_load_outside_a_session(db: Database) -> None:
+    shelf = await Shelf.objects.create()
+    await ShelfBook.objects.create(shelf_id=shelf.id)
+    loaded = await Shelf.objects.get(id=shelf.id)
+    assert len(loaded.books) == 1  # lazy="selectin" ran, though no session was open
+    assert [len(s.books) async for s in Shelf.objects.all()] == [1]
