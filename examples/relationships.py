@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, String, Table, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from orm_kit import Database, InvalidLookupError, Model, RelationNotLoadedError
+from orm_kit import Count, Database, InvalidLookupError, Model, RelationNotLoadedError, Sum
 
 
 # --8<-- [start:model]
@@ -195,6 +195,35 @@ async def main() -> None:
         except RelationNotLoadedError as exc:
             print(f"not loaded:    {exc}")
         # --8<-- [end:not_loaded]
+
+        # --8<-- [start:related]
+        labels = glass.related("labels")  # a to-many relationship of one saved story
+        await labels.add(mystery)  # writes the link row; no collection is loaded
+        await labels.remove(short)
+        names = sorted(await labels.all().values_list("name", flat=True))
+        print(f"related:       The Glass Road is now labelled {names}")
+        await labels.set([fantasy, short])  # exactly these, in one unit of work
+        # --8<-- [end:related]
+
+        # --8<-- [start:across]
+        by_writer = await Story.objects.order_by("writer__name", "-words").values_list(
+            "writer__name", "title"
+        )
+        print(f"order/values:  {by_writer}")
+        # --8<-- [end:across]
+
+        # --8<-- [start:aggregates]
+        writers = await Writer.objects.annotate(
+            n_stories=Count("stories"), words=Sum("stories__words")
+        ).order_by("-n_stories", "name")
+        print("annotate:     ", [(w.name, w.n_stories, w.words) for w in writers])
+        prolific = Writer.objects.annotate(n_stories=Count("stories")).filter(n_stories__gte=2)
+        print(f"filtered:      {await prolific.values_list('name', flat=True)}")
+        totals = await Story.objects.aggregate(labels=Count("labels", distinct=True))
+        print(f"aggregate:     {totals}")
+        per_label = await Story.objects.values("labels__name").annotate(n=Count("id"))
+        print(f"group by:      {sorted((r['labels__name'], r['n']) for r in per_label)}")
+        # --8<-- [end:aggregates]
 
         # --8<-- [start:n_plus_one]
         await Story.objects.bulk_create(
