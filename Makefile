@@ -38,8 +38,9 @@ typecheck: $(BIN)/.installed ## mypy --strict on the package and the typing test
 docs: $(BIN)/.installed ## Build the documentation site (strict)
 	$(BIN)/mkdocs build --strict --site-dir site
 
-bench: $(BIN)/.installed ## Run the W1-W10 benchmarks (needs ORM_KIT_BENCH_POSTGRES_URL or the local server)
+bench: $(BIN)/.installed ## Run the W1-W10 and R1 benchmarks on PostgreSQL (ORM_KIT_BENCH_POSTGRES_URL or the local server)
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.relations
 
 clean: ## Remove the virtualenv and build outputs
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

@@ -175,6 +175,7 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._direct_engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     def __repr__(self) -> str:
         state = "connected" if self._engine is not None else "disconnected"
@@ -268,6 +269,7 @@ class Database:
         self._sessionmaker = async_sessionmaker(
             engine.execution_options(**{_UNIT_OF_WORK: True}), expire_on_commit=False
         )
+        self._read_sessionmaker = async_sessionmaker(self._direct_engine, expire_on_commit=False)
         _registry.add(self)
         return self
 
@@ -276,6 +278,7 @@ class Database:
         engine, self._engine = self._engine, None
         self._direct_engine = None
         self._sessionmaker = None
+        self._read_sessionmaker = None
         _registry.remove(self)
         if engine is not None:
             await engine.dispose()
@@ -296,6 +299,24 @@ class Database:
         session = self._sessionmaker()
         session.info[SESSION_DB_KEY] = self
         return session
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """Yield a session whose statements run in autocommit (no BEGIN / COMMIT).
+
+        For reads that need the ORM's loaders outside a unit of work (``select_related``,
+        ``prefetch_related``): each statement is atomic on its own, as Django's reads are
+        in autocommit. Never made ambient; never used for writes.
+        """
+        if self._read_sessionmaker is None:
+            self.engine  # noqa: B018 - raises the not-connected error
+            raise AssertionError  # pragma: no cover
+        session = self._read_sessionmaker()
+        session.info[SESSION_DB_KEY] = self
+        try:
+            yield session
+        finally:
+            await session.close()
 
     def owns(self, session: AsyncSession) -> bool:
         """Whether ``session`` was opened by this database."""

@@ -449,9 +449,9 @@ class QuerySet(Generic[ModelT, RowT]):
             )
         ):
             # Related objects are built by the ORM's loaders, which need a session: a
-            # short read-only unit of work whose instances come back detached and loaded.
+            # short autocommit read session; the instances come back detached and loaded.
             assert target.database is not None
-            async with target.database.session() as session:
+            async with target.database.read_session() as session:
                 return await self._run_fetch(Target(session, target.database))
         return await self._run_fetch(target)
 
