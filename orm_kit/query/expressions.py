@@ -18,6 +18,7 @@ from orm_kit.exceptions import ValidationError
 __all__ = ["Aggregate", "Avg", "Count", "F", "Max", "Min", "Q", "Resolvable", "Sum"]
 
 ColumnFor = Callable[[str], ColumnElement[Any]]
+KeyResolver = Callable[[str, Any], "ColumnElement[bool] | None"]
 """Maps a field path of an aggregate to the column it aggregates."""
 
 
@@ -175,26 +176,44 @@ class Q:
                 names.append(child[0])
         return names
 
-    def resolve(self, model: type[Any], *, negated: bool = False) -> ColumnElement[bool]:
-        """Return the clause for ``model``; ``negated`` tells whether an outer NOT applies."""
+    def resolve(
+        self, model: type[Any], *, negated: bool = False, key_resolver: KeyResolver | None = None
+    ) -> ColumnElement[bool]:
+        """Return the clause for ``model``; ``negated`` tells whether an outer NOT applies.
+
+        ``key_resolver(key, value)`` may resolve a lookup first (annotations, aggregate
+        filters); when it returns ``None`` the lookup is resolved on the model.
+        """
         from orm_kit.query.lookups import resolve_lookup
         from orm_kit.query.relations import resolve_grouped, split_relation_key
 
         inside_not = negated != self.negated
         clauses: list[ColumnElement[bool]] = []
+        custom: dict[int, ColumnElement[bool]] = {}
+        if key_resolver is not None:
+            for i, child in enumerate(self.children):
+                if isinstance(child, tuple):
+                    clause = key_resolver(child[0], child[1])
+                    if clause is not None:
+                        custom[i] = clause
         related = [
             c
-            for c in self.children
-            if isinstance(c, tuple) and split_relation_key(model, c[0]) is not None
+            for i, c in enumerate(self.children)
+            if i not in custom
+            and isinstance(c, tuple)
+            and split_relation_key(model, c[0]) is not None
         ]
         if self.connector == Q.AND and related:
             # Lookups through one relationship must match the same related row.
             clauses.extend(resolve_grouped(model, related))
-        for child in self.children:
-            if self.connector == Q.AND and child in related:
+        for i, child in enumerate(self.children):
+            if i in custom:
+                clauses.append(custom[i])
+                continue
+            if self.connector == Q.AND and any(child is r for r in related):
                 continue
             if isinstance(child, Q):
-                clauses.append(child.resolve(model, negated=inside_not))
+                clauses.append(child.resolve(model, negated=inside_not, key_resolver=key_resolver))
             elif isinstance(child, tuple):
                 res = resolve_lookup(model, child[0], child[1])
                 clause = res.clause
@@ -255,11 +274,6 @@ class Aggregate(Resolvable):
                     f"{type(self).__name__}({self.field!r}) follows a relationship; use it in "
                     "aggregate() or annotate()."
                 )
-            if self.filter is not None:
-                raise ValidationError(
-                    "filter= on an aggregate across a relationship is not supported yet; "
-                    "filter the QuerySet instead."
-                )
             return column_for(self.field)
         return field_column(model, self.field)
 
@@ -275,7 +289,14 @@ class Aggregate(Resolvable):
             arg = arg.distinct()
         expr = self._call(arg)
         if self.filter is not None:
-            expr = expr.filter(self.filter.resolve(model))
+            resolver = None
+            if column_for is not None:
+                from orm_kit.query.relations import filter_through
+
+                def resolver(key: str, value: Any) -> ColumnElement[bool] | None:
+                    return filter_through(model, column_for, key, value)
+
+            expr = expr.filter(self.filter.resolve(model, key_resolver=resolver))
         return expr
 
     def __repr__(self) -> str:

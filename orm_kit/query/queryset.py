@@ -114,11 +114,25 @@ class QuerySet(Generic[ModelT, RowT]):
                 where=(*state.where, *clauses), filter_names=(*state.filter_names, *kwargs)
             )
         q = Q(*args, **kwargs)
-        clause = (~q if negate else q).resolve(self.model)
-        return qs._clone(
-            where=(*state.where, clause),
-            filter_names=(*state.filter_names, *q.lookup_names()),
-        )
+        annotations = dict(state.annotations)
+        used: list[str] = []
+
+        def on_annotation(key: str, value: Any) -> ColumnElement[bool] | None:
+            head, *parts = key.split("__")
+            if head not in annotations:
+                return None
+            used.append(head)
+            clause, _, _ = expression_lookup(
+                self.model, f"annotation {head!r}", annotations[head], parts, value, key
+            )
+            return clause
+
+        resolver = on_annotation if annotations else None
+        clause = (~q if negate else q).resolve(self.model, key_resolver=resolver)
+        names = (*state.filter_names, *q.lookup_names())
+        if used and state.group_by:
+            return qs._clone(having=(*state.having, clause), filter_names=names)
+        return qs._clone(where=(*state.where, clause), filter_names=names)
 
     def _annotation_filters(
         self, state: QueryState, kwargs: dict[str, Any], negate: bool

@@ -297,17 +297,21 @@ def correlated_aggregate(model: type[Any], aggregate: Any) -> ColumnElement[Any]
     root = aliased(model)
     info = get_model_info(model)
     joins: list[Any] = []
+    entities: dict[str, Any] = {}  # relationship path -> its alias, shared by aggregate and filter
 
     def column_for(name: str) -> ColumnElement[Any]:
         rels, column_name, target = _split_path(model, name)
         entity: Any = root
         current = model
+        path = ""
         for rel_name in rels:
             rel = relationship_of(current, rel_name)
             assert rel is not None
-            alias = aliased(rel.mapper.class_)
-            joins.append(getattr(entity, rel_name).of_type(alias))
-            entity, current = alias, rel.mapper.class_
+            path = f"{path}__{rel_name}"
+            if path not in entities:
+                entities[path] = aliased(rel.mapper.class_)
+                joins.append(getattr(entity, rel_name).of_type(entities[path]))
+            entity, current = entities[path], rel.mapper.class_
         key = column_name if column_name not in (None, "pk") else get_model_info(target).pk_key
         column: ColumnElement[Any] = getattr(entity, key)
         return column
@@ -320,3 +324,26 @@ def correlated_aggregate(model: type[Any], aggregate: Any) -> ColumnElement[Any]
         sub = sub.where(getattr(root, key) == getattr(model, key))
     result: ColumnElement[Any] = sub.scalar_subquery()
     return result
+
+
+def filter_through(
+    model: type[Any], column_for: Any, key: str, value: Any
+) -> ColumnElement[bool] | None:
+    """Resolve an aggregate's ``filter=`` lookup through the rows the aggregate joins.
+
+    ``Count("posts", filter=Q(posts__views__gt=5))`` tests the same joined post row the
+    aggregate counts. Lookups on the model's own columns return ``None`` (resolved as
+    usual).
+    """
+    from orm_kit.query.lookups import expression_lookup, field_column
+
+    rels, rest, target = _split_path(model, key)
+    if not rels:
+        return None
+    column_name, *parts = (rest or "pk").split("__")
+    field_column(target, column_name)  # validates, with the usual message
+    expr = column_for("__".join([*rels, column_name]))
+    clause, _, _ = expression_lookup(
+        target, f"{target.__name__}.{column_name}", expr, parts, value, key
+    )
+    return clause

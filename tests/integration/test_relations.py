@@ -234,3 +234,21 @@ async def test_relationships_declared_eager_load_outside_a_session(db: Database)
     loaded = await Shelf.objects.get(id=shelf.id)
     assert len(loaded.books) == 1  # lazy="selectin" ran, though no session was open
     assert [len(s.books) async for s in Shelf.objects.all()] == [1]
+
+
+async def test_aggregate_filters_and_q_on_annotations(blog: Database) -> None:
+    users = await User.objects.annotate(
+        popular=Count("posts", filter=Q(posts__views__gte=7)),
+        views_of_popular=Sum("posts__views", filter=Q(posts__views__gte=7)),
+    ).order_by("name")
+    assert [(u.name, u.popular, u.views_of_popular) for u in users] == [  # type: ignore[attr-defined]
+        ("Ann", 1, 10),
+        ("Bob", 1, 7),
+        ("Cy", 0, None),
+    ]
+    got = await Post.objects.aggregate(red=Count("tags", filter=Q(tags__color="red")))
+    assert got == {"red": 2}
+    either = User.objects.annotate(n=Count("posts")).filter(Q(n__gte=2) | Q(name="Cy"))
+    assert sorted(await either.values_list("name", flat=True)) == ["Ann", "Cy"]
+    grouped = Post.objects.values("author_id").annotate(n=Count("id")).filter(Q(n__gte=2))
+    assert [row["n"] for row in await grouped] == [2]
