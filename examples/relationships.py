@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, String, Table, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from orm_kit import Count, Database, InvalidLookupError, Model, RelationNotLoadedError, Sum
+from orm_kit import Count, Database, InvalidLookupError, Model, Q, RelationNotLoadedError, Sum
 
 
 # --8<-- [start:model]
@@ -219,6 +219,9 @@ async def main() -> None:
         print("annotate:     ", [(w.name, w.n_stories, w.words) for w in writers])
         prolific = Writer.objects.annotate(n_stories=Count("stories")).filter(n_stories__gte=2)
         print(f"filtered:      {await prolific.values_list('name', flat=True)}")
+        long_ones = Count("stories", filter=Q(stories__words__gte=5000))
+        counts = await Writer.objects.annotate(long=long_ones).order_by("name")
+        print(f"filter=:       {[(w.name, w.long) for w in counts]}")
         totals = await Story.objects.aggregate(labels=Count("labels", distinct=True))
         print(f"aggregate:     {totals}")
         per_label = await Story.objects.values("labels__name").annotate(n=Count("id"))
