@@ -266,10 +266,16 @@ class Database:
             self._direct_engine = engine.execution_options(
                 isolation_level="AUTOCOMMIT", **{_DIRECT: True}
             )
+        from orm_kit.hooks import OrmKitSession
+
         self._sessionmaker = async_sessionmaker(
-            engine.execution_options(**{_UNIT_OF_WORK: True}), expire_on_commit=False
+            engine.execution_options(**{_UNIT_OF_WORK: True}),
+            expire_on_commit=False,
+            sync_session_class=OrmKitSession,
         )
-        self._read_sessionmaker = async_sessionmaker(self._direct_engine, expire_on_commit=False)
+        self._read_sessionmaker = async_sessionmaker(
+            self._direct_engine, expire_on_commit=False, sync_session_class=OrmKitSession
+        )
         _registry.add(self)
         return self
 

@@ -232,6 +232,13 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         qs: QuerySet[Any] = QuerySet(type(self)).filter(pk=self._require_pk("delete"))
         if using is not None:
             qs = qs.using(using)
+        if get_model_info(type(self)).soft_delete:
+            from orm_kit.types import utcnow
+
+            now = utcnow()
+            count = await qs.update(deleted_at=now)
+            set_committed_value(self, "deleted_at", now)
+            return count
         return await qs.delete()
 
     async def refresh_from_db(

@@ -29,6 +29,13 @@ def _where(stmt: Any, state: QueryState) -> Any:
         return stmt.where(false())
     if state.where:
         stmt = stmt.where(*state.where)
+    info = get_model_info(state.model)
+    if info.soft_delete and state.deleted != "include":
+        # SoftDeleteMixin: default queries see live rows only (with_deleted() lifts it).
+        deleted_at = info.columns["deleted_at"]
+        stmt = stmt.where(
+            deleted_at.is_(None) if state.deleted == "hide" else deleted_at.is_not(None)
+        )
     return stmt
 
 
@@ -78,7 +85,7 @@ def compile_rows(state: QueryState) -> tuple[Select[Any], tuple[str, ...]]:
 def compile_select_models(state: QueryState) -> Select[Any]:
     """An ORM select of the model (session path), with annotations as extra columns."""
     info = get_model_info(state.model)
-    stmt: Select[Any] = select(state.model)
+    stmt: Select[Any] = select(state.model).execution_options(orm_kit_deleted=state.deleted)
     if state.only is not None:
         stmt = stmt.options(load_only(*(getattr(state.model, k) for k in loaded_keys(state, info))))
     elif state.defer:

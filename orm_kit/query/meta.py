@@ -32,6 +32,7 @@ class ModelInfo:
     direct_keys: frozenset[str]
     plain_init: bool
     eager_relationships: bool
+    soft_delete: bool
 
     @property
     def pk_key(self) -> str:
@@ -142,6 +143,8 @@ def get_model_info(model: type[Any]) -> ModelInfo:
         table_columns=table_columns,
         pk_keys=pk_keys,
         relationship_keys=rel_keys,
+        soft_delete=bool(getattr(model, "__orm_kit_soft_delete__", False))
+        and "deleted_at" in columns,
         eager_relationships=any(
             r.lazy in ("joined", "selectin", "subquery", "immediate") for r in mapper.relationships
         ),

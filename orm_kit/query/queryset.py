@@ -324,6 +324,14 @@ class QuerySet(Generic[ModelT, RowT]):
         added = check_paths(self.model, paths, to_one_only=False)
         return qs._clone(prefetch_related=(*qs._state.prefetch_related, *added))
 
+    def with_deleted(self) -> QuerySet[ModelT, RowT]:
+        """Include soft-deleted rows (``SoftDeleteMixin`` models)."""
+        return self._base()._clone(deleted="include")
+
+    def only_deleted(self) -> QuerySet[ModelT, RowT]:
+        """Only soft-deleted rows (``SoftDeleteMixin`` models)."""
+        return self._base()._clone(deleted="only")
+
     def none(self) -> QuerySet[ModelT, RowT]:
         """Return a QuerySet that matches nothing and never queries."""
         return self._base()._clone(empty=True)
@@ -777,8 +785,28 @@ class QuerySet(Generic[ModelT, RowT]):
         return await writes.update(self._base(), values)
 
     async def delete(self) -> int:
-        """Delete the matching rows in one statement; return the row count."""
+        """Delete the matching rows in one statement; return the row count.
+
+        On a ``SoftDeleteMixin`` model this sets ``deleted_at`` instead (an UPDATE that
+        also bumps ``updated_at`` / ``updated_by``); ``hard_delete()`` removes rows.
+        """
+        qs = self._base()
+        if get_model_info(self.model).soft_delete:
+            from orm_kit.types import utcnow
+
+            return await writes.update(qs, {"deleted_at": utcnow()})
+        return await writes.delete(qs)
+
+    async def hard_delete(self) -> int:
+        """Delete the matching rows for good, soft-delete models included."""
         return await writes.delete(self._base())
+
+    async def restore(self) -> int:
+        """Undo the soft delete of the matching rows; return the row count."""
+        qs = self._base()
+        if qs._state.deleted == "hide":
+            qs = qs._clone(deleted="only")
+        return await writes.update(qs, {"deleted_at": None})
 
     async def get_or_create(
         self, defaults: dict[str, Any] | None = None, **lookups: Any

@@ -89,6 +89,14 @@ def default_lazy(namespace: dict[str, Any]) -> None:
             value.strategy_key = (("lazy", NOT_LOADED),)
 
 
+def _live(entity: Any, model: type[Any]) -> ColumnElement[bool] | None:
+    """``deleted_at IS NULL`` on ``entity`` when ``model`` uses SoftDeleteMixin."""
+    if not get_model_info(model).soft_delete:
+        return None
+    criterion: ColumnElement[bool] = entity.deleted_at.is_(None)
+    return criterion
+
+
 def relationship_of(model: type[Any], name: str) -> RelationshipProperty[Any] | None:
     """The relationship ``name`` of ``model``, or ``None``."""
     info = get_model_info(model)
@@ -119,16 +127,16 @@ def resolve_relation(
     attr = getattr(model, rel.key)
     target = rel.mapper.class_
     to_many = rel.uselist
-    inner: list[ColumnElement[bool]] = []
+    live = _live(target, target)  # soft-deleted related rows never match
+    inner: list[ColumnElement[bool]] = [] if live is None else [live]
     for key, value in lookups:
         if key == "isnull":
-            exists: ColumnElement[bool] = attr.any() if to_many else attr.has()
+            exists: ColumnElement[bool] = (attr.any if to_many else attr.has)(*inner[:1])
             return not_(exists) if value else exists
         if key == "" and isinstance(value, target):
-            if to_many:
-                inner.append(attr.contains(value))
-                continue
-            return attr == value  # type: ignore[no-any-return]
+            if not to_many:
+                return attr == value  # type: ignore[no-any-return]
+            key, value = "pk", value.pk
         inner.append(resolve_lookup(target, key or "pk", value).clause)
     condition = and_(*inner) if len(inner) > 1 else inner[0]
     clause: ColumnElement[bool] = attr.any(condition) if to_many else attr.has(condition)
@@ -240,7 +248,9 @@ def path_column(
         path = f"{path}__{rel_name}" if path else rel_name
         if path not in known:
             alias = aliased(rel.mapper.class_)
-            known[path] = (alias, getattr(entity, rel_name).of_type(alias))
+            onclause = getattr(entity, rel_name).of_type(alias)
+            live = _live(alias, rel.mapper.class_)
+            known[path] = (alias, onclause if live is None else onclause.and_(live))
             added.append((path, *known[path]))
         entity = known[path][0]
         current = rel.mapper.class_
@@ -320,10 +330,25 @@ def correlated_aggregate(model: type[Any], aggregate: Any) -> ColumnElement[Any]
     sub = select(value).select_from(root)
     for onclause in joins:
         sub = sub.join(onclause)
+    for path, alias in entities.items():
+        target = relationship_target(model, path)
+        live = _live(alias, target)
+        if live is not None:
+            sub = sub.where(live)
     for key in info.pk_keys:
         sub = sub.where(getattr(root, key) == getattr(model, key))
     result: ColumnElement[Any] = sub.scalar_subquery()
     return result
+
+
+def relationship_target(model: type[Any], path: str) -> type[Any]:
+    """The model at the end of relationship path ``"__posts__comments"`` from ``model``."""
+    current = model
+    for name in path.strip("_").split("__"):
+        rel = relationship_of(current, name)
+        assert rel is not None
+        current = rel.mapper.class_
+    return current
 
 
 def filter_through(

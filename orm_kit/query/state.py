@@ -41,6 +41,7 @@ class QueryState:
     for_update: ForUpdate | None = None
     joins: tuple[tuple[str, Any, Any], ...] = ()
     group_by: bool = False
+    deleted: Literal["hide", "include", "only"] = "hide"
     having: tuple[ColumnElement[bool], ...] = ()
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()

@@ -24,6 +24,7 @@ from orm_kit.query.executor import flush, resolve_target, run, unit_of_work
 from orm_kit.query.expressions import to_expression
 from orm_kit.query.lookups import field_column
 from orm_kit.query.meta import ModelInfo, get_model_info
+from orm_kit.rules import check_writable
 
 if TYPE_CHECKING:
     from orm_kit.query.queryset import QuerySet
@@ -56,6 +57,7 @@ def construct(model: type[Any], values: dict[str, Any]) -> Any:
 
 async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     model = qs.model
+    check_writable(model, "create()")
     info = get_model_info(model)
     obj = construct(model, values)
     target = resolve_target(qs.query_state.using)
@@ -89,6 +91,7 @@ def _check_unsliced(qs: QuerySet[Any, Any], operation: str) -> None:
 
 async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
     model = qs.model
+    check_writable(model, "update()")
     if not values:
         raise ValidationError("update() needs at least one field=value.")
     _check_unsliced(qs, "update")
@@ -111,6 +114,7 @@ async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
 
 async def delete(qs: QuerySet[Any, Any]) -> int:
     model = qs.model
+    check_writable(model, "delete()")
     _check_unsliced(qs, "delete")
     state = qs.query_state
     if state.empty:
@@ -199,6 +203,7 @@ async def bulk_create(
     update_fields: Sequence[str] | None,
 ) -> list[Any]:
     model = qs.model
+    check_writable(model, "bulk_create()")
     info = get_model_info(model)
     if not objs:
         return objs
@@ -337,6 +342,7 @@ async def bulk_update(
     qs: QuerySet[Any, Any], objs: list[Any], fields: Sequence[str], *, batch_size: int | None
 ) -> int:
     model = qs.model
+    check_writable(model, "bulk_update()")
     info = get_model_info(model)
     if not fields:
         raise ValidationError("bulk_update() needs the names of the fields to write.")

@@ -1,0 +1,64 @@
+"""Session events that make the mixins' rules hold for the unit of work too.
+
+Declared on ``OrmKitSession``, the session class of every orm_kit ``Database``, so they
+apply to orm_kit's own session work *and* to raw SQLAlchemy use of those sessions —
+never to sessions orm_kit did not create.
+
+* ``before_flush`` — fires on every flush (``save()``, ``create()`` in a session,
+  ``session.add`` / ``session.delete`` + flush or commit). Refuses writes to read-only
+  models before any SQL is sent. Bulk statements do not flush, so it does not fire for
+  ``QuerySet.update()`` / ``delete()``; those check on their own.
+* ``do_orm_execute`` — fires for every ORM statement executed on the session (selects,
+  ORM-enabled ``update()`` / ``delete()``), including orm_kit's own. Refuses ORM-enabled
+  writes to read-only models, and adds "``deleted_at IS NULL``" for soft-delete models to
+  selects and to the relationship loads they trigger (``with_deleted()`` turns it off with
+  the ``orm_kit_deleted`` execution option).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader_criteria
+
+from orm_kit.mixins.soft_delete import SoftDeleteMixin
+from orm_kit.rules import check_writable
+
+__all__ = ["DELETED_OPTION", "OrmKitSession"]
+
+DELETED_OPTION = "orm_kit_deleted"
+"""Execution option: ``"hide"`` (default), ``"include"`` or ``"only"`` soft-deleted rows."""
+
+
+class OrmKitSession(Session):
+    """The synchronous session class behind orm_kit's ``AsyncSession`` objects."""
+
+
+@event.listens_for(OrmKitSession, "before_flush")
+def _refuse_read_only_flushes(
+    session: Session, flush_context: UOWTransaction, instances: Any
+) -> None:
+    for obj in (*session.new, *session.deleted):
+        check_writable(type(obj), "a flush")
+    for obj in session.dirty:
+        if session.is_modified(obj, include_collections=False):
+            check_writable(type(obj), "a flush")
+
+
+@event.listens_for(OrmKitSession, "do_orm_execute")
+def _apply_mixin_rules(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete:
+        for mapper in state.all_mappers:
+            check_writable(mapper.class_, "an ORM update/delete statement")
+        return
+    if (
+        state.is_select
+        and not state.is_column_load
+        and state.execution_options.get(DELETED_OPTION, "hide") == "hide"
+    ):
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                SoftDeleteMixin, lambda cls: cls.deleted_at.is_(None), include_aliases=True
+            )
+        )

@@ -1,0 +1,29 @@
+"""Reusable model behaviour: UUIDv7 keys, timestamps, soft delete, audit fields, read-only.
+
+Each rule lives in one place — a column default, or a check the write paths and the
+session events (``orm_kit.hooks``) both call — so it holds on every path.
+"""
+
+from orm_kit.mixins.audit import AuditMixin
+from orm_kit.mixins.bases import AuditedModel, SoftDeleteModel, TimestampedModel, UUIDModel
+from orm_kit.mixins.read_only import ReadOnlyMixin
+from orm_kit.mixins.soft_delete import SoftDeleteMixin
+from orm_kit.mixins.timestamps import TimestampMixin
+from orm_kit.mixins.uuid import UUIDPrimaryKeyMixin, uuid7
+from orm_kit.rules import acting_as, allow_writes, current_actor
+
+__all__ = [
+    "AuditMixin",
+    "AuditedModel",
+    "ReadOnlyMixin",
+    "SoftDeleteMixin",
+    "SoftDeleteModel",
+    "TimestampMixin",
+    "TimestampedModel",
+    "UUIDModel",
+    "UUIDPrimaryKeyMixin",
+    "acting_as",
+    "allow_writes",
+    "current_actor",
+    "uuid7",
+]

@@ -1,0 +1,24 @@
+"""``AuditMixin``: ``created_by`` / ``updated_by`` filled from ``acting_as()``.
+
+Like the timestamps they are column defaults, evaluated when the statement runs in the
+task that runs it, so every write path records the actor of that task.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orm_kit.rules import current_actor
+
+__all__ = ["AuditMixin"]
+
+
+class AuditMixin:
+    """``created_by`` and ``updated_by`` (``String(255)``), both set on insert;
+    ``updated_by`` again on every update."""
+
+    created_by: Mapped[str | None] = mapped_column(String(255), default=current_actor)
+    updated_by: Mapped[str | None] = mapped_column(
+        String(255), default=current_actor, onupdate=current_actor
+    )
