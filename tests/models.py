@@ -20,6 +20,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orm_kit import Manager, Model, QuerySet
+from orm_kit.mixins import (
+    AuditMixin,
+    ReadOnlyMixin,
+    SoftDeleteMixin,
+    TimestampMixin,
+    UUIDPrimaryKeyMixin,
+)
 
 
 class ActiveManager(Manager[Any]):
@@ -114,3 +121,30 @@ class ShelfBook(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     shelf_id: Mapped[int] = mapped_column(ForeignKey("shelf.id"))
     shelf: Mapped[Shelf] = relationship(back_populates="books")
+
+
+# --- mixins ------------------------------------------------------------------------------
+
+
+class Invoice(Model, UUIDPrimaryKeyMixin, TimestampMixin, SoftDeleteMixin, AuditMixin):
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    paid: Mapped[bool] = mapped_column(default=False)
+    amount: Mapped[int] = mapped_column(default=0)
+
+
+class Country(Model, ReadOnlyMixin):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(2))
+
+
+class Shop(Model, SoftDeleteMixin):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    orders: Mapped[list[Order]] = relationship(back_populates="shop")
+
+
+class Order(Model, SoftDeleteMixin):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
+    total: Mapped[int] = mapped_column(default=0)
+    shop: Mapped[Shop] = relationship(back_populates="orders")
