@@ -227,19 +227,26 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
 
     async def delete(self, *, using: Database | str | None = None) -> int:
         """Delete this instance's row and return the number of rows deleted (0 or 1)."""
+        from orm_kit.query.executor import delete_instance
         from orm_kit.query.queryset import QuerySet
 
-        qs: QuerySet[Any] = QuerySet(type(self)).filter(pk=self._require_pk("delete"))
-        if using is not None:
-            qs = qs.using(using)
-        if get_model_info(type(self)).soft_delete:
+        pk = self._require_pk("delete")
+        soft = get_model_info(type(self)).soft_delete
+
+        async def operation(target: Any) -> int:
+            qs: QuerySet[Any] = QuerySet(type(self)).filter(pk=pk)
+            if target is not None:
+                qs = qs.using(target)
+            if not soft:
+                return await qs.delete()
             from orm_kit.types import utcnow
 
             now = utcnow()
             count = await qs.update(deleted_at=now)
             set_committed_value(self, "deleted_at", now)
             return count
-        return await qs.delete()
+
+        return await delete_instance(self, using, operation, soft=soft)
 
     async def refresh_from_db(
         self, *, fields: list[str] | None = None, using: Database | str | None = None

@@ -65,4 +65,9 @@ class SoftDeleteMixin:
 
     async def hard_delete(self, *, using: Database | str | None = None) -> int:
         """Delete this instance's row for good; return the row count."""
-        return await self._by_pk(using).hard_delete()
+        from orm_kit.query.executor import delete_instance
+
+        async def operation(target: Any) -> int:
+            return await self._by_pk(target).hard_delete()
+
+        return await delete_instance(self, using, operation, soft=False)

@@ -125,7 +125,34 @@ async def flush(session: AsyncSession, model: type[Any], operation: str) -> None
 
 
 async def save_instance(obj: Any, using: Any) -> None:
-    """Insert or update ``obj`` through the unit of work (changed columns only)."""
+    """Insert or update ``obj`` through the unit of work (changed columns only), sending
+    ``pre_save`` / ``post_save`` inside it."""
+    from sqlalchemy import inspect as sa_inspect
+
+    from orm_kit.signals import post_save, pre_save
+
+    model = type(obj)
+    created = sa_inspect(obj).key is None
     async with unit_of_work(using) as session:
+        if pre_save.has_receivers(model):
+            await pre_save.send(model, instance=obj, created=created)
         session.add(obj)
-        await flush(session, type(obj), "save")
+        await flush(session, model, "save")
+        if post_save.has_receivers(model):
+            await post_save.send(model, instance=obj, created=created)
+
+
+async def delete_instance(obj: Any, using: Any, operation: Any, *, soft: bool) -> int:
+    """Run ``operation(using)`` (the row's delete), with ``pre_delete`` / ``post_delete``
+    sent in the same unit of work when receivers are connected."""
+    from orm_kit.signals import post_delete, pre_delete
+
+    model = type(obj)
+    if not (pre_delete.has_receivers(model) or post_delete.has_receivers(model)):
+        count: int = await operation(using)
+        return count
+    async with unit_of_work(using) as session:
+        await pre_delete.send(model, instance=obj, soft=soft)
+        count = await operation(session)
+        await post_delete.send(model, instance=obj, soft=soft)
+    return count

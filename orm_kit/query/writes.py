@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from orm_kit.exceptions import ConflictError, NotFoundError, ValidationError, translate_error
 from orm_kit.query import compiler
 from orm_kit.query.copy import COPY_MIN_ROWS, copy_columns, copy_insert
-from orm_kit.query.executor import flush, resolve_target, run, unit_of_work
+from orm_kit.query.executor import flush, resolve_target, run, save_instance, unit_of_work
 from orm_kit.query.expressions import to_expression
 from orm_kit.query.lookups import field_column
 from orm_kit.query.meta import ModelInfo, get_model_info
 from orm_kit.rules import check_writable
+from orm_kit.signals import post_save, pre_save
 
 if TYPE_CHECKING:
     from orm_kit.query.queryset import QuerySet
@@ -61,10 +62,9 @@ async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     info = get_model_info(model)
     obj = construct(model, values)
     target = resolve_target(qs.query_state.using)
-    if target.session is not None or not set(values) <= set(info.table_columns):
-        async with unit_of_work(qs.query_state.using) as session:
-            session.add(obj)
-            await flush(session, model, "create")
+    signals = pre_save.has_receivers(model) or post_save.has_receivers(model)
+    if signals or target.session is not None or not set(values) <= set(info.table_columns):
+        await save_instance(obj, qs.query_state.using)
         return obj
     table = info.table
     params = {info.table_columns[k].key: obj.__dict__[k] for k in values}
