@@ -27,6 +27,7 @@ from orm_kit.query.manager import Manager
 from orm_kit.query.pagination import Page
 from orm_kit.query.queryset import QuerySet
 from orm_kit.repository import Repository
+from orm_kit.rules import acting_as, allow_writes, current_actor
 from orm_kit.settings import DatabaseSettings
 from orm_kit.transaction import on_commit, transaction
 
@@ -59,7 +60,10 @@ __all__ = [
     "Repository",
     "Sum",
     "ValidationError",
+    "acting_as",
+    "allow_writes",
     "close_database",
+    "current_actor",
     "get_database",
     "get_session",
     "init_database",

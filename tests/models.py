@@ -26,6 +26,7 @@ from orm_kit.mixins import (
     SoftDeleteMixin,
     TimestampMixin,
     UUIDPrimaryKeyMixin,
+    unique_among_live,
 )
 
 
@@ -148,3 +149,10 @@ class Order(Model, SoftDeleteMixin):
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
     total: Mapped[int] = mapped_column(default=0)
     shop: Mapped[Shop] = relationship(back_populates="orders")
+
+
+class Member(Model, SoftDeleteMixin):
+    __table_args__ = (unique_among_live("email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255))

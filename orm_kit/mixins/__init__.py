@@ -7,7 +7,7 @@ session events (``orm_kit.hooks``) both call — so it holds on every path.
 from orm_kit.mixins.audit import AuditMixin
 from orm_kit.mixins.bases import AuditedModel, SoftDeleteModel, TimestampedModel, UUIDModel
 from orm_kit.mixins.read_only import ReadOnlyMixin
-from orm_kit.mixins.soft_delete import SoftDeleteMixin
+from orm_kit.mixins.soft_delete import SoftDeleteMixin, unique_among_live
 from orm_kit.mixins.timestamps import TimestampMixin
 from orm_kit.mixins.uuid import UUIDPrimaryKeyMixin, uuid7
 from orm_kit.rules import acting_as, allow_writes, current_actor
@@ -25,5 +25,6 @@ __all__ = [
     "acting_as",
     "allow_writes",
     "current_actor",
+    "unique_among_live",
     "uuid7",
 ]

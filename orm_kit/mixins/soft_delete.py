@@ -13,8 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from sqlalchemy import Index, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.elements import conv
 
 from orm_kit.query.manager import Manager
 from orm_kit.query.queryset import QuerySet
@@ -23,7 +25,7 @@ from orm_kit.types import UTCDateTime
 if TYPE_CHECKING:
     from orm_kit.database import Database
 
-__all__ = ["AllObjectsManager", "SoftDeleteMixin"]
+__all__ = ["AllObjectsManager", "SoftDeleteMixin", "unique_among_live"]
 
 
 class AllObjectsManager(Manager[Any]):
@@ -71,3 +73,28 @@ class SoftDeleteMixin:
             return await self._by_pk(target).hard_delete()
 
         return await delete_instance(self, using, operation, soft=False)
+
+
+def unique_among_live(*columns: str) -> Index:
+    """A unique index over ``columns`` that only counts rows not soft-deleted.
+
+    A partial index (``WHERE deleted_at IS NULL``) on PostgreSQL and SQLite, so the value
+    of a deleted row can be used again. Put it in ``__table_args__``; it is named
+    ``uq_<table>_<columns>`` like the naming convention's unique constraints, so a
+    violation's ``ConflictError.constraint`` is that name on both backends.
+
+    Example:
+        ```python
+        class Member(Model, SoftDeleteMixin):
+            __table_args__ = (unique_among_live("email"),)
+            email: Mapped[str] = mapped_column(String(255))
+        ```
+    """
+    live = text("deleted_at IS NULL")
+    index = Index(None, *columns, unique=True, postgresql_where=live, sqlite_where=live)
+
+    @event.listens_for(index, "after_parent_attach")
+    def _name(target: Index, table: Any) -> None:
+        target.name = conv(f"uq_{table.name}_{'_'.join(columns)}")
+
+    return index

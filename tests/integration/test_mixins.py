@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text, update
 
-from orm_kit import Count, Database, ReadOnlyError
+from orm_kit import ConflictError, Count, Database, ReadOnlyError
 from orm_kit.mixins import acting_as, allow_writes, current_actor
-from tests.models import Country, Invoice, Order, Shop
+from tests.models import Country, Invoice, Member, Order, Shop
 
 
 async def raw(db: Database, sql: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -211,3 +211,16 @@ async def test_soft_delete_in_relations_and_loading(db: Database) -> None:
     async with db.session():
         in_session = await Shop.objects.prefetch_related("orders").get(name="open")
         assert [o.total for o in in_session.orders] == [5]
+
+
+async def test_unique_among_live_rows_lets_deleted_values_be_reused(db: Database) -> None:
+    first = await Member.objects.create(email="ann@x.io")
+    with pytest.raises(ConflictError) as info:
+        await Member.objects.create(email="ann@x.io")
+    assert info.value.constraint == "uq_member_email"
+    await first.delete()
+    again = await Member.objects.create(email="ann@x.io")  # the deleted row no longer counts
+    assert again.id != first.id
+    assert await Member.all_objects.filter(email="ann@x.io").count() == 2
+    with pytest.raises(ConflictError):
+        await first.restore()  # two live rows would share the email
