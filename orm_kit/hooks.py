@@ -4,6 +4,8 @@ Declared on ``OrmKitSession``, the session class of every orm_kit ``Database``, 
 apply to orm_kit's own session work *and* to raw SQLAlchemy use of those sessions —
 never to sessions orm_kit did not create.
 
+* ``after_flush`` — fires on every flush, before the commit: writes the ``audit_log``
+  rows of tracked models (``AuditLogMixin``) in the same transaction.
 * ``before_flush`` — fires on every flush (``save()``, ``create()`` in a session,
   ``session.add`` / ``session.delete`` + flush or commit). Refuses writes to read-only
   models before any SQL is sent. Bulk statements do not flush, so it does not fire for
@@ -19,9 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader_criteria
 
+from orm_kit.history import audit_log_table, audit_rows_for_flush
 from orm_kit.mixins.soft_delete import SoftDeleteMixin
 from orm_kit.rules import check_writable
 
@@ -44,6 +47,15 @@ def _refuse_read_only_flushes(
     for obj in session.dirty:
         if session.is_modified(obj, include_collections=False):
             check_writable(type(obj), "a flush")
+
+
+@event.listens_for(OrmKitSession, "after_flush")
+def _write_audit_log(session: Session, flush_context: UOWTransaction) -> None:
+    # Fires after every flush, before commit, while attribute history still holds the old
+    # values: the audit rows go into the same transaction as the change.
+    rows = audit_rows_for_flush(session)
+    if rows:
+        session.connection().execute(insert(audit_log_table()), rows)
 
 
 @event.listens_for(OrmKitSession, "do_orm_execute")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orm_kit import Manager, Model, QuerySet
 from orm_kit.mixins import (
+    AuditLogMixin,
     AuditMixin,
     ReadOnlyMixin,
     SoftDeleteMixin,
@@ -156,3 +157,9 @@ class Member(Model, SoftDeleteMixin):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(255))
+
+
+class Ledger(Model, AuditLogMixin):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    balance: Mapped[int] = mapped_column(default=0)

@@ -4,6 +4,7 @@ Each rule lives in one place — a column default, or a check the write paths an
 session events (``orm_kit.hooks``) both call — so it holds on every path.
 """
 
+from orm_kit.history import AuditLogMixin
 from orm_kit.mixins.audit import AuditMixin
 from orm_kit.mixins.bases import AuditedModel, SoftDeleteModel, TimestampedModel, UUIDModel
 from orm_kit.mixins.read_only import ReadOnlyMixin
@@ -13,6 +14,7 @@ from orm_kit.mixins.uuid import UUIDPrimaryKeyMixin, uuid7
 from orm_kit.rules import acting_as, allow_writes, current_actor
 
 __all__ = [
+    "AuditLogMixin",
     "AuditMixin",
     "AuditedModel",
     "ReadOnlyMixin",

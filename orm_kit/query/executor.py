@@ -145,14 +145,22 @@ async def save_instance(obj: Any, using: Any) -> None:
 async def delete_instance(obj: Any, using: Any, operation: Any, *, soft: bool) -> int:
     """Run ``operation(using)`` (the row's delete), with ``pre_delete`` / ``post_delete``
     sent in the same unit of work when receivers are connected."""
+    from sqlalchemy import insert
+
+    from orm_kit.history import audit_log_table, entry, instance_operation, is_tracked
     from orm_kit.signals import post_delete, pre_delete
 
     model = type(obj)
-    if not (pre_delete.has_receivers(model) or post_delete.has_receivers(model)):
+    tracked = is_tracked(model)
+    if not (tracked or pre_delete.has_receivers(model) or post_delete.has_receivers(model)):
         count: int = await operation(using)
         return count
     async with unit_of_work(using) as session:
         await pre_delete.send(model, instance=obj, soft=soft)
-        count = await operation(session)
+        with instance_operation():
+            count = await operation(session)
+        if tracked and count:
+            row = entry(model, str(obj.pk), "soft_delete" if soft else "delete", {})
+            await session.execute(insert(audit_log_table()), [row])
         await post_delete.send(model, instance=obj, soft=soft)
     return count

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from orm_kit.exceptions import ConflictError, NotFoundError, ValidationError, translate_error
+from orm_kit.history import audit_log_table, audit_value, bulk_entry, entry, is_tracked
 from orm_kit.query import compiler
 from orm_kit.query.copy import COPY_MIN_ROWS, copy_columns, copy_insert
 from orm_kit.query.executor import flush, resolve_target, run, save_instance, unit_of_work
@@ -63,7 +64,12 @@ async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     obj = construct(model, values)
     target = resolve_target(qs.query_state.using)
     signals = pre_save.has_receivers(model) or post_save.has_receivers(model)
-    if signals or target.session is not None or not set(values) <= set(info.table_columns):
+    if (
+        signals
+        or is_tracked(model)
+        or target.session is not None
+        or not set(values) <= set(info.table_columns)
+    ):
         await save_instance(obj, qs.query_state.using)
         return obj
     table = info.table
@@ -104,11 +110,30 @@ async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
     state = qs.query_state
     if state.empty:
         return 0
+    if is_tracked(model):
+        stmt = compiler.compile_update(state, resolved, orm=True)
+        return await _with_audit(qs, stmt, "bulk_update", values)
     target = resolve_target(state.using)
     stmt = compiler.compile_update(state, resolved, orm=target.session is not None)
     count: int = await run(
         target, stmt, _rowcount, model=model, operation="update", filters=state.filter_names
     )
+    return count
+
+
+async def _with_audit(
+    qs: QuerySet[Any, Any], stmt: Any, action: str, values: dict[str, Any]
+) -> int:
+    """Run a set-based write of a tracked model and its audit row in one transaction."""
+    state = qs.query_state
+    async with unit_of_work(state.using) as session:
+        target = resolve_target(session)
+        count: int = await run(
+            target, stmt, _rowcount, model=qs.model, operation=action, filters=state.filter_names
+        )
+        row = bulk_entry(qs.model, action, state.filter_names, values)
+        if row is not None:
+            await run(target, insert(audit_log_table()), _rowcount, [row], operation="audit")
     return count
 
 
@@ -119,6 +144,8 @@ async def delete(qs: QuerySet[Any, Any]) -> int:
     state = qs.query_state
     if state.empty:
         return 0
+    if is_tracked(model):
+        return await _with_audit(qs, compiler.compile_delete(state, orm=True), "bulk_delete", {})
     target = resolve_target(state.using)
     stmt = compiler.compile_delete(state, orm=target.session is not None)
     count: int = await run(
@@ -303,7 +330,21 @@ async def bulk_create(
                     for obj, row in zip(batch, result.all(), strict=True):
                         _fill(info, obj, returning, row)
 
-    await _on_connection(qs, work, "bulk_create")
+    async def work_and_audit(conn: AsyncConnection, dialect: str) -> None:
+        await work(conn, dialect)
+        if is_tracked(model) and fetch_back:
+            rows = [
+                entry(
+                    model,
+                    str(obj.pk),
+                    "insert",
+                    {k: [None, audit_value(v)] for k, v in obj.to_dict().items()},
+                )
+                for obj in objs
+            ]
+            await conn.execute(insert(audit_log_table()), rows)
+
+    await _on_connection(qs, work_and_audit, "bulk_create")
     return objs
 
 
