@@ -17,6 +17,7 @@ import os
 import statistics
 import sys
 import time
+from typing import Any
 
 from sqlalchemy import Column, ForeignKey, String, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -28,33 +29,51 @@ POSTS, AUTHORS, TAGS, TAGS_PER_POST, REPEATS = 100, 20, 30, 3, 50
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
-# --- orm_kit models ------------------------------------------------------------------------
-
-kit_post_tag = Table(
-    "bench_rel_post_tag",
-    Model.metadata,
-    Column("post_id", ForeignKey("bench_rel_post.id"), primary_key=True),
-    Column("tag_id", ForeignKey("bench_rel_tag.id"), primary_key=True),
-)
+# --- the columns, declared once for both stacks ------------------------------------------
 
 
-class KitAuthor(Model):
+class _AuthorColumns:
     __tablename__ = "bench_rel_author"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50))
 
 
-class KitTag(Model):
+class _TagColumns:
     __tablename__ = "bench_rel_tag"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50))
 
 
-class KitPost(Model):
+class _PostColumns:
     __tablename__ = "bench_rel_post"
     id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("bench_rel_author.id"))
     title: Mapped[str] = mapped_column(String(100))
+
+
+def _link_table(metadata: Any) -> Table:
+    return Table(
+        "bench_rel_post_tag",
+        metadata,
+        Column("post_id", ForeignKey("bench_rel_post.id"), primary_key=True),
+        Column("tag_id", ForeignKey("bench_rel_tag.id"), primary_key=True),
+    )
+
+
+# --- orm_kit models ------------------------------------------------------------------------
+
+kit_post_tag = _link_table(Model.metadata)
+
+
+class KitAuthor(_AuthorColumns, Model):
+    pass
+
+
+class KitTag(_TagColumns, Model):
+    pass
+
+
+class KitPost(_PostColumns, Model):
     author: Mapped[KitAuthor] = relationship()
     tags: Mapped[list[KitTag]] = relationship(secondary=kit_post_tag)
 
@@ -66,31 +85,18 @@ class SaBase(DeclarativeBase):
     pass
 
 
-sa_post_tag = Table(
-    "bench_rel_post_tag",
-    SaBase.metadata,
-    Column("post_id", ForeignKey("bench_rel_post.id"), primary_key=True),
-    Column("tag_id", ForeignKey("bench_rel_tag.id"), primary_key=True),
-)
+sa_post_tag = _link_table(SaBase.metadata)
 
 
-class SaAuthor(SaBase):
-    __tablename__ = "bench_rel_author"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
+class SaAuthor(_AuthorColumns, SaBase):
+    pass
 
 
-class SaTag(SaBase):
-    __tablename__ = "bench_rel_tag"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
+class SaTag(_TagColumns, SaBase):
+    pass
 
 
-class SaPost(SaBase):
-    __tablename__ = "bench_rel_post"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("bench_rel_author.id"))
-    title: Mapped[str] = mapped_column(String(100))
+class SaPost(_PostColumns, SaBase):
     author: Mapped[SaAuthor] = relationship()
     tags: Mapped[list[SaTag]] = relationship(secondary=sa_post_tag)
 

@@ -22,7 +22,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event, insert
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader_criteria
+from sqlalchemy.orm import (
+    Mapper,
+    ORMExecuteState,
+    Session,
+    UOWTransaction,
+    with_loader_criteria,
+)
 
 from orm_kit.history import audit_log_table, audit_rows_for_flush
 from orm_kit.mixins.soft_delete import SoftDeleteMixin
@@ -36,6 +42,29 @@ DELETED_OPTION = "orm_kit_deleted"
 
 class OrmKitSession(Session):
     """The synchronous session class behind orm_kit's ``AsyncSession`` objects."""
+
+
+_SOFT_REACH: dict[Mapper[Any], bool] = {}
+
+
+def _reaches_soft_delete(mapper: Mapper[Any]) -> bool:
+    """Whether a query of ``mapper`` can load a soft-delete model (itself or through
+    relationships); memoized, so plain models pay nothing for the soft-delete rule."""
+    cached = _SOFT_REACH.get(mapper)
+    if cached is not None:
+        return cached
+    seen: set[Mapper[Any]] = set()
+    todo = [mapper]
+    found = False
+    while todo and not found:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        found = issubclass(current.class_, SoftDeleteMixin)
+        todo.extend(rel.mapper for rel in current.relationships)
+    _SOFT_REACH[mapper] = found
+    return found
 
 
 @event.listens_for(OrmKitSession, "before_flush")
@@ -67,7 +96,9 @@ def _apply_mixin_rules(state: ORMExecuteState) -> None:
     if (
         state.is_select
         and not state.is_column_load
+        and not state.is_relationship_load  # the criteria propagate to those loads
         and state.execution_options.get(DELETED_OPTION, "hide") == "hide"
+        and any(_reaches_soft_delete(mapper) for mapper in state.all_mappers)
     ):
         state.statement = state.statement.options(
             with_loader_criteria(
