@@ -72,6 +72,15 @@ class Combinable(Resolvable):
         return Combined(0, operator.sub, self)
 
 
+_SYMBOLS = {
+    operator.add: "+",
+    operator.sub: "-",
+    operator.mul: "*",
+    operator.truediv: "/",
+    operator.mod: "%",
+}
+
+
 class Combined(Combinable):
     """``lhs <op> rhs`` where either side may be an expression."""
 
@@ -85,7 +94,8 @@ class Combined(Combinable):
         return result
 
     def __repr__(self) -> str:
-        return f"Combined({self.lhs!r}, {self.op.__name__}, {self.rhs!r})"
+        symbol = _SYMBOLS.get(self.op, self.op.__name__)
+        return f"{self.lhs!r} {symbol} {self.rhs!r}"
 
 
 class F(Combinable):
