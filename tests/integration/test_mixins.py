@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text, update
 
-from orm_kit import ConflictError, Count, Database, ReadOnlyError
+from orm_kit import ConflictError, Count, Database, ReadOnlyError, Repository
 from orm_kit.mixins import acting_as, allow_writes, current_actor
 from tests.models import Country, Invoice, Member, Order, Shop
 
@@ -224,3 +224,26 @@ async def test_unique_among_live_rows_lets_deleted_values_be_reused(db: Database
     assert await Member.all_objects.filter(email="ann@x.io").count() == 2
     with pytest.raises(ConflictError):
         await first.restore()  # two live rows would share the email
+
+
+async def test_repository_methods_honour_the_mixins(db: Database) -> None:
+    invoices = Repository(Invoice)
+    with acting_as("repo-user"):
+        created = await invoices.create(number="R-1")
+        many = await invoices.create_many([{"number": "R-2"}, {"number": "R-3"}])
+    with acting_as("repo-editor"):
+        await invoices.update(created.id, paid=True)
+        assert await invoices.update_many(filters={"number": "R-2"}, amount=3) == 1
+        assert await invoices.delete(many[1].id) is True  # soft
+    rows = await raw(
+        db, "SELECT number, created_by, updated_by, deleted_at IS NULL FROM invoice ORDER BY number"
+    )
+    assert rows == [
+        ("R-1", "repo-user", "repo-editor", True),
+        ("R-2", "repo-user", "repo-editor", True),
+        ("R-3", "repo-user", "repo-editor", False),
+    ]
+    assert await invoices.count() == 2  # the soft-deleted one is hidden
+    with pytest.raises(ReadOnlyError):
+        await Repository(Country).create(code="XX")
+    assert await raw(db, "SELECT count(*) FROM country") == [(0,)]
