@@ -10,8 +10,9 @@ to bring them back and ``hard_delete()`` to remove rows for good.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Index, event, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -20,7 +21,7 @@ from sqlalchemy.sql.elements import conv
 
 from orm_kit.query.manager import Manager
 from orm_kit.query.queryset import QuerySet
-from orm_kit.types import UTCDateTime
+from orm_kit.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
@@ -33,6 +34,24 @@ class AllObjectsManager(Manager[Any]):
 
     def get_queryset(self) -> QuerySet[Any]:
         return super().get_queryset().with_deleted()
+
+
+class _Write:
+    """The pending write of ``soft_delete()`` / ``restore()``: awaiting it runs one UPDATE
+    of ``deleted_at`` by primary key; not awaiting it leaves the change to the session."""
+
+    def __init__(self, obj: Any, using: Any) -> None:
+        self.obj, self.using = obj, using
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._run().__await__()
+
+    async def _run(self) -> Any:
+        obj = self.obj
+        value = obj.__dict__.get("deleted_at")
+        await obj._by_pk(self.using).update(deleted_at=value)
+        set_committed_value(obj, "deleted_at", value)
+        return obj
 
 
 class SoftDeleteMixin:
@@ -59,11 +78,24 @@ class SoftDeleteMixin:
         )
         return qs.using(using) if using is not None else qs
 
-    async def restore(self, *, using: Database | str | None = None) -> Self:
-        """Undo a soft delete of this instance."""
-        await self._by_pk(using).restore()
-        set_committed_value(self, "deleted_at", None)
-        return self
+    def soft_delete(self, *, using: Database | str | None = None) -> _Write:
+        """Mark this instance deleted now; ``await`` it to write the row at once.
+
+        The change is an ordinary attribute change, so inside a session it is also written
+        by the next flush or commit (``obj.soft_delete(); await session.commit()`` as in
+        hand-written repositories). ``await obj.delete()`` does the same in one step.
+        """
+        self.deleted_at = utcnow()
+        return _Write(self, using)
+
+    def restore(self, *, using: Database | str | None = None) -> _Write:
+        """Undo a soft delete of this instance; ``await`` it to write the row at once.
+
+        Like :meth:`soft_delete`, the in-memory change is also picked up by a session's
+        next flush or commit.
+        """
+        self.deleted_at = None
+        return _Write(self, using)
 
     async def hard_delete(self, *, using: Database | str | None = None) -> int:
         """Delete this instance's row for good; return the row count."""

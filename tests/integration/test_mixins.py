@@ -247,3 +247,18 @@ async def test_repository_methods_honour_the_mixins(db: Database) -> None:
     with pytest.raises(ReadOnlyError):
         await Repository(Country).create(code="XX")
     assert await raw(db, "SELECT count(*) FROM country") == [(0,)]
+
+
+async def test_seed_style_soft_delete_and_restore_in_a_session(db: Database) -> None:
+    await Invoice.objects.create(number="S-1")
+    async with db.session():
+        inv = await Invoice.objects.get(number="S-1")
+        inv.soft_delete()  # marks it; the session's commit writes it
+        assert inv.is_deleted
+    assert await raw(db, "SELECT count(*) FROM invoice WHERE deleted_at IS NOT NULL") == [(1,)]
+    async with db.session():
+        again = await Invoice.all_objects.get(number="S-1")
+        again.restore()
+    assert await Invoice.objects.filter(number="S-1").exists()
+    await inv.soft_delete()  # awaited: written at once, outside any session
+    assert not await Invoice.objects.filter(number="S-1").exists()
