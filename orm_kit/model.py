@@ -13,7 +13,7 @@ from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 
 from orm_kit import exceptions
 from orm_kit.query.manager import Manager
-from orm_kit.query.meta import _INFOS, ModelInfo, get_model_info
+from orm_kit.query.meta import _FAST_NEW, _INFOS, ModelInfo, get_model_info
 from orm_kit.query.relations import default_lazy
 
 if TYPE_CHECKING:
@@ -101,9 +101,9 @@ class ModelMeta(DeclarativeAttributeIntercept):
         # Building many instances is common (bulk_create, tests, imports): when the
         # constructor would only set plain columns, make the instance the way SQLAlchemy
         # does for loaded rows instead of running its instrumented __init__ machinery.
-        info = _INFOS.get(cls)
-        if info is not None and info.plain_init and not args and values.keys() <= info.direct_keys:
-            obj = info.mapper.class_manager.new_instance()
+        fast = _FAST_NEW.get(cls)
+        if fast is not None and not args and fast[0].issuperset(values):
+            obj = fast[1]()
             obj.__dict__.update(values)
             return obj
         return super().__call__(*args, **values)

@@ -13,6 +13,8 @@ __all__ = ["ModelInfo", "get_model_info"]
 
 # A memo of facts derived from immutable mappings: filled once per model class.
 _INFOS: dict[type[Any], ModelInfo] = {}
+# Models whose constructor only sets plain columns: (those column keys, make-an-instance).
+_FAST_NEW: dict[type[Any], tuple[frozenset[str], Any]] = {}
 
 
 @dataclass(eq=False)
@@ -160,4 +162,6 @@ def get_model_info(model: type[Any]) -> ModelInfo:
         ),
     )
     _INFOS[model] = info
+    if info.plain_init:
+        _FAST_NEW[model] = (info.direct_keys, mapper.class_manager.new_instance)
     return info
