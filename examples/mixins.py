@@ -7,8 +7,11 @@ import asyncio
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from orm_kit import Database, Model, ReadOnlyError
+from orm_kit import ConflictError, Database, Model, ReadOnlyError
+
+# --8<-- [start:imports]
 from orm_kit.mixins import (
+    AuditedModel,
     AuditMixin,
     ReadOnlyMixin,
     SoftDeleteMixin,
@@ -16,7 +19,10 @@ from orm_kit.mixins import (
     UUIDPrimaryKeyMixin,
     acting_as,
     allow_writes,
+    unique_among_live,
 )
+
+# --8<-- [end:imports]
 
 
 # --8<-- [start:models]
@@ -44,6 +50,16 @@ class Purchase(Model):
 # --8<-- [end:models]
 
 
+# --8<-- [start:bases]
+class Memo(AuditedModel):  # UUIDv7 id, timestamps, soft delete, created_by / updated_by
+    __table_args__ = (unique_among_live("subject"),)  # unique among rows not deleted
+
+    subject: Mapped[str] = mapped_column(String(100))
+
+
+# --8<-- [end:bases]
+
+
 async def main() -> None:
     async with Database() as db:
         await db.reset()
@@ -51,18 +67,20 @@ async def main() -> None:
         # --8<-- [start:uuid_timestamps_audit]
         with acting_as("user-42"):
             bill = await Bill.objects.create(number="2026-001")
-        print(f"id:            a version-{bill.id.version} UUID, made in Python")
-        print(f"created:       by {bill.created_by}, at {bill.created_at.tzinfo} time")
-        first_update = bill.updated_at
+        print(f"id:            {bill.id} (UUID version {bill.id.version}, made in Python)")
+        print(f"created:       by {bill.created_by} at {bill.created_at.isoformat()}")
+        before = bill.updated_at
         with acting_as("user-7"):
             await Bill.objects.filter(number__startswith="2026").update(paid=True)
         bill = await Bill.objects.get(number="2026-001")
-        print(f"updated:       by {bill.updated_by}, later: {bill.updated_at > first_update}")
+        print(f"updated:       by {bill.updated_by} at {bill.updated_at.isoformat()}")
+        print(f"               later than before: {bill.updated_at > before}")
         # --8<-- [end:uuid_timestamps_audit]
 
         # --8<-- [start:read_only]
         with allow_writes(Region):  # seeding is allowed inside the block, for this task
             await Region.objects.bulk_create([Region(code="eu"), Region(code="us")])
+        print(f"seeded:        {await Region.objects.count()} regions")
         try:
             await Region.objects.filter(code="eu").update(code="EU")
         except ReadOnlyError as exc:
@@ -70,24 +88,41 @@ async def main() -> None:
         # --8<-- [end:read_only]
 
         # --8<-- [start:soft_delete]
+        await Bill.objects.create(number="2026-002")
         await bill.delete()  # sets deleted_at; the row stays
-        print(f"soft delete:   is_deleted={bill.is_deleted}")
+        print(f"soft delete:   is_deleted={bill.is_deleted}, deleted_at={bill.deleted_at}")
         print(f"default:       {await Bill.objects.count()} visible")
         print(f"with_deleted:  {await Bill.objects.with_deleted().count()} in the table")
+        in_bin = await Bill.objects.only_deleted().values_list("number", flat=True)
+        print(f"only_deleted:  {in_bin}")
+        print(f"all_objects:   {await Bill.all_objects.count()} in the table")
         await bill.restore()
         print(f"restored:      {await Bill.objects.count()} visible")
-        await bill.hard_delete()
-        print(f"hard delete:   {await Bill.all_objects.count()} left")
+        removed = await Bill.objects.filter(number="2026-002").hard_delete()  # a real DELETE
+        print(f"hard delete:   {removed} row gone, {await Bill.all_objects.count()} in the table")
         # --8<-- [end:soft_delete]
 
         # --8<-- [start:soft_relations]
-        shop = await Store.objects.create(name="corner")
-        await Purchase.objects.create(store_id=shop.id)
-        await shop.delete()
+        corner = await Store.objects.create(name="corner")
+        await Purchase.objects.create(store_id=corner.id)
+        await corner.delete()
         purchases = await Purchase.objects.select_related("store")
-        print(f"select_related: purchase kept, store is {purchases[0].store}")
-        print(f"lookup:        {await Purchase.objects.filter(store__name='corner').count()}")
+        print(f"select_related: {len(purchases)} purchase, its store is {purchases[0].store}")
+        at_corner = await Purchase.objects.filter(store__name="corner").count()
+        print(f"lookup:        {at_corner} purchases at a live store named 'corner'")
         # --8<-- [end:soft_relations]
+
+        # --8<-- [start:unique_live]
+        with acting_as("user-42"):
+            memo = await Memo.objects.create(subject="Q3 plan")
+            try:
+                await Memo.objects.create(subject="Q3 plan")
+            except ConflictError as exc:
+                print(f"unique:        conflict on {exc.constraint}")
+            await memo.delete()
+            again = await Memo.objects.create(subject="Q3 plan")  # the deleted row no longer counts
+        print(f"reused:        new id {again.id != memo.id}, {await Memo.all_objects.count()} rows")
+        # --8<-- [end:unique_live]
 
 
 if __name__ == "__main__":
