@@ -17,7 +17,6 @@ Otherwise ``bulk_create`` uses a multi-row ``INSERT ... RETURNING``.
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Integer, text
@@ -76,16 +75,16 @@ async def copy_insert(
         for i, k in enumerate(keys, start=1)
         if (proc := info.table_columns[k].type.dialect_impl(dialect).bind_processor(dialect))
     ]
+    # Column by column: one list per column and one tuple per row, so a large call makes
+    # few objects for the garbage collector to track.
     pk_key = info.pk_key
-    for ident, obj in zip(ids, objs, strict=True):
-        obj.__dict__[pk_key] = ident
-    records: list[Any] = list(map(itemgetter(pk_key, *keys), (obj.__dict__ for obj in objs)))
-    if processors:
-        for n, record in enumerate(records):
-            patched = list(record)
-            for i, proc in processors:
-                patched[i] = proc(patched[i])  # None too: JSON turns it into JSON null
-            records[n] = patched
+    dicts = [obj.__dict__ for obj in objs]
+    for ident, data in zip(ids, dicts, strict=True):
+        data[pk_key] = ident
+    columns: list[Any] = [ids, *([data[k] for data in dicts] for k in keys)]
+    for i, proc in processors:
+        columns[i] = list(map(proc, columns[i]))  # None too: JSON turns it into JSON null
+    records = list(zip(*columns, strict=True))
     raw = await conn.get_raw_connection()
     try:
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
@@ -98,6 +97,5 @@ async def copy_insert(
         if getattr(exc, "sqlstate", None) is None:
             raise
         raise translate_error(exc, model=info.model, operation="bulk_create") from exc
-    for obj in objs:
-        info.mark_loaded(obj)
+    info.mark_all_loaded(objs)
     return True

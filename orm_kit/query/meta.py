@@ -61,6 +61,18 @@ class ModelInfo:
         else:
             state.key = self.identity(data)
 
+    def mark_all_loaded(self, objs: list[Any]) -> None:
+        """:meth:`mark_loaded` for many instances of a single-column primary key model."""
+        ident_class = self.identity_class
+        pk_key = self.pk_keys[0]
+        for obj in objs:
+            data = obj.__dict__
+            state = data["_sa_instance_state"]
+            if state.committed_state or state.modified:
+                make_transient_to_detached(obj)
+            else:
+                state.key = (ident_class, (data[pk_key],), None)
+
     def build(self, keys: tuple[str, ...], row: Any) -> Any:
         """Make a detached, loaded instance from ``row`` (values in ``keys`` order)."""
         return self.build_all(keys, (row,))[0]

@@ -760,6 +760,8 @@ class QuerySet(Generic[ModelT, RowT]):
 
         With ``ignore_conflicts`` conflicting rows are skipped (and keys are not set);
         with ``update_conflicts`` they are updated (``update_fields``) on ``unique_fields``.
+        All or nothing: when a batch fails, the earlier ones are rolled back too and every
+        instance is left unsaved (no primary key), ready to be passed again.
         """
         return await writes.bulk_create(
             self._base(),

@@ -265,8 +265,11 @@ async def bulk_create(
     runs: list[tuple[tuple[str, ...], list[Any]]] = []
     last_set: Any = None
     last_full: Any = None
+    stored: list[Any] = []  # instances that already had an identity (a re-insert)
     for obj in objs:
         data = obj.__dict__
+        if data["_sa_instance_state"].key is not None:
+            stored.append(obj)
         if data.keys() == last_full:  # same attributes as the previous, already filled, row
             runs[-1][1].append(obj)
             continue
@@ -344,8 +347,32 @@ async def bulk_create(
             ]
             await conn.execute(insert(audit_log_table()), rows)
 
-    await _on_connection(qs, work_and_audit, "bulk_create")
+    try:
+        await _on_connection(qs, work_and_audit, "bulk_create")
+    except BaseException:
+        _unsave(info, runs, stored)
+        raise
     return objs
+
+
+def _unsave(
+    info: ModelInfo, runs: list[tuple[tuple[str, ...], list[Any]]], keep: list[Any]
+) -> None:
+    """After a failed ``bulk_create``, make the instances it had filled transient again.
+
+    Batches written before the failure were rolled back with it, so their instances must
+    not keep the keys and server values they were given.
+    """
+    kept = {id(obj) for obj in keep}
+    for keys, group in runs:
+        filled = [k for k in info.table_columns if k not in keys]
+        for obj in group:
+            if id(obj) in kept:
+                continue
+            data = obj.__dict__
+            data["_sa_instance_state"].key = None
+            for key in filled:
+                data.pop(key, None)
 
 
 def _fillers(info: ModelInfo) -> dict[str, tuple[bool, Any]]:

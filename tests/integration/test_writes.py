@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 
 from orm_kit import ConflictError, Database, F, Q, ValidationError
 from tests.models import Product, User
@@ -172,6 +172,21 @@ async def test_large_bulk_create_conflict_writes_nothing(db: Database) -> None:
         await Product.objects.bulk_create(products)
     assert info.value.constraint == "uq_product_sku_region"
     assert await raw_count(db, "product") == 0
+    # Nothing was written, so no instance keeps a key (COPY draws them before writing).
+    assert all(p.id is None and inspect(p).transient for p in products)
+
+
+async def test_failed_bulk_create_leaves_earlier_batches_unsaved(db: Database) -> None:
+    """A failure in a later batch rolls the earlier ones back; their instances, filled
+    from RETURNING before the failure, become unsaved again."""
+    products = [Product(sku=f"B{i}") for i in range(5)]
+    products.append(Product(sku="B1"))  # duplicate, in the last batch
+    with pytest.raises(ConflictError):
+        await Product.objects.bulk_create(products, batch_size=2)
+    assert await raw_count(db, "product") == 0
+    assert all(p.id is None and inspect(p).transient for p in products)
+    await Product.objects.bulk_create(products[:5])  # and they can be saved afterwards
+    assert sorted(p.sku for p in await Product.objects.all()) == [f"B{i}" for i in range(5)]
 
 
 async def test_large_bulk_create_converts_values_like_insert(db: Database) -> None:
