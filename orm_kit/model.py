@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from sqlalchemy import MetaData
 from sqlalchemy import inspect as sa_inspect
@@ -13,7 +13,14 @@ from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 
 from orm_kit import exceptions
 from orm_kit.query.manager import Manager
-from orm_kit.query.meta import _FAST_NEW, _INFOS, ModelInfo, get_model_info
+from orm_kit.query.meta import (
+    _FAST_NEW,
+    _INFOS,
+    LAZY_STATE,
+    LazyInstanceState,
+    ModelInfo,
+    get_model_info,
+)
 from orm_kit.query.relations import default_lazy
 
 if TYPE_CHECKING:
@@ -99,12 +106,15 @@ class ModelMeta(DeclarativeAttributeIntercept):
 
     def __call__(cls, *args: Any, **values: Any) -> Any:
         # Building many instances is common (bulk_create, tests, imports): when the
-        # constructor would only set plain columns, make the instance the way SQLAlchemy
-        # does for loaded rows instead of running its instrumented __init__ machinery.
-        fast = _FAST_NEW.get(cls)
-        if fast is not None and not args and fast[0].issuperset(values):
-            obj = fast[1]()
-            obj.__dict__.update(values)
+        # constructor would only set plain columns, store them and leave SQLAlchemy's
+        # state to be made on first use (see LazyInstanceState) instead of running the
+        # instrumented __init__ machinery.
+        direct = _FAST_NEW.get(cls)
+        if direct is not None and not args and direct.issuperset(values):
+            obj = cast(Any, cls).__new__(cls)
+            data = obj.__dict__
+            data.update(values)
+            data[LAZY_STATE] = False
             return obj
         return super().__call__(*args, **values)
 
@@ -128,6 +138,8 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
     objects: ClassVar[Manager[Any]] = Manager()
+    # SQLAlchemy's per-instance state, made on first use for instances orm_kit builds.
+    _sa_instance_state: ClassVar[Any] = LazyInstanceState()
     DoesNotExist: ClassVar[type[exceptions.NotFoundError]] = exceptions.NotFoundError
     MultipleObjectsReturned: ClassVar[type[exceptions.MultipleObjectsReturned]] = (
         exceptions.MultipleObjectsReturned

@@ -9,12 +9,76 @@ from sqlalchemy import Column, Table, inspect
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.sql.elements import ColumnElement
 
-__all__ = ["ModelInfo", "get_model_info"]
+__all__ = [
+    "LAZY_STATE",
+    "LazyInstanceState",
+    "ModelInfo",
+    "forget_identity",
+    "get_model_info",
+    "has_identity",
+]
 
 # A memo of facts derived from immutable mappings: filled once per model class.
 _INFOS: dict[type[Any], ModelInfo] = {}
-# Models whose constructor only sets plain columns: (those column keys, make-an-instance).
-_FAST_NEW: dict[type[Any], tuple[frozenset[str], Any]] = {}
+# Models whose constructor only sets plain columns: the keys of those columns.
+_FAST_NEW: dict[type[Any], frozenset[str]] = {}
+
+LAZY_STATE = "_sa_orm_kit_state"
+"""The ``__dict__`` key of an instance whose SQLAlchemy ``InstanceState`` is not made yet.
+
+Its value says what the state will be: ``False`` for a new (transient) instance, ``True``
+for a detached one loaded from (or just written to) a row, whose identity key comes from
+its primary key. The ``_sa`` prefix makes tools that skip SQLAlchemy's own keys (such as
+FastAPI's ``jsonable_encoder``) skip it too.
+"""
+
+
+class LazyInstanceState:
+    """``Model._sa_instance_state``: SQLAlchemy's per-instance state, made on first use.
+
+    SQLAlchemy reads an instance's state through ``getattr(obj, "_sa_instance_state")``
+    and keeps it in the instance ``__dict__``. Instances that orm_kit builds in bulk
+    (query results outside a session, the fast constructor) start with only their column
+    values and :data:`LAZY_STATE`; this non-data descriptor makes the state the first time
+    SQLAlchemy asks for it (an attribute write, ``session.add()``, ``inspect()``), stores it
+    where SQLAlchemy keeps it and removes the marker. Reading loaded columns never needs
+    it, so a result that is only read never pays for the state, in time or in memory.
+    Instances without the marker (made by SQLAlchemy itself) behave exactly as before.
+    """
+
+    def __get__(self, obj: Any, owner: type[Any] | None = None) -> Any:
+        if obj is None:  # on the class: there is no state (SQLAlchemy probes for it)
+            raise AttributeError("_sa_instance_state")
+        data = obj.__dict__
+        loaded = data.pop(LAZY_STATE, None)
+        if loaded is None:
+            raise AttributeError("_sa_instance_state")
+        cls = type(obj)
+        manager = cls._sa_class_manager
+        state = manager._state_constructor(obj, manager)
+        data["_sa_instance_state"] = state
+        if loaded:
+            info = _INFOS.get(cls) or get_model_info(cls)  # unpickled in a new process
+            state.key = (info.identity_class, tuple(data[k] for k in info.pk_keys), None)
+        return state
+
+
+def has_identity(obj: Any) -> bool:
+    """Whether ``obj`` stands for a row (it has an identity key), without making its state."""
+    data = obj.__dict__
+    loaded = data.get(LAZY_STATE)
+    if loaded is not None:
+        return bool(loaded)
+    return obj._sa_instance_state.key is not None
+
+
+def forget_identity(obj: Any) -> None:
+    """Make ``obj`` transient again (its row was never written after all)."""
+    data = obj.__dict__
+    if LAZY_STATE in data:
+        data[LAZY_STATE] = False
+    else:
+        obj._sa_instance_state.key = None
 
 
 @dataclass(eq=False)
@@ -52,7 +116,10 @@ class ModelInfo:
         to commit), without its per-attribute bookkeeping: this runs once per row.
         """
         data = obj.__dict__
-        state = data["_sa_instance_state"]
+        if LAZY_STATE in data:  # no state yet: it will be made with the identity key
+            data[LAZY_STATE] = True
+            return
+        state = obj._sa_instance_state
         if state.committed_state or state.modified:
             make_transient_to_detached(obj)
             return
@@ -62,16 +129,13 @@ class ModelInfo:
             state.key = self.identity(data)
 
     def mark_all_loaded(self, objs: list[Any]) -> None:
-        """:meth:`mark_loaded` for many instances of a single-column primary key model."""
-        ident_class = self.identity_class
-        pk_key = self.pk_keys[0]
+        """:meth:`mark_loaded` for many instances."""
         for obj in objs:
             data = obj.__dict__
-            state = data["_sa_instance_state"]
-            if state.committed_state or state.modified:
-                make_transient_to_detached(obj)
+            if LAZY_STATE in data:
+                data[LAZY_STATE] = True
             else:
-                state.key = (ident_class, (data[pk_key],), None)
+                self.mark_loaded(obj)
 
     def build(self, keys: tuple[str, ...], row: Any) -> Any:
         """Make a detached, loaded instance from ``row`` (values in ``keys`` order)."""
@@ -83,28 +147,16 @@ class ModelInfo:
         Columns left out of ``keys`` (``only()`` / ``defer()``) stay unloaded; touching
         one on the detached instance raises SQLAlchemy's ``DetachedInstanceError``.
         """
-        new = self.mapper.class_manager.new_instance
-        ident_class = self.identity_class
-        pk_positions = [keys.index(k) for k in self.pk_keys]
+        cls = self.model
+        new = cast(Any, cls).__new__
         out: list[Any] = []
         append = out.append
-        if len(pk_positions) == 1:
-            (pos,) = pk_positions
-            for row in rows:
-                obj = new()
-                obj.__dict__.update(zip(keys, row, strict=False))
-                obj._sa_instance_state.key = (ident_class, (row[pos],), None)
-                append(obj)
-        else:
-            for row in rows:
-                obj = new()
-                obj.__dict__.update(zip(keys, row, strict=False))
-                obj._sa_instance_state.key = (
-                    ident_class,
-                    tuple(row[p] for p in pk_positions),
-                    None,
-                )
-                append(obj)
+        for row in rows:
+            obj = new(cls)
+            data = obj.__dict__
+            data.update(zip(keys, row, strict=False))
+            data[LAZY_STATE] = True
+            append(obj)
         return out
 
     def plain_column(self, key: str) -> bool:
@@ -175,5 +227,5 @@ def get_model_info(model: type[Any]) -> ModelInfo:
     )
     _INFOS[model] = info
     if info.plain_init:
-        _FAST_NEW[model] = (info.direct_keys, mapper.class_manager.new_instance)
+        _FAST_NEW[model] = info.direct_keys
     return info

@@ -24,7 +24,7 @@ from orm_kit.query.copy import COPY_MIN_ROWS, copy_columns, copy_insert
 from orm_kit.query.executor import flush, resolve_target, run, save_instance, unit_of_work
 from orm_kit.query.expressions import to_expression
 from orm_kit.query.lookups import field_column
-from orm_kit.query.meta import ModelInfo, get_model_info
+from orm_kit.query.meta import ModelInfo, forget_identity, get_model_info, has_identity
 from orm_kit.rules import check_writable
 from orm_kit.signals import post_save, pre_save
 
@@ -268,7 +268,7 @@ async def bulk_create(
     stored: list[Any] = []  # instances that already had an identity (a re-insert)
     for obj in objs:
         data = obj.__dict__
-        if data["_sa_instance_state"].key is not None:
+        if has_identity(obj):
             stored.append(obj)
         if data.keys() == last_full:  # same attributes as the previous, already filled, row
             runs[-1][1].append(obj)
@@ -369,8 +369,8 @@ def _unsave(
         for obj in group:
             if id(obj) in kept:
                 continue
+            forget_identity(obj)
             data = obj.__dict__
-            data["_sa_instance_state"].key = None
             for key in filled:
                 data.pop(key, None)
 

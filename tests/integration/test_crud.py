@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, text
 
 from orm_kit import Database, NotFoundError, ValidationError
+from orm_kit.query.meta import LAZY_STATE
 from tests.models import HTTPLog, User
 
 
@@ -123,3 +127,47 @@ async def test_manager_not_reachable_from_instances(db: Database) -> None:
     user = User(email="x@x.io")
     with pytest.raises(AttributeError, match="isn't accessible via User instances"):
         _ = user.objects
+
+
+async def test_loaded_instances_make_their_state_on_first_use(db: Database) -> None:
+    """Results read outside a session carry only their values until SQLAlchemy needs
+    their state; it is then made detached, with the row's identity."""
+    await User.objects.bulk_create([User(email=f"{n}@x.io", name=n) for n in ("a", "b")])
+    ann, bob = await User.objects.order_by("email")
+    assert "_sa_instance_state" not in vars(ann)
+    assert (ann.email, ann.name) == ("a@x.io", "a")  # reading needs no state
+    assert "_sa_instance_state" not in vars(ann)
+    state = sa_inspect(ann)
+    assert state.detached and state.identity == (ann.id,)
+    assert vars(ann)["_sa_instance_state"] is state
+    assert LAZY_STATE not in vars(ann)
+    assert sa_inspect(ann) is state  # made once
+
+    # A write is tracked from the loaded value; save() sends only that column.
+    await User.objects.filter(id=bob.id).update(age=40)
+    bob.name = "Bob"
+    assert sa_inspect(bob).attrs.name.history.deleted == ["b"]
+    await bob.save()
+    fresh = await User.objects.get(id=bob.id)
+    assert (fresh.name, fresh.age) == ("Bob", 40)
+
+    # A loaded instance joins a session as the persistent row it stands for.
+    async with db.session() as session:
+        session.add(fresh)
+        fresh.age = 41
+    assert (await User.objects.get(id=bob.id)).age == 41
+
+
+async def test_copies_of_loaded_instances_get_their_own_state(db: Database) -> None:
+    user = await User.objects.create(email="c@x.io", name="C")
+    loaded = await User.objects.get(id=user.id)
+    for clone in (pickle.loads(pickle.dumps(loaded)), copy.deepcopy(loaded)):
+        assert clone.email == "c@x.io"
+        state = sa_inspect(clone)
+        assert state.detached and state.identity == (user.id,)
+        assert state is not sa_inspect(loaded)
+    new = User(email="d@x.io")
+    clone = pickle.loads(pickle.dumps(new))
+    assert sa_inspect(clone).transient
+    await clone.save()
+    assert (await User.objects.get(email="d@x.io")).id == clone.id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import pytest
@@ -107,6 +108,20 @@ def test_constructor_sets_plain_columns_and_tracks_later_changes() -> None:
     assert sa_inspect(again).attrs.name.history.added == ["Robert"]
     with pytest.raises(TypeError, match="nickname"):
         User(email="c@x.io", nickname="c")
+
+
+def test_constructed_instances_make_their_state_on_first_use() -> None:
+    User(email="warm@x.io")  # the first construction computes the model facts
+    user = User(email="a@x.io", name="Ann")
+    assert "_sa_instance_state" not in vars(user)
+    assert user.name == "Ann"
+    user.name = "Anne"  # the first write makes the state, then records the change
+    state = vars(user)["_sa_instance_state"]
+    assert state.transient and state.attrs.name.history.added == ["Anne"]
+    assert sa_inspect(user) is state
+    assert not hasattr(User, "_sa_instance_state")  # nothing on the class itself
+    fresh = User(email="b@x.io")
+    assert sa_inspect(copy.copy(fresh)) is not sa_inspect(fresh)
 
 
 def test_constructor_honours_validators_custom_init_and_init_events() -> None:
