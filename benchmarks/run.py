@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import importlib.util
 import os
 import platform
@@ -81,6 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def implementations(dialect: str) -> list[Implementation]:
     """The contenders, in round order; asyncpg only on PostgreSQL."""
     impls: list[Implementation] = [OrmKitImpl(), CoreImpl(), OrmImpl()]
+    if importlib.util.find_spec("tortoise") is not None:
+        from benchmarks.impl_tortoise import TortoiseImpl
+
+        impls.append(TortoiseImpl())
     if dialect == "postgresql":
         impls.append(AsyncpgImpl())
     return impls
@@ -103,7 +108,7 @@ def _revision() -> str:
 def _tortoise_note() -> str:
     if importlib.util.find_spec("tortoise") is None:
         return "Tortoise ORM is not installed (pip install -e '.[bench]'): its column is skipped."
-    return "Tortoise ORM is installed, but this harness has no Tortoise leg yet: skipped."
+    return f"Tortoise ORM {importlib.metadata.version('tortoise-orm')} is measured too."
 
 
 async def run_leg(label: str, url: str, plan: Plan, args: argparse.Namespace) -> str:
