@@ -1,5 +1,6 @@
 """The measuring loop: per workload, warm every contender up, then run interleaved rounds
-(orm_kit, Core, ORM, asyncpg, then again ...), resetting the table whenever it changed."""
+(orm_kit, Core, ORM, ... then again, each round starting one contender later), resetting
+the table whenever it changed."""
 
 from __future__ import annotations
 
@@ -108,7 +109,10 @@ async def run_workloads(
         for rnd in range(1, rounds + 1):
             line = []
             units_seen: dict[str, int] = {}
-            for c in contenders:
+            # Each round starts with the next contender, so none is always first (right
+            # after the warm-up, or after another's writes) and position effects average out.
+            shift = (rnd - 1) % len(contenders)
+            for c in contenders[shift:] + contenders[:shift]:
                 await table.prepare(wid)
                 elapsed, units = await _timed(c, plan)
                 table.used_by(wid)

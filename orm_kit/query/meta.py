@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Column, Table, inspect
@@ -99,6 +99,8 @@ class ModelInfo:
     plain_init: bool
     eager_relationships: bool
     soft_delete: bool
+    # Statements that take all their values as execution parameters, built once.
+    statements: dict[str, Any] = field(default_factory=dict)
 
     @property
     def pk_key(self) -> str:

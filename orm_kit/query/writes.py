@@ -16,6 +16,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import ClauseElement
 
 from orm_kit.exceptions import ConflictError, NotFoundError, ValidationError, translate_error
 from orm_kit.history import audit_log_table, audit_value, bulk_entry, entry, is_tracked
@@ -72,14 +73,32 @@ async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     ):
         await save_instance(obj, qs.query_state.using)
         return obj
-    table = info.table
-    params = {info.table_columns[k].key: obj.__dict__[k] for k in values}
-    stmt = insert(table).values(params).returning(*info.table_columns.values())
-    row = await run(target, stmt, lambda r: r.one(), model=model, operation="create")
+    data = obj.__dict__
+    params: dict[str, Any] | None = {info.table_columns[k].key: data[k] for k in values}
+    stmt: Any
+    if any(_is_sql(v) for v in values.values()):  # rendered into the statement
+        stmt = insert(info.table).values(params or {}).returning(*info.table_columns.values())
+        params = None
+    else:
+        # One statement object per model; the values travel as execution parameters, so
+        # nothing is built per call and SQLAlchemy's compiled cache hits per column set.
+        stmt = info.statements.get("insert_returning")
+        if stmt is None:
+            stmt = insert(info.table).returning(*info.table_columns.values())
+            info.statements["insert_returning"] = stmt
+    row = await run(target, stmt, _one, params, model=model, operation="create")
     for i, key in enumerate(info.table_columns):
         obj.__dict__[key] = row[i]
     info.mark_loaded(obj)
     return obj
+
+
+def _one(result: Result[Any]) -> Any:
+    return result.one()
+
+
+def _is_sql(value: Any) -> bool:
+    return isinstance(value, ClauseElement) or hasattr(type(value), "__clause_element__")
 
 
 def _rowcount(result: Result[Any]) -> int:

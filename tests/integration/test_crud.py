@@ -7,8 +7,8 @@ import pickle
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import func, select, text
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import select, text
 
 from orm_kit import Database, NotFoundError, ValidationError
 from orm_kit.query.meta import LAZY_STATE
@@ -171,3 +171,14 @@ async def test_copies_of_loaded_instances_get_their_own_state(db: Database) -> N
     assert sa_inspect(clone).transient
     await clone.save()
     assert (await User.objects.get(email="d@x.io")).id == clone.id
+
+
+async def test_create_with_sql_expression_and_varying_columns(db: Database) -> None:
+    """Values travel as parameters of one cached statement; a SQL expression is rendered."""
+    lowered = await User.objects.create(email=func.lower("ANN@X.IO"))
+    assert lowered.email == "ann@x.io"
+    named = await User.objects.create(email="bob@x.io", name="Bob", age=3)
+    plain = await User.objects.create(email="cy@x.io")
+    assert (named.name, named.age, plain.name, plain.age) == ("Bob", 3, "", None)
+    rows = await User.objects.order_by("email").values_list("email", "name", "age")
+    assert rows == [("ann@x.io", "", None), ("bob@x.io", "Bob", 3), ("cy@x.io", "", None)]
