@@ -351,6 +351,12 @@ lookups = LookupRegistry()
 """The registry every QuerySet resolves lookups against."""
 
 
+def is_plain_exact(type_: TypeEngine[Any]) -> bool:
+    """Whether ``exact`` on a column of ``type_`` is the built-in ``column == value``
+    (not replaced by a ``register_lookup("exact", ..., for_type=...)``)."""
+    return lookups.lookup("exact", type_) is _exact
+
+
 def register_lookup(
     name: str, fn: LookupFn, *, for_type: type[TypeEngine[Any]] | None = None
 ) -> None:

@@ -100,7 +100,7 @@ class ModelInfo:
     eager_relationships: bool
     soft_delete: bool
     # Statements that take all their values as execution parameters, built once.
-    statements: dict[str, Any] = field(default_factory=dict)
+    statements: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def pk_key(self) -> str:

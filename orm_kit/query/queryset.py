@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, Self, cast, overload
 
-from sqlalchemy import not_, select
+from sqlalchemy import JSON, bindparam, not_, select
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,12 @@ from orm_kit.exceptions import (
 from orm_kit.query import compiler, writes
 from orm_kit.query.executor import Target, resolve_target, run
 from orm_kit.query.expressions import Aggregate, OrderBy, Q, Resolvable, to_expression
-from orm_kit.query.lookups import expression_lookup, field_column, resolve_lookup
+from orm_kit.query.lookups import (
+    expression_lookup,
+    field_column,
+    is_plain_exact,
+    resolve_lookup,
+)
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.pagination import Page, keyset_page, offset_page
 from orm_kit.query.relations import (
@@ -50,6 +55,41 @@ RowT = TypeVar("RowT", default=ModelT)
 
 _UNSET: Any = object()
 
+# The states of plain managers' base QuerySets (no filters, nothing changed), by id: a
+# get() on one of them with a single column equality can use a cached statement.
+_PLAIN_BASES: dict[int, QueryState] = {}
+_GET_PARAM = "orm_kit_get"
+_WHERE_PARAM = "orm_kit_w_"
+
+
+def _exact_pairs(model: type[Any], kwargs: dict[str, Any]) -> tuple[tuple[str, Any], ...] | None:
+    """``kwargs`` as (column, value) pairs if each is a plain equality on a table column
+    with a value to bind (not None, not SQL, not JSON); else ``None``."""
+    columns = get_model_info(model).table_columns
+    for key, value in kwargs.items():
+        column = columns.get(key)
+        if (
+            column is None
+            or value is None
+            or writes.is_sql(value)
+            or isinstance(value, (list, tuple, set, dict))
+            or isinstance(column.type, JSON)
+            or not is_plain_exact(column.type)
+        ):
+            return None
+    return tuple(kwargs.items())
+
+
+def _scalar_one(result: Result[Any]) -> Any:
+    return result.scalar_one()
+
+
+def register_plain_base(qs: QuerySet[Any, Any]) -> None:
+    """Note ``qs`` (a manager's long-lived base QuerySet) if its state is the default one."""
+    state = qs._state
+    if state == QueryState(qs.model):
+        _PLAIN_BASES[id(state)] = state
+
 
 class QuerySet(Generic[ModelT, RowT]):
     """A lazy query over ``model``; ``await qs`` returns a list, ``async for`` streams.
@@ -70,7 +110,38 @@ class QuerySet(Generic[ModelT, RowT]):
         return self
 
     def _clone(self, **changes: Any) -> QuerySet[ModelT, Any]:
+        changes.setdefault("exact", None)  # any chaining leaves the cached-statement path
         return type(self)(self.model, dataclasses.replace(self._state, **changes))
+
+    def _exact_params(self) -> dict[str, Any] | None:
+        """The parameters of this QuerySet's filters when it can run a cached statement
+        (``filter(column=value, ...)`` straight off a plain manager, outside a session)."""
+        exact = self._state.exact
+        if exact is None or get_model_info(self.model).eager_relationships:
+            return None
+        return {f"{_WHERE_PARAM}{key}": value for key, value in exact}
+
+    def _exact_statement(self, kind: Any, build: Any) -> Any:
+        """The cached statement ``build(state)`` makes for this filter shape and ``kind``,
+        with each filter value a named parameter (see :meth:`_exact_params`)."""
+        state = self._state
+        assert state.exact is not None
+        info = get_model_info(self.model)
+        # Everything that can differ between states carrying ``exact``: get() narrows one
+        # to LIMIT 2 with dataclasses.replace; every other change goes through _clone().
+        cache_key = (kind, tuple(key for key, _ in state.exact), state.limit, state.deleted)
+        stmt = info.statements.get(cache_key)
+        if stmt is None:
+            where = tuple(
+                resolve_lookup(
+                    self.model,
+                    key,
+                    bindparam(f"{_WHERE_PARAM}{key}", type_=info.table_columns[key].type),
+                ).clause
+                for key, _ in state.exact
+            )
+            stmt = info.statements[cache_key] = build(dataclasses.replace(state, where=where))
+        return stmt
 
     @property
     def query_state(self) -> QueryState:
@@ -110,8 +181,15 @@ class QuerySet(Generic[ModelT, RowT]):
                 clauses = tuple(resolve_grouped(self.model, list(kwargs.items())))
             else:
                 clauses = tuple(resolve_lookup(self.model, k, v).clause for k, v in kwargs.items())
+            exact = (
+                _exact_pairs(self.model, kwargs)
+                if kwargs and _PLAIN_BASES.get(id(state)) is state
+                else None
+            )
             return qs._clone(
-                where=(*state.where, *clauses), filter_names=(*state.filter_names, *kwargs)
+                where=(*state.where, *clauses),
+                filter_names=(*state.filter_names, *kwargs),
+                exact=exact,
             )
         q = Q(*args, **kwargs)
         annotations = dict(state.annotations)
@@ -478,6 +556,20 @@ class QuerySet(Generic[ModelT, RowT]):
         return await self._run_fetch(target)
 
     async def _run_fetch(self, target: Target) -> list[RowT]:
+        params = self._exact_params() if target.session is None else None
+        if params is not None:
+            info = get_model_info(self.model)
+            stmt, keys = self._exact_statement("rows", compiler.compile_rows)
+            found: list[RowT] = await run(
+                target,
+                stmt,
+                lambda result: info.build_all(keys, result),
+                params,
+                model=self.model,
+                operation="select",
+                filters=self._filters(),
+            )
+            return found
         stmt, consume = self._consumer(target)
         rows: list[RowT] = await run(
             target, stmt, consume, model=self.model, operation="select", filters=self._filters()
@@ -536,6 +628,10 @@ class QuerySet(Generic[ModelT, RowT]):
             MultipleObjectsReturned: Several rows match (``Model.MultipleObjectsReturned``).
         """
         qs = self._base()
+        if not args and len(lookups) == 1 and _PLAIN_BASES.get(id(qs._state)) is qs._state:
+            found = await qs._get_by_column(lookups)
+            if found is not _UNSET:
+                return cast(RowT, found)
         if args or lookups:
             qs = qs.filter(*args, **lookups)
         if qs._state.limit is None:
@@ -554,6 +650,63 @@ class QuerySet(Generic[ModelT, RowT]):
                 "get() returned more than one row",
             )
         return rows[0]
+
+    async def _get_by_column(self, lookups: dict[str, Any]) -> Any:
+        """``get(column=value)`` on a plain base QuerySet outside a session, through one
+        statement per column built once, with the value as its parameter.
+
+        Returns ``_UNSET`` when the lookup is not that simple (the caller takes the general
+        path, which gives the same result).
+        """
+        ((key, value),) = lookups.items()
+        info = get_model_info(self.model)
+        column = info.table_columns.get(key)
+        if (
+            column is None
+            or value is None
+            or writes.is_sql(value)
+            or isinstance(column.type, JSON)
+            or not is_plain_exact(column.type)
+            or info.eager_relationships
+        ):
+            return _UNSET
+        target = self._target()
+        if target.session is not None:
+            return _UNSET
+        cache_key = f"get:{key}"
+        cached = info.statements.get(cache_key)
+        if cached is None:
+            param = bindparam(_GET_PARAM, type_=column.type)
+            state = dataclasses.replace(
+                self._state,
+                where=(resolve_lookup(self.model, key, param).clause,),
+                filter_names=(key,),
+                limit=2,
+            )
+            cached = info.statements[cache_key] = compiler.compile_rows(state)
+        stmt, keys = cached
+        rows: list[Any] = await run(
+            target,
+            stmt,
+            lambda result: info.build_all(keys, result),
+            {_GET_PARAM: value},
+            model=self.model,
+            operation="select",
+            filters=(key,),
+        )
+        if len(rows) == 1:
+            return rows[0]
+        from orm_kit.exceptions import MultipleObjectsReturned
+
+        kind, what = (
+            (getattr(self.model, "DoesNotExist", NotFoundError), "matching query does not exist")
+            if not rows
+            else (
+                getattr(self.model, "MultipleObjectsReturned", MultipleObjectsReturned),
+                "get() returned more than one row",
+            )
+        )
+        raise kind(f"{self.model.__name__} {what} (filters: {key}).")
 
     def _pk_ordered(self, descending: bool) -> QuerySet[ModelT, RowT]:
         info = get_model_info(self.model)
@@ -615,11 +768,17 @@ class QuerySet(Generic[ModelT, RowT]):
         qs = self._base()
         if qs._state.empty:
             return 0
-        stmt = compiler.compile_count(qs._state)
+        params = qs._exact_params()
+        stmt = (
+            compiler.compile_count(qs._state)
+            if params is None
+            else qs._exact_statement("count", compiler.compile_count)
+        )
         n: int = await run(
             qs._target(),
             stmt,
-            lambda r: r.scalar_one(),
+            _scalar_one,
+            params,
             model=self.model,
             operation="count",
             filters=qs._filters(),
@@ -870,6 +1029,7 @@ class QuerySet(Generic[ModelT, RowT]):
 
     def clone_with(self, **changes: Any) -> Self:
         """Return a copy with ``QueryState`` fields replaced (for extensions)."""
+        changes.setdefault("exact", None)
         return type(self)(self.model, dataclasses.replace(self._base()._state, **changes))
 
 

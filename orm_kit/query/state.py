@@ -28,6 +28,10 @@ class QueryState:
     model: type[Any]
     where: tuple[ColumnElement[bool], ...] = ()
     filter_names: tuple[str, ...] = ()
+    # Set only by filter(column=value, ...) on a plain manager's base QuerySet: those
+    # pairs, so terminal methods can run a cached statement with the values as parameters.
+    # Any further chaining clears it (see QuerySet._clone); ``where`` holds the same filters.
+    exact: tuple[tuple[str, Any], ...] | None = None
     # (expression, descending, field name or None) per ordering term
     order_by: tuple[tuple[ColumnElement[Any], bool, str | None], ...] = ()
     limit: int | None = None

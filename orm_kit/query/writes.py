@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, case, insert, literal
+from sqlalchemy import JSON, Table, bindparam, case, insert, literal
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import CursorResult, Result
@@ -22,7 +22,14 @@ from orm_kit.exceptions import ConflictError, NotFoundError, ValidationError, tr
 from orm_kit.history import audit_log_table, audit_value, bulk_entry, entry, is_tracked
 from orm_kit.query import compiler
 from orm_kit.query.copy import COPY_MIN_ROWS, copy_columns, copy_insert
-from orm_kit.query.executor import flush, resolve_target, run, save_instance, unit_of_work
+from orm_kit.query.executor import (
+    Target,
+    flush,
+    resolve_target,
+    run,
+    save_instance,
+    unit_of_work,
+)
 from orm_kit.query.expressions import to_expression
 from orm_kit.query.lookups import field_column
 from orm_kit.query.meta import ModelInfo, forget_identity, get_model_info, has_identity
@@ -76,7 +83,7 @@ async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     data = obj.__dict__
     params: dict[str, Any] | None = {info.table_columns[k].key: data[k] for k in values}
     stmt: Any
-    if any(_is_sql(v) for v in values.values()):  # rendered into the statement
+    if any(is_sql(v) for v in values.values()):  # rendered into the statement
         stmt = insert(info.table).values(params or {}).returning(*info.table_columns.values())
         params = None
     else:
@@ -93,11 +100,15 @@ async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     return obj
 
 
+_SET_PARAM = "orm_kit_v_"
+
+
 def _one(result: Result[Any]) -> Any:
     return result.one()
 
 
-def _is_sql(value: Any) -> bool:
+def is_sql(value: Any) -> bool:
+    """Whether ``value`` is a SQL expression rather than a value to bind."""
     return isinstance(value, ClauseElement) or hasattr(type(value), "__clause_element__")
 
 
@@ -133,11 +144,54 @@ async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
         stmt = compiler.compile_update(state, resolved, orm=True)
         return await _with_audit(qs, stmt, "bulk_update", values)
     target = resolve_target(state.using)
-    stmt = compiler.compile_update(state, resolved, orm=target.session is not None)
+    params = _exact_update_params(qs, target, values, resolved)
+    if params is not None:
+        columns = get_model_info(model).table_columns
+        stmt = qs._exact_statement(
+            ("update", tuple(resolved)),
+            lambda st: compiler.compile_update(
+                st,
+                {k: bindparam(f"{_SET_PARAM}{k}", type_=columns[k].type) for k in resolved},
+                orm=False,
+            ),
+        )
+    else:
+        stmt = compiler.compile_update(state, resolved, orm=target.session is not None)
     count: int = await run(
-        target, stmt, _rowcount, model=model, operation="update", filters=state.filter_names
+        target,
+        stmt,
+        _rowcount,
+        params,
+        model=model,
+        operation="update",
+        filters=state.filter_names,
     )
     return count
+
+
+def _exact_update_params(
+    qs: QuerySet[Any, Any], target: Target, values: dict[str, Any], resolved: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The parameters for the cached UPDATE of ``filter(column=value).update(...)`` outside
+    a session, when every value is a plain one (no expression, no JSON column)."""
+    if target.session is not None or len(values) != len(resolved):
+        return None
+    params = qs._exact_params()
+    if params is None:
+        return None
+    info = get_model_info(qs.model)
+    for name, value in values.items():
+        key = info.pk_key if name == "pk" else name
+        column = info.table_columns.get(key)
+        if (
+            column is None
+            or resolved[key] is not value  # an F() or other expression
+            or is_sql(value)
+            or isinstance(column.type, JSON)
+        ):
+            return None
+        params[f"{_SET_PARAM}{key}"] = value
+    return params
 
 
 async def _with_audit(
@@ -166,9 +220,19 @@ async def delete(qs: QuerySet[Any, Any]) -> int:
     if is_tracked(model):
         return await _with_audit(qs, compiler.compile_delete(state, orm=True), "bulk_delete", {})
     target = resolve_target(state.using)
-    stmt = compiler.compile_delete(state, orm=target.session is not None)
+    params = qs._exact_params() if target.session is None else None
+    if params is not None:
+        stmt = qs._exact_statement("delete", lambda st: compiler.compile_delete(st, orm=False))
+    else:
+        stmt = compiler.compile_delete(state, orm=target.session is not None)
     count: int = await run(
-        target, stmt, _rowcount, model=model, operation="delete", filters=state.filter_names
+        target,
+        stmt,
+        _rowcount,
+        params,
+        model=model,
+        operation="delete",
+        filters=state.filter_names,
     )
     return count
 

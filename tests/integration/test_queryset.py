@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy import inspect as sa_inspect
 
 from orm_kit import Avg, Count, Database, F, Max, Min, Q, QuerySet, Sum, ValidationError
 from orm_kit.query.state import QueryState
-from tests.models import User
+from tests.models import Invoice, Shop, User
 
 
 @pytest.fixture
@@ -194,3 +196,103 @@ async def test_sql_shows_bound_parameters_not_values(ten: Database) -> None:
     sql = User.objects.filter(name="Robert'); DROP TABLE user;--").sql()
     assert "DROP" not in sql
     assert "WHERE" in sql
+
+
+async def test_get_by_one_column_reuses_one_statement(ten: Database) -> None:
+    """get(column=value) on a plain manager runs one cached statement with the value as a
+    parameter, and answers exactly as the general path does."""
+    seen: list[object] = []
+
+    def record(conn: object, clause: object, *args: object) -> None:
+        seen.append(clause)
+
+    event.listen(ten.engine.sync_engine, "before_execute", record)
+    try:
+        first = await User.objects.get(email="u3@x.io")
+        second = await User.objects.get(email="u4@x.io")
+        by_pk = await User.objects.get(pk=first.id)
+        with pytest.raises(User.DoesNotExist, match=r"filters: email"):
+            await User.objects.get(email="nobody@x.io")
+        with pytest.raises(User.MultipleObjectsReturned, match=r"filters: age"):
+            await User.objects.get(age=1)
+    finally:
+        event.remove(ten.engine.sync_engine, "before_execute", record)
+    assert (first.score, second.score, by_pk.email) == (3, 4, "u3@x.io")
+    assert seen[0] is seen[1]  # the same statement object, values bound per call
+    assert sa_inspect(first).detached and sa_inspect(first).identity == (first.id,)
+    assert (await User.objects.get(age=2, is_active=True)).score == 2  # two lookups: general path
+    # Inside a session get() goes through the session (its identity map).
+    async with ten.session() as session:
+        loaded = await User.objects.get(email="u5@x.io")
+        assert loaded in session
+        assert await User.objects.get(id=loaded.id) is loaded
+
+
+async def test_get_hides_soft_deleted_rows(db: Database) -> None:
+    kept, gone = await Shop.objects.bulk_create([Shop(name="kept"), Shop(name="gone")])
+    await gone.delete()
+    assert (await Shop.objects.get(id=kept.id)).name == "kept"
+    with pytest.raises(Shop.DoesNotExist):
+        await Shop.objects.get(id=gone.id)
+    assert (await Shop.all_objects.get(id=gone.id)).is_deleted
+
+
+async def test_simple_filters_reuse_statements_and_match_the_general_path(
+    ten: Database,
+) -> None:
+    """filter(column=value, ...) straight off a manager runs cached statements for reading,
+    counting, updating and deleting; chained QuerySets take the general path. Both agree."""
+    seen: list[object] = []
+
+    def record(conn: object, clause: object, *args: object) -> None:
+        seen.append(clause)
+
+    event.listen(ten.engine.sync_engine, "before_execute", record)
+    try:
+        ages = [[u.score for u in await User.objects.filter(age=a)] for a in (1, 2)]
+        counts = [await User.objects.filter(age=a, is_active=True).count() for a in (1, 2)]
+        updated = [
+            await User.objects.filter(email=e).update(name="X") for e in ("u1@x.io", "u2@x.io")
+        ]
+    finally:
+        event.remove(ten.engine.sync_engine, "before_execute", record)
+    assert [sorted(s) for s in ages] == [[1, 5, 9], [2, 6]]
+    assert counts == [2, 1]  # age 1: u1, u5 (u9 inactive); age 2: u2 (u6 inactive)
+    assert updated == [1, 1]
+    assert seen[0] is seen[1] and seen[2] is seen[3] and seen[4] is seen[5]
+    # The general path gives the same answers.
+    assert sorted(u.score for u in await User.objects.filter(age__exact=1)) == [1, 5, 9]
+    assert await User.objects.filter(age=1).filter(is_active=True).count() == 2
+    assert [u.score for u in await User.objects.filter(age=1).order_by("-score")[:2]] == [9, 5]
+    assert await User.objects.filter(age=1).exclude(score=5).count() == 2
+    assert await User.objects.filter(age=1).values_list("score", flat=True).order_by("score") == [
+        1,
+        5,
+        9,
+    ]
+    assert await User.objects.filter(name="X").count() == 2
+    assert await User.objects.filter(age=None).count() == 0  # None: IS NULL, general path
+    # An F() value takes the general UPDATE; a plain one the cached UPDATE.
+    assert await User.objects.filter(age=3).update(score=F("score") + 100) == 2
+    assert sorted(await User.objects.filter(age=3).values_list("score", flat=True)) == [103, 107]
+    assert await User.objects.filter(age=3).delete() == 2
+    assert await User.objects.filter(age=0).delete() == 3
+    assert await User.objects.count() == 5
+
+
+async def test_simple_filters_on_soft_deleted_and_timestamped_models(db: Database) -> None:
+    """The cached statements keep soft-delete filtering and per-call column defaults."""
+    shops = await Shop.objects.bulk_create([Shop(name="a"), Shop(name="b")])
+    assert await Shop.objects.filter(name="a").delete() == 1  # soft: an UPDATE
+    assert await Shop.objects.filter(name="a").count() == 0
+    assert await Shop.all_objects.filter(name="a").count() == 1
+    assert await Shop.objects.filter(name="b").delete() == 1
+    assert {s.name for s in await Shop.all_objects.all()} == {"a", "b"}
+    assert all(s.is_deleted for s in await Shop.all_objects.filter(id=shops[0].id))
+
+    invoice = await Invoice.objects.create(number="1")
+    stamps = []
+    for amount in (1, 2):
+        await Invoice.objects.filter(number="1").update(amount=amount)
+        stamps.append((await Invoice.objects.get(id=invoice.id)).updated_at)
+    assert stamps[0] < stamps[1]  # onupdate evaluated on each run, not cached
