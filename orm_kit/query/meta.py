@@ -50,16 +50,28 @@ class LazyInstanceState:
         if obj is None:  # on the class: there is no state (SQLAlchemy probes for it)
             raise AttributeError("_sa_instance_state")
         data = obj.__dict__
-        loaded = data.pop(LAZY_STATE, None)
+        loaded = data.get(LAZY_STATE)
         if loaded is None:
-            raise AttributeError("_sa_instance_state")
+            # No marker: SQLAlchemy's own instance (no state yet), or another thread has
+            # just made the state.
+            made = data.get("_sa_instance_state")
+            if made is None:
+                raise AttributeError("_sa_instance_state")
+            return made
         cls = type(obj)
         manager = cls._sa_class_manager
         state = manager._state_constructor(obj, manager)
-        data["_sa_instance_state"] = state
         if loaded:
             info = _INFOS.get(cls) or get_model_info(cls)  # unpickled in a new process
             state.key = (info.identity_class, tuple(data[k] for k in info.pk_keys), None)
+            # Columns the query left out (only() / defer()) load on access, which a
+            # detached instance refuses with DetachedInstanceError, as in SQLAlchemy.
+            missing = info.column_set.difference(data)
+            if missing:
+                state.expired_attributes.update(missing)
+        # Made in full before it is published; if two threads race, the first one wins.
+        state = data.setdefault("_sa_instance_state", state)
+        data.pop(LAZY_STATE, None)
         return state
 
 
@@ -99,6 +111,7 @@ class ModelInfo:
     plain_init: bool
     eager_relationships: bool
     soft_delete: bool
+    column_set: frozenset[str] = frozenset()  # column_keys as a set
     # Statements that take all their values as execution parameters, built once.
     statements: dict[Any, Any] = field(default_factory=dict)
 
@@ -207,6 +220,7 @@ def get_model_info(model: type[Any]) -> ModelInfo:
         mapper=mapper,
         table=cast(Table, mapper.local_table),
         column_keys=tuple(columns),
+        column_set=frozenset(columns),
         columns=columns,
         table_columns=table_columns,
         pk_keys=pk_keys,

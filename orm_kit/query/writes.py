@@ -246,8 +246,11 @@ async def _on_connection(qs: QuerySet[Any, Any], work: Any, operation: str) -> A
     target = resolve_target(qs.query_state.using)
     try:
         if target.session is not None:
-            conn = await target.session.connection()
-            return await work(conn, conn.dialect.name)
+            # Under a savepoint, so a failure undoes every batch of this call while the
+            # session goes on (on SQLite a failed statement only undoes itself).
+            async with target.session.begin_nested():
+                conn = await target.session.connection()
+                return await work(conn, conn.dialect.name)
         assert target.database is not None
         async with target.database.engine.begin() as conn:
             return await work(conn, conn.dialect.name)

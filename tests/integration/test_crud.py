@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm.exc import DetachedInstanceError
 
 from orm_kit import Database, NotFoundError, ValidationError
 from orm_kit.query.meta import LAZY_STATE
@@ -182,3 +183,15 @@ async def test_create_with_sql_expression_and_varying_columns(db: Database) -> N
     assert (named.name, named.age, plain.name, plain.age) == ("Bob", 3, "", None)
     rows = await User.objects.order_by("email").values_list("email", "name", "age")
     assert rows == [("ann@x.io", "", None), ("bob@x.io", "Bob", 3), ("cy@x.io", "", None)]
+
+
+async def test_columns_left_out_by_only_refuse_to_load_when_detached(db: Database) -> None:
+    await User.objects.create(email="e@x.io", name="E")
+    (user,) = await User.objects.only("email")
+    assert user.email == "e@x.io"
+    with pytest.raises(DetachedInstanceError):
+        _ = user.name
+    (full,) = await User.objects.defer("age")
+    assert full.name == "E"
+    with pytest.raises(DetachedInstanceError):
+        _ = full.age

@@ -205,3 +205,17 @@ async def test_large_bulk_create_converts_values_like_insert(db: Database) -> No
     assert await User.objects.filter(is_active=True).count() == 550
     assert await User.objects.filter(data__n__gte=1000).count() == 100
     assert all(u.id for u in users)
+
+
+async def test_failed_bulk_create_in_a_session_undoes_its_batches_only(db: Database) -> None:
+    """Inside a session the call runs under a savepoint: a failing batch undoes the earlier
+    ones (SQLite would keep them), the instances are unsaved, and the session goes on."""
+    async with db.session():
+        await Product.objects.create(sku="kept")
+        products = [Product(sku="C1"), Product(sku="C2"), Product(sku="kept")]
+        with pytest.raises(ConflictError):
+            await Product.objects.bulk_create(products, batch_size=1)
+        assert all(p.id is None for p in products)
+        products[2].sku = "C3"
+        await Product.objects.bulk_create(products)
+    assert sorted(await Product.objects.values_list("sku", flat=True)) == ["C1", "C2", "C3", "kept"]

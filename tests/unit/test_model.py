@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import sys
+import threading
 from typing import Any, ClassVar
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from orm_kit import Manager, Model, MultipleObjectsReturned, NotFoundError, ValidationError
 from orm_kit.model import snake_case
+from orm_kit.query.meta import get_model_info
 from tests.models import HTTPLog, Post, Product, User
 
 
@@ -157,3 +160,38 @@ def test_constructor_honours_validators_custom_init_and_init_events() -> None:
     finally:
         for model in (Strict, Custom, Watched):
             Model.metadata.remove(model.__table__)
+
+
+def test_threads_making_the_same_states_agree() -> None:
+    """Threads that touch the same not-yet-made states all get the one, complete state."""
+    info = get_model_info(User)
+    objs = info.build_all(("id", "email"), [(i, f"{i}@x.io") for i in range(1, 20_001)])
+    problems: list[str] = []
+    seen: dict[int, list[object]] = {}
+
+    def touch(n: int) -> None:
+        states = []
+        for obj in objs:
+            try:
+                state = sa_inspect(obj)
+            except Exception as exc:  # any failure is a bug
+                problems.append(repr(exc))
+                continue
+            if state.key is None:
+                problems.append("a loaded row looked transient")
+            states.append(state)
+        seen[n] = states
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=touch, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert problems == []
+    final = [sa_inspect(obj) for obj in objs]
+    assert all(seen[n] == final for n in seen)  # every thread got the published state
