@@ -97,5 +97,6 @@ async def copy_insert(
         if getattr(exc, "sqlstate", None) is None:
             raise
         raise translate_error(exc, model=info.model, operation="bulk_create") from exc
-    info.mark_all_loaded(objs)
+    for obj in objs:
+        info.mark_loaded(obj)
     return True

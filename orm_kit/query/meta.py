@@ -143,15 +143,6 @@ class ModelInfo:
         else:
             state.key = self.identity(data)
 
-    def mark_all_loaded(self, objs: list[Any]) -> None:
-        """:meth:`mark_loaded` for many instances."""
-        for obj in objs:
-            data = obj.__dict__
-            if LAZY_STATE in data:
-                data[LAZY_STATE] = True
-            else:
-                self.mark_loaded(obj)
-
     def build(self, keys: tuple[str, ...], row: Any) -> Any:
         """Make a detached, loaded instance from ``row`` (values in ``keys`` order)."""
         return self.build_all(keys, (row,))[0]

@@ -55,10 +55,9 @@ RowT = TypeVar("RowT", default=ModelT)
 
 _UNSET: Any = object()
 
-# The states of plain managers' base QuerySets (no filters, nothing changed), by id: a
-# get() on one of them with a single column equality can use a cached statement.
+# The states of plain managers' base QuerySets (no filters, nothing changed), by id:
+# filter(column=value, ...) on one of them can run cached statements (QueryState.exact).
 _PLAIN_BASES: dict[int, QueryState] = {}
-_GET_PARAM = "orm_kit_get"
 _WHERE_PARAM = "orm_kit_w_"
 
 
@@ -628,10 +627,6 @@ class QuerySet(Generic[ModelT, RowT]):
             MultipleObjectsReturned: Several rows match (``Model.MultipleObjectsReturned``).
         """
         qs = self._base()
-        if not args and len(lookups) == 1 and _PLAIN_BASES.get(id(qs._state)) is qs._state:
-            found = await qs._get_by_column(lookups)
-            if found is not _UNSET:
-                return cast(RowT, found)
         if args or lookups:
             qs = qs.filter(*args, **lookups)
         if qs._state.limit is None:
@@ -650,63 +645,6 @@ class QuerySet(Generic[ModelT, RowT]):
                 "get() returned more than one row",
             )
         return rows[0]
-
-    async def _get_by_column(self, lookups: dict[str, Any]) -> Any:
-        """``get(column=value)`` on a plain base QuerySet outside a session, through one
-        statement per column built once, with the value as its parameter.
-
-        Returns ``_UNSET`` when the lookup is not that simple (the caller takes the general
-        path, which gives the same result).
-        """
-        ((key, value),) = lookups.items()
-        info = get_model_info(self.model)
-        column = info.table_columns.get(key)
-        if (
-            column is None
-            or value is None
-            or writes.is_sql(value)
-            or isinstance(column.type, JSON)
-            or not is_plain_exact(column.type)
-            or info.eager_relationships
-        ):
-            return _UNSET
-        target = self._target()
-        if target.session is not None:
-            return _UNSET
-        cache_key = f"get:{key}"
-        cached = info.statements.get(cache_key)
-        if cached is None:
-            param = bindparam(_GET_PARAM, type_=column.type)
-            state = dataclasses.replace(
-                self._state,
-                where=(resolve_lookup(self.model, key, param).clause,),
-                filter_names=(key,),
-                limit=2,
-            )
-            cached = info.statements[cache_key] = compiler.compile_rows(state)
-        stmt, keys = cached
-        rows: list[Any] = await run(
-            target,
-            stmt,
-            lambda result: info.build_all(keys, result),
-            {_GET_PARAM: value},
-            model=self.model,
-            operation="select",
-            filters=(key,),
-        )
-        if len(rows) == 1:
-            return rows[0]
-        from orm_kit.exceptions import MultipleObjectsReturned
-
-        kind, what = (
-            (getattr(self.model, "DoesNotExist", NotFoundError), "matching query does not exist")
-            if not rows
-            else (
-                getattr(self.model, "MultipleObjectsReturned", MultipleObjectsReturned),
-                "get() returned more than one row",
-            )
-        )
-        raise kind(f"{self.model.__name__} {what} (filters: {key}).")
 
     def _pk_ordered(self, descending: bool) -> QuerySet[ModelT, RowT]:
         info = get_model_info(self.model)
