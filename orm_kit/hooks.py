@@ -8,7 +8,8 @@ never to sessions orm_kit did not create.
   rows of tracked models (``AuditLogMixin``) in the same transaction.
 * ``before_flush`` — fires on every flush (``save()``, ``create()`` in a session,
   ``session.add`` / ``session.delete`` + flush or commit). Refuses writes to read-only
-  models before any SQL is sent. Bulk statements do not flush, so it does not fire for
+  models, and values that do not fit their column's type (``ValidationError``), before
+  any SQL is sent. Bulk statements do not flush, so it does not fire for
   ``QuerySet.update()`` / ``delete()``; those check on their own.
 * ``do_orm_execute`` — fires for every ORM statement executed on the session (selects,
   ORM-enabled ``update()`` / ``delete()``), including orm_kit's own. Refuses ORM-enabled
@@ -22,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event, insert
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import (
     Mapper,
     ORMExecuteState,
@@ -29,9 +31,11 @@ from sqlalchemy.orm import (
     UOWTransaction,
     with_loader_criteria,
 )
+from sqlalchemy.sql.elements import ClauseElement
 
 from orm_kit.history import audit_log_table, audit_rows_for_flush
 from orm_kit.mixins.soft_delete import SoftDeleteMixin
+from orm_kit.query.meta import get_model_info
 from orm_kit.rules import check_writable
 
 __all__ = ["DELETED_OPTION", "OrmKitSession"]
@@ -76,6 +80,27 @@ def _refuse_read_only_flushes(
     for obj in session.dirty:
         if session.is_modified(obj, include_collections=False):
             check_writable(type(obj), "a flush")
+
+
+@event.listens_for(OrmKitSession, "before_flush")
+def _check_values(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    # The same type checks as create() / update() (orm_kit.query.values), before any SQL:
+    # every column value of a new instance, the changed columns of a loaded one.
+    for obj in session.new:
+        info = get_model_info(type(obj))
+        data = obj.__dict__
+        for key in info.write_checks.keys() & data.keys():
+            _check(info, key, data[key])
+    for obj in session.dirty:
+        info = get_model_info(type(obj))
+        changed = sa_inspect(obj).committed_state.keys() & info.write_checks.keys()
+        for key in changed:
+            _check(info, key, obj.__dict__.get(key))
+
+
+def _check(info: Any, key: str, value: Any) -> None:
+    if value is not None and not isinstance(value, ClauseElement):
+        info.checked(key, value)
 
 
 @event.listens_for(OrmKitSession, "after_flush")

@@ -14,8 +14,21 @@ from sqlalchemy import Float, and_, cast, false, func, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from orm_kit.exceptions import ValidationError
+from orm_kit.query.values import check_arithmetic
 
-__all__ = ["Aggregate", "Avg", "Count", "F", "Max", "Min", "Q", "Resolvable", "Sum"]
+__all__ = [
+    "Aggregate",
+    "Avg",
+    "Count",
+    "F",
+    "Max",
+    "Min",
+    "Q",
+    "Resolvable",
+    "Sum",
+    "leaf",
+    "true_only",
+]
 
 ColumnFor = Callable[[str], ColumnElement[Any]]
 KeyResolver = Callable[[str, Any], "ColumnElement[bool] | None"]
@@ -88,9 +101,12 @@ class Combined(Combinable):
         self.lhs, self.op, self.rhs = lhs, op, rhs
 
     def resolve(self, model: type[Any]) -> ColumnElement[Any]:
-        result: ColumnElement[Any] = self.op(
-            to_expression(self.lhs, model), to_expression(self.rhs, model)
-        )
+        lhs, rhs = to_expression(self.lhs, model), to_expression(self.rhs, model)
+        symbol = _SYMBOLS.get(self.op, "?")
+        check_arithmetic(lhs, symbol, rhs, f"{model.__name__} expression {self!r}")
+        result: ColumnElement[Any] = self.op(lhs, rhs)
+        if not isinstance(result, ColumnElement):
+            raise ValidationError(f"{self!r} has no column in it; use a plain value instead.")
         return result
 
     def __repr__(self) -> str:
@@ -143,8 +159,8 @@ class Q:
     """A boolean combination of lookups: ``Q(a=1) | ~Q(b=2) & Q(c__gt=3)``.
 
     Positional children may be other ``Q`` objects or plain SQLAlchemy clauses.
-    Like Django's, a negated lookup on a nullable column keeps the rows where that
-    column is NULL.
+    As in Django, a negation is the complement: ``~Q(x)`` keeps every row ``Q(x)`` does
+    not, including rows where a column or expression in ``x`` is NULL.
     """
 
     AND = "AND"
@@ -215,23 +231,20 @@ class Q:
         ]
         if self.connector == Q.AND and related:
             # Lookups through one relationship must match the same related row.
-            clauses.extend(resolve_grouped(model, related))
+            clauses.extend(leaf(r, inside_not) for r in resolve_grouped(model, related))
         for i, child in enumerate(self.children):
             if i in custom:
-                clauses.append(custom[i])
+                # An annotation or aggregate can be NULL.
+                clauses.append(true_only(custom[i]) if inside_not else custom[i])
                 continue
             if self.connector == Q.AND and any(child is r for r in related):
                 continue
             if isinstance(child, Q):
                 clauses.append(child.resolve(model, negated=inside_not, key_resolver=key_resolver))
             elif isinstance(child, tuple):
-                res = resolve_lookup(model, child[0], child[1])
-                clause = res.clause
-                if inside_not and res.nullable_guard:
-                    clause = and_(clause, res.column.is_not(None))
-                clauses.append(clause)
+                clauses.append(leaf(resolve_lookup(model, child[0], child[1]), inside_not))
             elif isinstance(child, ColumnElement) or hasattr(child, "__clause_element__"):
-                clauses.append(child)
+                clauses.append(true_only(child) if inside_not else child)
             else:
                 raise ValidationError(
                     f"filter() takes Q objects, SQLAlchemy clauses and keyword lookups, "
@@ -244,6 +257,21 @@ class Q:
         else:
             combined = and_(*clauses) if self.connector == Q.AND else or_(*clauses)
         return not_(combined) if self.negated else combined
+
+
+def true_only(clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``clause IS TRUE``: false where the clause is NULL, so a NOT around it keeps the row.
+
+    This is how a negation keeps Django's rule: ``exclude(x)`` returns exactly the rows
+    ``filter(x)`` does not, also where a column or an expression in ``x`` is NULL.
+    """
+    return clause.is_(true())
+
+
+def leaf(resolved: Any, inside_not: bool) -> ColumnElement[bool]:
+    """The clause of a resolved lookup under an odd (``inside_not``) or even number of NOTs."""
+    clause: ColumnElement[bool] = resolved.clause
+    return true_only(clause) if inside_not and resolved.maybe_null else clause
 
 
 class Aggregate(Resolvable):

@@ -2,32 +2,40 @@
 
 A lookup is ``fn(expression, value) -> clause``; a transform is ``fn(expression) ->
 expression`` (``year``, ``date`` ...) and may be followed by a lookup
-(``created_at__year__gte=2020``). Values are always bound parameters; names are checked
-against the model and the registry, so no user string ever reaches SQL text.
+(``created_at__year__gte=2020``). Names are checked against the model and the registry, so
+no user string ever reaches SQL text; values are checked against the column's type
+(:mod:`orm_kit.query.values`) and always bound as parameters.
+
+The resolver is the one place that decides what a lookup's value *is*: a plain value
+(checked, then bound), an expression (``F``, SQLAlchemy clauses), a subquery (a QuerySet or
+``select()``), ``None`` (``IS NULL``) or a collection (``in`` / ``range``). What it returns
+says so, and the cached-statement path relies on that instead of guessing.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import JSON, Date, Integer, Select, String, cast, func, literal
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy import JSON, Date, DateTime, Integer, Select, String, cast, func, literal
+from sqlalchemy import false as sql_false
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.expression import FunctionElement
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 
-from orm_kit.exceptions import InvalidLookupError, ValidationError
+from orm_kit.exceptions import InvalidLookupError, ORMKitError, ValidationError
+from orm_kit.query.constructs import AtUTC, Contains, DateOf, EndsWith, IRegex, StartsWith
 from orm_kit.query.expressions import Resolvable
 from orm_kit.query.meta import get_model_info
+from orm_kit.query.values import Rejected, check_comparable, checker_for, reject, text_value
 
 __all__ = [
+    "UNBOUND",
     "LookupFn",
     "LookupRegistry",
+    "ResolvedLookup",
     "TransformFn",
     "lookups",
     "register_lookup",
@@ -37,128 +45,19 @@ __all__ = [
 LookupFn = Callable[[ColumnElement[Any], Any], ColumnElement[bool]]
 TransformFn = Callable[[ColumnElement[Any]], ColumnElement[Any]]
 
+ValueKind = Literal["same", "text", "pattern", "many", "pair", "flag", "any"]
+"""What a lookup takes: a value of the column's type, text, a regex pattern, a collection
+(``in``), a pair (``range``), a bool (``isnull``), or anything (lookups you register)."""
 
-# --- backend-specific constructs ------------------------------------------------------
-
-
-class _TextMatch(FunctionElement[bool]):
-    """Case-sensitive contains / startswith / endswith on every backend (no LIKE)."""
-
-    inherit_cache = True
-    name = "orm_kit_text_match"
-
-    def __init__(self, kind: str, column: ColumnElement[Any], value: ColumnElement[Any]):
-        self.kind = kind
-        super().__init__(column, value)
-
-
-@compiles(_TextMatch, "sqlite")
-def _text_match_sqlite(element: _TextMatch, compiler: SQLCompiler, **kw: Any) -> str:
-    # NOTE(sqlite): LIKE ignores ASCII case, so use instr/substr, which do not.
-    col, val = (compiler.process(c, **kw) for c in element.clauses)
-    if element.kind == "contains":
-        return f"(instr({col}, {val}) > 0)"
-    if element.kind == "startswith":
-        return f"(substr({col}, 1, length({val})) = {val})"
-    return f"(length({val}) = 0 OR substr({col}, -length({val})) = {val})"
-
-
-@compiles(_TextMatch)
-def _text_match_default(element: _TextMatch, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = (compiler.process(c, **kw) for c in element.clauses)
-    if element.kind == "contains":
-        return f"(strpos({col}, {val}) > 0)"
-    if element.kind == "startswith":
-        return f"(left({col}, length({val})) = {val})"
-    return f"(right({col}, length({val})) = {val})"
-
-
-@compiles(_TextMatch, "mysql")
-def _text_match_mysql(element: _TextMatch, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = (compiler.process(c, **kw) for c in element.clauses)
-    if element.kind == "contains":
-        return f"(instr(binary {col}, {val}) > 0)"
-    if element.kind == "startswith":
-        return f"(left(binary {col}, char_length({val})) = binary {val})"
-    return f"(right(binary {col}, char_length({val})) = binary {val})"
-
-
-class _IRegex(FunctionElement[bool]):
-    inherit_cache = True
-    name = "orm_kit_iregex"
-
-
-@compiles(_IRegex)
-def _iregex_default(element: _IRegex, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = (compiler.process(c, **kw) for c in element.clauses)
-    return f"({col} ~* {val})"
-
-
-@compiles(_IRegex, "sqlite")
-def _iregex_sqlite(element: _IRegex, compiler: SQLCompiler, **kw: Any) -> str:
-    # NOTE(sqlite): SQLAlchemy registers a Python `regexp` function; (?i) makes it ignore case.
-    col, val = (compiler.process(c, **kw) for c in element.clauses)
-    return f"({col} REGEXP ('(?i)' || {val}))"
-
-
-@compiles(_IRegex, "mysql")
-def _iregex_mysql(element: _IRegex, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = (compiler.process(c, **kw) for c in element.clauses)
-    return f"REGEXP_LIKE({col}, {val}, 'i')"
-
-
-class _AtUTC(FunctionElement[Any]):
-    """A timestamp seen in UTC, so date parts are evaluated in UTC (as Django does)."""
-
-    inherit_cache = True
-    name = "orm_kit_at_utc"
-
-    def __init__(self, expr: ColumnElement[Any]) -> None:
-        super().__init__(expr)
-        self.type = expr.type
-
-
-@compiles(_AtUTC)
-def _at_utc_default(element: _AtUTC, compiler: SQLCompiler, **kw: Any) -> str:
-    (col,) = element.clauses
-    return compiler.process(col, **kw)
-
-
-@compiles(_AtUTC, "postgresql")
-def _at_utc_pg(element: _AtUTC, compiler: SQLCompiler, **kw: Any) -> str:
-    (col,) = element.clauses
-    return f"({compiler.process(col, **kw)} AT TIME ZONE 'UTC')"
-
-
-class _DateOf(FunctionElement[Any]):
-    inherit_cache = True
-    name = "orm_kit_date_of"
-    type = Date()
-
-
-@compiles(_DateOf)
-def _date_of_default(element: _DateOf, compiler: SQLCompiler, **kw: Any) -> str:
-    (col,) = element.clauses
-    return f"CAST({compiler.process(col, **kw)} AS DATE)"
-
-
-@compiles(_DateOf, "sqlite")
-def _date_of_sqlite(element: _DateOf, compiler: SQLCompiler, **kw: Any) -> str:
-    (col,) = element.clauses
-    return f"date({compiler.process(col, **kw)})"
-
-
-def _utc(expr: ColumnElement[Any]) -> ColumnElement[Any]:
-    if getattr(expr.type, "timezone", False):
-        return _AtUTC(expr)
-    return expr
+UNBOUND: Any = object()
+"""``ResolvedLookup.bound`` when the value is not one plain bound parameter."""
 
 
 # --- built-ins ------------------------------------------------------------------------
 
 
-def _bind(expr: ColumnElement[Any], value: Any) -> ColumnElement[Any]:
-    return value if isinstance(value, ColumnElement) else literal(value, type_=expr.type)
+def _text_value(expr: ColumnElement[Any], value: Any) -> ColumnElement[Any]:
+    return value if isinstance(value, ColumnElement) else literal(value, type_=String())
 
 
 def _exact(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
@@ -168,50 +67,53 @@ def _exact(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
 def _iexact(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
     if value is None:
         return expr.is_(None)
-    return func.lower(expr) == func.lower(_bind(expr, value))
+    return func.lower(expr) == func.lower(_text_value(expr, value))
 
 
-def _text(kind: str) -> LookupFn:
+def _text(construct: Any, *, fold: bool) -> LookupFn:
+    # The i-variants compare lower-cased text with the same constructs (no LIKE, so no
+    # wildcards to escape, and an F() value works like a literal one).
     def lookup(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-        return _TextMatch(kind, expr, literal(value, type_=String()))
+        operand = _text_value(expr, value)
+        if fold:
+            return construct(func.lower(expr), func.lower(operand))  # type: ignore[no-any-return]
+        return construct(expr, operand)  # type: ignore[no-any-return]
 
-    lookup.__name__ = kind
     return lookup
 
 
 def _in(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    if isinstance(value, Select | ColumnElement) or hasattr(value, "__clause_element__"):
-        return expr.in_(value)
-    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
-        raise ValidationError(
-            f"The 'in' lookup needs a list, tuple or set of values, not {type(value).__name__}."
-        )
-    return expr.in_(list(value))
+    if isinstance(value, list) and not value:
+        return sql_false()
+    return expr.in_(value)
 
 
 def _range(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    try:
-        low, high = value
-    except (TypeError, ValueError):
-        raise ValidationError(
-            "The 'range' lookup needs a pair (low, high), for example "
-            "created_at__range=(start, end)."
-        ) from None
+    low, high = value
     return expr.between(low, high)
 
 
 def _isnull(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    if not isinstance(value, bool):
-        raise ValidationError("The 'isnull' lookup takes True or False.")
     return expr.is_(None) if value else expr.is_not(None)
 
 
+def _as_text(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    # Like Django, a regex on a non-text column matches the column's text form.
+    return expr if _is_text(expr.type) else cast(expr, String())
+
+
 def _regex(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    return expr.regexp_match(value)
+    return _as_text(expr).regexp_match(_text_value(expr, value))
 
 
 def _iregex(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    return _IRegex(expr, literal(value, type_=String()))
+    return IRegex(_as_text(expr), _text_value(expr, value))
+
+
+def _utc(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    if getattr(_impl(expr.type), "timezone", False):
+        return AtUTC(expr)
+    return expr
 
 
 def _extract(part: str) -> TransformFn:
@@ -228,62 +130,78 @@ def _week_day(expr: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def _date(expr: ColumnElement[Any]) -> ColumnElement[Any]:
-    return _DateOf(_utc(expr))
+    return DateOf(_utc(expr))
 
 
-_BUILTIN_LOOKUPS: dict[str, LookupFn] = {
-    "exact": _exact,
-    "iexact": _iexact,
-    "contains": _text("contains"),
-    "icontains": lambda e, v: e.icontains(v, autoescape=True),
-    "startswith": _text("startswith"),
-    "istartswith": lambda e, v: e.istartswith(v, autoescape=True),
-    "endswith": _text("endswith"),
-    "iendswith": lambda e, v: e.iendswith(v, autoescape=True),
-    "in": _in,
-    "gt": lambda e, v: e > v,
-    "gte": lambda e, v: e >= v,
-    "lt": lambda e, v: e < v,
-    "lte": lambda e, v: e <= v,
-    "range": _range,
-    "isnull": _isnull,
-    "regex": _regex,
-    "iregex": _iregex,
-}
+def _builtin_lookups() -> list[tuple[str, LookupFn, Any, ValueKind]]:
+    text = String
+    return [
+        ("exact", _exact, None, "same"),
+        ("iexact", _iexact, text, "text"),
+        ("contains", _text(Contains, fold=False), text, "text"),
+        ("icontains", _text(Contains, fold=True), text, "text"),
+        ("startswith", _text(StartsWith, fold=False), text, "text"),
+        ("istartswith", _text(StartsWith, fold=True), text, "text"),
+        ("endswith", _text(EndsWith, fold=False), text, "text"),
+        ("iendswith", _text(EndsWith, fold=True), text, "text"),
+        ("in", _in, None, "many"),
+        ("gt", lambda e, v: e > v, None, "same"),
+        ("gte", lambda e, v: e >= v, None, "same"),
+        ("lt", lambda e, v: e < v, None, "same"),
+        ("lte", lambda e, v: e <= v, None, "same"),
+        ("range", _range, None, "pair"),
+        ("isnull", _isnull, None, "flag"),
+        ("regex", _regex, None, "pattern"),
+        ("iregex", _iregex, None, "pattern"),
+    ]
 
-_BUILTIN_TRANSFORMS: dict[str, TransformFn] = {
-    "date": _date,
-    "year": _extract("year"),
-    "month": _extract("month"),
-    "day": _extract("day"),
-    "hour": _extract("hour"),
-    "minute": _extract("minute"),
-    "week_day": _week_day,
-}
+
+def _builtin_transforms() -> list[tuple[str, TransformFn, Any]]:
+    parts: list[tuple[str, TransformFn, Any]] = [("date", _date, DateTime)]
+    for types, names in (
+        ((Date, DateTime), ("year", "month", "day")),
+        ((DateTime,), ("hour", "minute")),
+    ):
+        for name in names:
+            parts.extend((name, _extract(name), t) for t in types)
+    parts.extend(("week_day", _week_day, t) for t in (Date, DateTime))
+    return parts
+
 
 # Lookups whose value may be None without meaning "IS NULL".
-_NONE_OK = frozenset({"exact", "iexact", "isnull"})
+_NONE_OK = frozenset({"exact", "iexact"})
+
+
+def _impl(type_: TypeEngine[Any]) -> TypeEngine[Any]:
+    """The type that decides which lookups apply: a TypeDecorator's implementation."""
+    return type_.impl_instance if isinstance(type_, TypeDecorator) else type_
+
+
+def _is_text(type_: TypeEngine[Any]) -> bool:
+    return isinstance(_impl(type_), String)
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
     fn: Any
     for_type: type[TypeEngine[Any]] | None
+    value: ValueKind = "any"
 
 
 class LookupRegistry:
     """Lookups and transforms by name, global or for one column type.
 
-    Entries registered for a column type win over global ones for columns of that type.
+    Entries registered for a column type win over global ones for columns of that type;
+    a ``TypeDecorator`` column counts as its implementation type.
     """
 
     def __init__(self) -> None:
         self._lookups: dict[str, list[_Entry]] = {}
         self._transforms: dict[str, list[_Entry]] = {}
-        for name, fn in _BUILTIN_LOOKUPS.items():
-            self.register(name, fn)
-        for name, tfn in _BUILTIN_TRANSFORMS.items():
-            self.register_transform(name, tfn)
+        for name, fn, for_type, kind in _builtin_lookups():
+            self._add(self._lookups, name, _Entry(fn, for_type, kind))
+        for name, tfn, for_type in _builtin_transforms():
+            self._add(self._transforms, name, _Entry(tfn, for_type))
 
     @staticmethod
     def _add(table: dict[str, list[_Entry]], name: str, entry: _Entry) -> None:
@@ -306,24 +224,29 @@ class LookupRegistry:
         self._add(self._transforms, name, _Entry(fn, for_type))
 
     @staticmethod
-    def _find(table: dict[str, list[_Entry]], name: str, type_: TypeEngine[Any]) -> Any:
+    def _find(table: dict[str, list[_Entry]], name: str, type_: TypeEngine[Any]) -> _Entry | None:
         fallback = None
+        impl = _impl(type_)
         for entry in table.get(name, ()):
             if entry.for_type is None:
-                fallback = entry.fn
-            elif isinstance(type_, entry.for_type):
-                return entry.fn
+                fallback = entry
+            elif isinstance(type_, entry.for_type) or isinstance(impl, entry.for_type):
+                return entry
         return fallback
+
+    def entry(self, name: str, type_: TypeEngine[Any]) -> _Entry | None:
+        """The lookup entry ``name`` for a column of ``type_`` (function and value kind)."""
+        return self._find(self._lookups, name, type_)
 
     def lookup(self, name: str, type_: TypeEngine[Any]) -> LookupFn | None:
         """Return the lookup ``name`` for a column of ``type_``, or ``None``."""
-        fn: LookupFn | None = self._find(self._lookups, name, type_)
-        return fn
+        found = self._find(self._lookups, name, type_)
+        return None if found is None else found.fn
 
     def transform(self, name: str, type_: TypeEngine[Any]) -> TransformFn | None:
         """Return the transform ``name`` for a column of ``type_``, or ``None``."""
-        fn: TransformFn | None = self._find(self._transforms, name, type_)
-        return fn
+        found = self._find(self._transforms, name, type_)
+        return None if found is None else found.fn
 
     def names(self, type_: TypeEngine[Any]) -> list[str]:
         """Every lookup and transform name usable on a column of ``type_``."""
@@ -362,6 +285,13 @@ def register_lookup(
 ) -> None:
     """Add lookup ``name`` for all columns, or for columns of type ``for_type``.
 
+    ``fn(column, value)`` gets the value as given (orm_kit checks values only for its
+    built-in lookups) and must return a SQLAlchemy clause that binds it as a parameter.
+    A SQL construct of your own must keep everything that changes its SQL where
+    SQLAlchemy's statement cache sees it: in ``_traverse_internals``, or one class per
+    variant (``inherit_cache = True`` only on a subclass that adds no such state).
+    Otherwise the cache can serve one query's SQL for another.
+
     Example:
         ```python
         register_lookup("ne", lambda column, value: column != value)
@@ -393,6 +323,10 @@ def field_column(model: type[Any], name: str) -> ColumnElement[Any]:
         InvalidLookupError: ``name`` is not a column of ``model``.
     """
     info = get_model_info(model)
+    if not isinstance(name, str):
+        raise InvalidLookupError(
+            f"Field names of {model.__name__} are strings, not {type(name).__name__}."
+        )
     if name == "pk":
         name = info.pk_key
     col = info.columns.get(name)
@@ -406,25 +340,36 @@ def field_column(model: type[Any], name: str) -> ColumnElement[Any]:
     choices = sorted(info.columns)
     relations = sorted(info.relationship_keys)
     listed = f" Relationships: {', '.join(relations)}." if relations else ""
+    shown = name if len(name) <= 60 else f"{name[:60]}..."
     raise InvalidLookupError(
-        f"{model.__name__} has no field {name!r}.{_suggest(name, choices + relations)} "
+        f"{model.__name__} has no field {shown!r}.{_suggest(name, choices + relations)} "
         f"Valid fields: {', '.join(choices)}.{listed}"
     )
 
 
 @dataclass(frozen=True, slots=True)
 class ResolvedLookup:
-    """A resolved ``field__lookup=value``: the clause and the column it tests."""
+    """A resolved ``field__lookup=value``.
+
+    Attributes:
+        clause: The boolean SQL clause.
+        lookup: The lookup name (``"exact"``, ``"in"`` ...; ``"relation"`` through one).
+        bound: The checked plain value bound as the clause's one parameter, or
+            :data:`UNBOUND` (an expression, a subquery, ``None``, a collection).
+        maybe_null: Whether the clause can be SQL NULL for some row (a nullable column, an
+            expression operand, a JSON key); a negation must then treat NULL as false.
+    """
 
     clause: ColumnElement[bool]
-    column: ColumnElement[Any]
-    nullable_guard: bool
+    lookup: str
+    bound: Any
+    maybe_null: bool
 
 
 def _json_path(
-    model: type[Any], col: ColumnElement[Any], parts: list[str], value: Any
+    col: ColumnElement[Any], parts: list[str], value: Any
 ) -> tuple[ColumnElement[Any], list[str]]:
-    # data__owner__name="x": keys up to the last part that is not a lookup name.
+    # data__owner__name="x": keys up to the last part that is a lookup name.
     keys = list(parts)
     rest: list[str] = []
     if keys and lookups.lookup(keys[-1], String()) is not None:
@@ -432,11 +377,16 @@ def _json_path(
     if not keys:
         return col, rest
     element = col[tuple(keys)] if len(keys) > 1 else col[keys[0]]
-    if isinstance(value, bool):
+    sample = value
+    if rest == ["isnull"]:
+        sample = None
+    elif isinstance(value, list | tuple) and value:  # in / range: the items' type
+        sample = next((v for v in value if v is not None), None)
+    if isinstance(sample, bool):
         return element.as_boolean(), rest
-    if isinstance(value, int):
+    if isinstance(sample, int):
         return element.as_integer(), rest
-    if isinstance(value, float):
+    if isinstance(sample, float):
         return element.as_float(), rest
     return element.as_string(), rest
 
@@ -445,65 +395,226 @@ def resolve_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
     """Turn ``field__transform__lookup=value`` into a SQLAlchemy clause.
 
     Raises:
-        InvalidLookupError: Unknown field, transform or lookup (the message lists the
-            valid choices and suggests the closest one).
-        ValidationError: ``None`` given to a lookup other than exact / iexact / isnull.
+        InvalidLookupError: Unknown field, transform or lookup, or a lookup that does not
+            apply to the column's type (the message lists the valid choices).
+        ValidationError: A value the lookup cannot take (wrong type for the column,
+            ``None`` where only ``isnull`` means NULL, ...).
     """
+    if not isinstance(key, str):
+        raise InvalidLookupError(f"Lookup names are strings, not {type(key).__name__}.")
     field, *parts = key.split("__")
-    if field in get_model_info(model).relationship_keys:
+    info = get_model_info(model)
+    if field in info.relationship_keys:
         from orm_kit.query.relations import resolve_relation, split_relation_key
 
         rel, rest = split_relation_key(model, key)  # type: ignore[misc]
         clause = resolve_relation(model, rel, [(rest, value)])
-        return ResolvedLookup(clause, clause, False)
+        return ResolvedLookup(clause, "relation", UNBOUND, rest == "")
     column = field_column(model, field)
     expr: ColumnElement[Any] = column
-    if isinstance(column.type, JSON) and parts:
-        expr, parts = _json_path(model, column, parts, value)
-    clause, lookup_name, value = expression_lookup(
-        model, f"{model.__name__}.{field}", expr, parts, value, key
-    )
-    guard = lookup_name != "isnull" and not (lookup_name == "exact" and value is None)
-    table_column = get_model_info(model).table_columns.get(field)
-    nullable = table_column is None or bool(table_column.nullable)
-    return ResolvedLookup(clause, column, guard and nullable)
+    json_key = isinstance(column.type, JSON) and bool(parts)
+    if json_key:
+        expr, parts = _json_path(column, parts, value)
+    table_column = info.table_columns.get(info.pk_key if field == "pk" else field)
+    nullable = json_key or table_column is None or bool(table_column.nullable)
+    return expression_lookup(model, f"{model.__name__}.{field}", expr, parts, value, key, nullable)
 
 
 def expression_lookup(
-    model: type[Any], label: str, expr: ColumnElement[Any], parts: list[str], value: Any, key: str
-) -> tuple[ColumnElement[bool], str, Any]:
-    """Apply transforms and the lookup named by ``parts`` to ``expr`` (a column or an
-    annotation); return the clause, the lookup name and the bound value."""
-    field = key.split("__", 1)[0]
+    model: type[Any],
+    label: str,
+    expr: ColumnElement[Any],
+    parts: list[str],
+    value: Any,
+    key: str,
+    nullable: bool = True,
+) -> ResolvedLookup:
+    """Apply the transforms and the lookup named by ``parts`` to ``expr`` (a column or an
+    annotation) with ``value``; see :func:`resolve_lookup`."""
     lookup_name = "exact"
     for i, part in enumerate(parts):
         transform = lookups.transform(part, expr.type)
         if transform is not None:
             expr = transform(expr)
             continue
-        if i == len(parts) - 1 and lookups.lookup(part, expr.type) is not None:
+        if i == len(parts) - 1 and lookups.entry(part, expr.type) is not None:
             lookup_name = part
             break
         choices = lookups.names(expr.type)
         raise InvalidLookupError(
-            f"Unsupported lookup {part!r} on {label} in {key!r}."
-            f"{_suggest(part, choices)} Valid lookups: {', '.join(choices)}."
+            f"Unsupported lookup {part!r} on {label} (a {type(_impl(expr.type)).__name__} "
+            f"column) in {key!r}.{_suggest(part, choices)} Valid lookups: {', '.join(choices)}."
         )
-    fn = lookups.lookup(lookup_name, expr.type)
-    assert fn is not None
-    if isinstance(value, Resolvable):
-        value = value.resolve(model)
-    elif value is None and lookup_name not in _NONE_OK:
+    entry = lookups.entry(lookup_name, expr.type)
+    assert entry is not None
+    if isinstance(_impl(expr.type), JSON) and not (
+        lookup_name == "isnull" or (lookup_name == "exact" and value is None)
+    ):
+        raise InvalidLookupError(
+            f"{label} is a JSON column: compare one of its keys ({key.split('__')[0]}__<key>"
+            f"=...), or test {key.split('__')[0]}__isnull."
+        )
+    where = f"{label}{''.join('__' + p for p in parts if p != lookup_name)}"
+    operand, bound, plain = _operand(model, where, entry, lookup_name, expr, value, key)
+    try:
+        clause = entry.fn(expr, operand)
+    except ORMKitError:
+        raise
+    except Exception as exc:  # a lookup of the user's, or SQLAlchemy refusing the operand
+        raise ValidationError(
+            f"The {lookup_name!r} lookup on {where} cannot take a {type(value).__name__}: "
+            f"{type(exc).__name__}."
+        ) from exc
+    maybe_null = lookup_name != "isnull" and value is not None and (nullable or not plain)
+    return ResolvedLookup(clause, lookup_name, bound, maybe_null)
+
+
+def _is_expression(value: Any) -> bool:
+    return isinstance(value, ColumnElement | Select) or hasattr(value, "__clause_element__")
+
+
+def _operand(
+    model: type[Any],
+    where: str,
+    entry: _Entry,
+    lookup: str,
+    expr: ColumnElement[Any],
+    value: Any,
+    key: str,
+) -> tuple[Any, Any, bool]:
+    """The value handed to the lookup function, the checked bound value (or UNBOUND), and
+    whether the operand is plain values only (so NULL can only come from the column)."""
+    kind = entry.value
+    if kind == "any":  # a lookup of the user's: the value as given (expressions resolved)
+        if isinstance(value, Resolvable) or _is_queryset(value):
+            value = _expression(model, where, lookup, value)
+        return value, UNBOUND, False
+    if value is None:
+        if lookup in _NONE_OK:
+            return None, UNBOUND, True
+        field = key.split("__", 1)[0]
         raise ValidationError(
             f"None is not a valid value for {model.__name__} lookup {key!r}; "
             f"use {field}__isnull=True."
         )
-    else:
-        value = _adapt_queryset(value)
-    return fn(expr, value), lookup_name, value
+    if kind == "flag":
+        if not isinstance(value, bool):
+            raise ValidationError(f"The 'isnull' lookup on {where} takes True or False.")
+        return value, UNBOUND, True
+    if kind == "many":
+        return _many(model, where, expr, value)
+    if kind == "pair":
+        return _pair(model, where, expr, value)
+    if isinstance(value, Resolvable) or _is_expression(value) or _is_queryset(value):
+        operand = _expression(model, where, lookup, value)
+        if kind in ("text", "pattern"):
+            if not (_is_text(operand.type) or isinstance(operand.type, NullType)):
+                raise ValidationError(
+                    f"The {lookup!r} lookup on {where} compares text; its value is a "
+                    f"{type(_impl(operand.type)).__name__} expression. Compare with a text "
+                    "column or a str."
+                )
+        else:
+            check_comparable(expr, operand, f"{where} ({lookup})")
+        return operand, UNBOUND, False
+    if kind in ("text", "pattern"):
+        try:
+            return text_value(value), value, True
+        except Rejected as exc:
+            raise reject(where, exc.expected, value) from None
+    checked = _check(model, where, expr.type, value)  # "same"
+    return checked, checked, True
 
 
-def _adapt_queryset(value: Any) -> Any:
-    # A QuerySet given to `in` becomes a subquery.
-    to_subquery = getattr(value, "_as_subquery", None)
-    return to_subquery() if callable(to_subquery) else value
+def _check(model: type[Any], where: str, type_: TypeEngine[Any], value: Any) -> Any:
+    checker = checker_for(type_, write=False)
+    if checker is None:
+        return value
+    try:
+        return checker(value)
+    except Rejected as exc:
+        raise reject(where, exc.expected, value) from None
+
+
+def _expression(model: type[Any], where: str, lookup: str, value: Any) -> ColumnElement[Any]:
+    if isinstance(value, Resolvable):
+        return value.resolve(model)
+    if _is_queryset(value):
+        subquery: ColumnElement[Any] = _subquery_of(value, lookup, where)
+        return subquery
+    if isinstance(value, Select):
+        return value.scalar_subquery()
+    return value  # type: ignore[no-any-return]
+
+
+def _is_queryset(value: Any) -> bool:
+    return callable(getattr(value, "_as_subquery", None))
+
+
+def _subquery_of(value: Any, lookup: str, where: str) -> Any:
+    """A QuerySet as a subquery: a list of values for ``in``, one value otherwise."""
+    select: Select[Any] = value._as_subquery()
+    if lookup == "in":
+        return select
+    if value.query_state.limit != 1:
+        raise ValidationError(
+            f"The QuerySet value of the {lookup!r} lookup on {where} must be limited to one "
+            "row by slicing, e.g. qs[:1], or use the 'in' lookup."
+        )
+    return select.scalar_subquery()
+
+
+def _many(
+    model: type[Any], where: str, expr: ColumnElement[Any], value: Any
+) -> tuple[Any, Any, bool]:
+    if _is_queryset(value):
+        return _subquery_of(value, "in", where), UNBOUND, False
+    if isinstance(value, Select):
+        return value, UNBOUND, False
+    if (
+        isinstance(value, str | bytes | bytearray | Mapping | Resolvable)
+        or _is_expression(value)
+        or not hasattr(value, "__iter__")
+    ):
+        raise ValidationError(
+            f"The 'in' lookup on {where} needs a list, tuple or set of values or a QuerySet, "
+            f"not {type(value).__name__}."
+        )
+    items = []
+    for item in value:
+        if item is None:  # as in Django: None in an `in` list matches nothing
+            continue
+        if isinstance(item, Resolvable) or _is_expression(item):
+            raise ValidationError(
+                f"The 'in' lookup on {where} takes plain values; compare with an expression "
+                "through Q(field=F(...)) | Q(...)."
+            )
+        items.append(_check(model, where, expr.type, item))
+    return items, UNBOUND, True
+
+
+def _pair(
+    model: type[Any], where: str, expr: ColumnElement[Any], value: Any
+) -> tuple[Any, Any, bool]:
+    if (
+        isinstance(value, str | bytes | Mapping)
+        or not isinstance(value, list | tuple)
+        or len(value) != 2
+    ):
+        raise ValidationError(
+            f"The 'range' lookup on {where} needs a pair (low, high), for example "
+            "created_at__range=(start, end)."
+        )
+    bounds = []
+    plain = True
+    for item in value:
+        if item is None:
+            raise ValidationError(f"The 'range' lookup on {where} needs two bounds, not None.")
+        if isinstance(item, Resolvable) or _is_expression(item):
+            operand = _expression(model, where, "range", item)
+            check_comparable(expr, operand, f"{where} (range)")
+            bounds.append(operand)
+            plain = False
+        else:
+            bounds.append(_check(model, where, expr.type, item))
+    return tuple(bounds), UNBOUND, plain

@@ -9,6 +9,8 @@ from sqlalchemy import Column, Table, inspect
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.sql.elements import ColumnElement
 
+from orm_kit.query.values import Checker, Rejected, check_all, checker_for, reject
+
 __all__ = [
     "LAZY_STATE",
     "LazyInstanceState",
@@ -114,6 +116,8 @@ class ModelInfo:
     column_set: frozenset[str] = frozenset()  # column_keys as a set
     # Statements that take all their values as execution parameters, built once.
     statements: dict[Any, Any] = field(default_factory=dict)
+    # Per table column: the check of values written to it (orm_kit.query.values).
+    write_checks: dict[str, Checker] = field(default_factory=dict)
 
     @property
     def pk_key(self) -> str:
@@ -165,10 +169,46 @@ class ModelInfo:
             append(obj)
         return out
 
+    def checked(self, key: str, value: Any) -> Any:
+        """``value`` as it will be written to column ``key``, checked against its type.
+
+        ``None`` passes (a NOT NULL column's refusal is the database's, a
+        ``ConflictError``); so do keys that are not table columns.
+
+        Raises:
+            ValidationError: The value cannot be stored in the column.
+        """
+        check = self.write_checks.get(key)
+        if check is None or value is None:
+            return value
+        try:
+            return check(value)
+        except Rejected as exc:
+            raise reject(f"{self.model.__name__}.{key}", exc.expected, value) from None
+
+    def checked_all(self, key: str, values: list[Any]) -> list[Any]:
+        """:meth:`checked` for many values of column ``key`` at once (bulk writes)."""
+        check = self.write_checks.get(key)
+        if check is None:
+            return values
+        try:
+            return check_all(check, values)
+        except Rejected as exc:
+            bad = next((v for v in values if v is not None and not _passes(check, v)), None)
+            raise reject(f"{self.model.__name__}.{key}", exc.expected, bad) from None
+
     def plain_column(self, key: str) -> bool:
         """Whether ``key`` is a column the constructor may write straight into ``__dict__``
         (no validators or attribute listeners that a normal set would fire)."""
         return key in self.direct_keys
+
+
+def _passes(check: Checker, value: Any) -> bool:
+    try:
+        check(value)
+    except Rejected:
+        return False
+    return True
 
 
 def _plain_init(mapper: Mapper[Any]) -> bool:
@@ -232,6 +272,10 @@ def get_model_info(model: type[Any]) -> ModelInfo:
             and not mapper.class_manager[key].dispatch.modified
         ),
     )
+    for key, column in table_columns.items():
+        check = checker_for(column.type, write=True)
+        if check is not None:
+            info.write_checks[key] = check
     _INFOS[model] = info
     if info.plain_init:
         _FAST_NEW[model] = info.direct_keys

@@ -26,8 +26,17 @@ from orm_kit.exceptions import (
 )
 from orm_kit.query import compiler, writes
 from orm_kit.query.executor import Target, resolve_target, run
-from orm_kit.query.expressions import Aggregate, OrderBy, Q, Resolvable, to_expression
+from orm_kit.query.expressions import (
+    Aggregate,
+    OrderBy,
+    Q,
+    Resolvable,
+    to_expression,
+    true_only,
+)
 from orm_kit.query.lookups import (
+    UNBOUND,
+    ResolvedLookup,
     expression_lookup,
     field_column,
     is_plain_exact,
@@ -61,22 +70,27 @@ _PLAIN_BASES: dict[int, QueryState] = {}
 _WHERE_PARAM = "orm_kit_w_"
 
 
-def _exact_pairs(model: type[Any], kwargs: dict[str, Any]) -> tuple[tuple[str, Any], ...] | None:
-    """``kwargs`` as (column, value) pairs if each is a plain equality on a table column
-    with a value to bind (not None, not SQL, not JSON); else ``None``."""
+def _exact_pairs(
+    model: type[Any], kwargs: dict[str, Any], resolved: list[ResolvedLookup]
+) -> tuple[tuple[str, Any], ...] | None:
+    """``kwargs`` as (column, checked value) pairs when the resolver bound each one as a
+    plain value in a built-in equality on a table column (not JSON); else ``None``."""
+    if len(resolved) != len(kwargs):
+        return None
     columns = get_model_info(model).table_columns
-    for key, value in kwargs.items():
+    pairs = []
+    for key, res in zip(kwargs, resolved, strict=True):
         column = columns.get(key)
         if (
             column is None
-            or value is None
-            or writes.is_sql(value)
-            or isinstance(value, (list, tuple, set, dict))
+            or res.lookup != "exact"
+            or res.bound is UNBOUND
             or isinstance(column.type, JSON)
             or not is_plain_exact(column.type)
         ):
             return None
-    return tuple(kwargs.items())
+        pairs.append((key, res.bound))
+    return tuple(pairs)
 
 
 def _scalar_one(result: Result[Any]) -> Any:
@@ -126,9 +140,7 @@ class QuerySet(Generic[ModelT, RowT]):
         state = self._state
         assert state.exact is not None
         info = get_model_info(self.model)
-        # Everything that can differ between states carrying ``exact``: get() narrows one
-        # to LIMIT 2 with dataclasses.replace; every other change goes through _clone().
-        cache_key = (kind, tuple(key for key, _ in state.exact), state.limit, state.deleted)
+        cache_key = (kind, state.statement_shape())
         stmt = info.statements.get(cache_key)
         if stmt is None:
             where = tuple(
@@ -177,16 +189,16 @@ class QuerySet(Generic[ModelT, RowT]):
         if not args and not negate:
             # The common case, keyword lookups ANDed together: no Q tree needed.
             if get_model_info(self.model).relationship_keys:
-                clauses = tuple(resolve_grouped(self.model, list(kwargs.items())))
+                resolved = resolve_grouped(self.model, list(kwargs.items()))
             else:
-                clauses = tuple(resolve_lookup(self.model, k, v).clause for k, v in kwargs.items())
+                resolved = [resolve_lookup(self.model, k, v) for k, v in kwargs.items()]
             exact = (
-                _exact_pairs(self.model, kwargs)
+                _exact_pairs(self.model, kwargs, resolved)
                 if kwargs and _PLAIN_BASES.get(id(state)) is state
                 else None
             )
             return qs._clone(
-                where=(*state.where, *clauses),
+                where=(*state.where, *(r.clause for r in resolved)),
                 filter_names=(*state.filter_names, *kwargs),
                 exact=exact,
             )
@@ -199,10 +211,9 @@ class QuerySet(Generic[ModelT, RowT]):
             if head not in annotations:
                 return None
             used.append(head)
-            clause, _, _ = expression_lookup(
+            return expression_lookup(
                 self.model, f"annotation {head!r}", annotations[head], parts, value, key
-            )
-            return clause
+            ).clause
 
         resolver = on_annotation if annotations else None
         clause = (~q if negate else q).resolve(self.model, key_resolver=resolver)
@@ -223,10 +234,11 @@ class QuerySet(Generic[ModelT, RowT]):
             if head not in annotations:
                 rest[key] = value
                 continue
-            clause, _, _ = expression_lookup(
+            clause = expression_lookup(
                 self.model, f"annotation {head!r}", annotations[head], parts, value, key
-            )
-            clauses.append(not_(clause) if negate else clause)
+            ).clause
+            # An annotation can be NULL; exclude() keeps those rows (the complement).
+            clauses.append(not_(true_only(clause)) if negate else clause)
         return rest, clauses
 
     def filter(self, *args: Q | ColumnElement[bool], **lookups: Any) -> QuerySet[ModelT, RowT]:

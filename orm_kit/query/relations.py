@@ -160,28 +160,31 @@ def split_relation_key(model: type[Any], key: str) -> tuple[RelationshipProperty
     return rel, rest
 
 
-def resolve_grouped(model: type[Any], items: list[tuple[str, Any]]) -> list[ColumnElement[bool]]:
-    """Resolve ``(key, value)`` lookups, grouping those through one relationship so they
-    must hold for the same related row (Django's rule within one ``filter()`` call)."""
-    from orm_kit.query.lookups import resolve_lookup
+def resolve_grouped(model: type[Any], items: list[tuple[str, Any]]) -> list[Any]:
+    """Resolve ``(key, value)`` lookups into :class:`~orm_kit.query.lookups.ResolvedLookup`
+    objects, grouping those through one relationship so they must hold for the same
+    related row (Django's rule within one ``filter()`` call)."""
+    from orm_kit.query.lookups import UNBOUND, ResolvedLookup, resolve_lookup
 
-    clauses: list[ColumnElement[bool]] = []
+    resolved: list[Any] = []
     groups: dict[str, tuple[RelationshipProperty[Any], list[tuple[str, Any]]]] = {}
     for key, value in items:
         split = split_relation_key(model, key)
         if split is None:
-            clauses.append(resolve_lookup(model, key, value).clause)
+            resolved.append(resolve_lookup(model, key, value))
             continue
         rel, rest = split
         groups.setdefault(rel.key, (rel, []))[1].append((rest, value))
     for rel, lookups in groups.values():
-        isnull = [(k, v) for k, v in lookups if k == "isnull"]
-        for pair in isnull:
-            clauses.append(resolve_relation(model, rel, [pair]))
+        pairs = [[pair] for pair in lookups if pair[0] == "isnull"]
         others = [(k, v) for k, v in lookups if k != "isnull"]
         if others:
-            clauses.append(resolve_relation(model, rel, others))
-    return clauses
+            pairs.append(others)
+        for group in pairs:
+            clause = resolve_relation(model, rel, group)
+            direct = any(k == "" for k, _ in group)  # author=obj compares the foreign key
+            resolved.append(ResolvedLookup(clause, "relation", UNBOUND, direct))
+    return resolved
 
 
 def _path_options(model: type[Any], path: str, loader: Any, *, to_one_only: bool) -> Any:
@@ -368,7 +371,6 @@ def filter_through(
     column_name, *parts = (rest or "pk").split("__")
     field_column(target, column_name)  # validates, with the usual message
     expr = column_for("__".join([*rels, column_name]))
-    clause, _, _ = expression_lookup(
+    return expression_lookup(
         target, f"{target.__name__}.{column_name}", expr, parts, value, key
-    )
-    return clause
+    ).clause

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from sqlalchemy.sql.elements import ColumnElement
 
-__all__ = ["ForUpdate", "QueryState", "ResultShape"]
+__all__ = ["PER_CALL", "ForUpdate", "QueryState", "ResultShape"]
 
 ResultShape = Literal["models", "values", "values_list", "flat", "named"]
 
@@ -56,3 +57,22 @@ class QueryState:
     def is_sliced(self) -> bool:
         """Whether a LIMIT or OFFSET applies."""
         return self.limit is not None or self.offset is not None
+
+    def statement_shape(self) -> tuple[Any, ...]:
+        """The key of this state's cached statement (the ``exact`` path).
+
+        On that path the filter values are execution parameters, so the fields in
+        :data:`PER_CALL` are left out and ``exact`` contributes only its column names.
+        Every other field, one added later included, is part of the key: two states that
+        differ in anything that changes the SQL never share a statement.
+        """
+        assert self.exact is not None
+        return (tuple(key for key, _ in self.exact), *_shape_of(self))
+
+
+PER_CALL = frozenset({"where", "filter_names", "exact", "using"})
+"""QueryState fields that carry per-call values rather than SQL shape on the cached-statement
+path: ``where`` is built from ``exact`` (whose values are bound as parameters),
+``filter_names`` are its names, and ``using`` says where the statement runs, not what it is."""
+
+_shape_of = operator.attrgetter(*(f.name for f in fields(QueryState) if f.name not in PER_CALL))

@@ -30,7 +30,7 @@ from orm_kit.query.executor import (
     save_instance,
     unit_of_work,
 )
-from orm_kit.query.expressions import to_expression
+from orm_kit.query.expressions import Resolvable, to_expression
 from orm_kit.query.lookups import field_column
 from orm_kit.query.meta import ModelInfo, forget_identity, get_model_info, has_identity
 from orm_kit.rules import check_writable
@@ -65,10 +65,39 @@ def construct(model: type[Any], values: dict[str, Any]) -> Any:
     return model(**values)
 
 
+def checked_values(info: ModelInfo, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with each plain value for a table column checked against its type
+    (SQL expressions and relationship values pass as they are)."""
+    out = {}
+    for key, value in values.items():
+        if value is not None and not is_sql(value) and not isinstance(value, Resolvable):
+            value = info.checked(key, value)
+        out[key] = value
+    return out
+
+
+def _unset_generated_keys(info: ModelInfo, values: dict[str, Any]) -> dict[str, Any]:
+    # `id=None` means "not set" (Django), on every backend: SQLite would otherwise number
+    # the row and PostgreSQL refuse the NULL.
+    for key in info.pk_keys:
+        if (
+            key in values
+            and values[key] is None
+            and info.table_columns[key].autoincrement
+            in (
+                True,
+                "auto",
+            )
+        ):
+            values = {k: v for k, v in values.items() if k != key}
+    return values
+
+
 async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     model = qs.model
     check_writable(model, "create()")
     info = get_model_info(model)
+    values = checked_values(info, _unset_generated_keys(info, values))
     obj = construct(model, values)
     target = resolve_target(qs.query_state.using)
     signals = pre_save.has_receivers(model) or post_save.has_receivers(model)
@@ -132,11 +161,14 @@ async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
         raise ValidationError("update() needs at least one field=value.")
     _check_unsliced(qs, "update")
     resolved = {}
+    info = get_model_info(model)
     for name, value in values.items():
         field_column(model, name)
-        resolved[get_model_info(model).pk_key if name == "pk" else name] = to_expression(
-            value, model
-        )
+        key = info.pk_key if name == "pk" else name
+        if isinstance(value, Resolvable) or is_sql(value):
+            resolved[key] = to_expression(value, model)
+        else:
+            resolved[key] = info.checked(key, value)
     state = qs.query_state
     if state.empty:
         return 0
@@ -185,12 +217,12 @@ def _exact_update_params(
         column = info.table_columns.get(key)
         if (
             column is None
-            or resolved[key] is not value  # an F() or other expression
+            or isinstance(value, Resolvable)  # an F() or other expression
             or is_sql(value)
             or isinstance(column.type, JSON)
         ):
             return None
-        params[f"{_SET_PARAM}{key}"] = value
+        params[f"{_SET_PARAM}{key}"] = resolved[key]
     return params
 
 
@@ -369,6 +401,13 @@ async def bulk_create(
         else:
             last_set = key_set
             runs.append((tuple(k for k in column_keys if k in key_set), [obj]))
+    for keys, group in runs:
+        for key in keys:
+            column_values = [obj.__dict__[key] for obj in group]
+            checked = info.checked_all(key, column_values)
+            if checked is not column_values:  # a check converted values (a UUID string)
+                for obj, value in zip(group, checked, strict=True):
+                    obj.__dict__[key] = value
     table = info.table
     fetch_back = not ignore_conflicts
 
@@ -519,6 +558,10 @@ async def bulk_update(
     pk_col = info.table_columns[pk_key]
     table = info.table
     size = batch_size or max(1, _MAX_PARAMS // (2 * len(fields) + 1))
+    written = {
+        name: info.checked_all(name, [getattr(obj, name) for obj in objs]) for name in fields
+    }
+    position = {id(obj): i for i, obj in enumerate(objs)}
 
     async def work(conn: AsyncConnection, _dialect: str) -> int:
         total = 0
@@ -531,7 +574,7 @@ async def bulk_update(
                 whens = [
                     (
                         pk_col == literal(obj.__dict__[pk_key], pk_col.type),
-                        literal(getattr(obj, name), col.type),
+                        literal(written[name][position[id(obj)]], col.type),
                     )
                     for obj in batch
                 ]

@@ -1,0 +1,186 @@
+"""SQL constructs the lookups compile per backend.
+
+Every construct here keeps all state that changes its SQL where SQLAlchemy's cache key
+sees it: the variant is the class (``Contains`` / ``StartsWith`` / ``EndsWith``), and the
+operands are clauses. A subclass declares ``inherit_cache = True`` only when it adds no
+SQL-changing attribute — SQLAlchemy's own rule (``sqlalchemy.ext.compiler``). A construct
+that carried such an attribute without declaring it in ``_traverse_internals`` would let
+the compiled-statement cache serve one query's SQL for another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, Date
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import FunctionElement
+
+__all__ = ["AtUTC", "Contains", "DateOf", "EndsWith", "IRegex", "StartsWith", "TextMatch"]
+
+
+class TextMatch(FunctionElement[bool]):
+    """A case-sensitive text match of ``column`` against ``value`` on every backend (no LIKE,
+    so ``%`` and ``_`` are plain characters). Use one of the subclasses."""
+
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, column: ColumnElement[Any], value: ColumnElement[Any]) -> None:
+        super().__init__(column, value)
+
+
+class Contains(TextMatch):
+    """``value`` occurs in ``column``."""
+
+    inherit_cache = True
+    name = "orm_kit_contains"
+
+
+class StartsWith(TextMatch):
+    """``column`` starts with ``value``."""
+
+    inherit_cache = True
+    name = "orm_kit_startswith"
+
+
+class EndsWith(TextMatch):
+    """``column`` ends with ``value``."""
+
+    inherit_cache = True
+    name = "orm_kit_endswith"
+
+
+def _operands(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> list[str]:
+    return [compiler.process(c, **kw) for c in element.clauses]
+
+
+@compiles(Contains)
+def _contains_default(element: Contains, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = _operands(element, compiler, **kw)
+    return f"(strpos({col}, {val}) > 0)"
+
+
+@compiles(StartsWith)
+def _startswith_default(element: StartsWith, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = _operands(element, compiler, **kw)
+    return f"(left({col}, length({val})) = {val})"
+
+
+@compiles(EndsWith)
+def _endswith_default(element: EndsWith, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = _operands(element, compiler, **kw)
+    return f"(right({col}, length({val})) = {val})"
+
+
+# NOTE(sqlite): LIKE ignores ASCII case, so instr / substr, which do not.
+@compiles(Contains, "sqlite")
+def _contains_sqlite(element: Contains, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = _operands(element, compiler, **kw)
+    return f"(instr({col}, {val}) > 0)"
+
+
+@compiles(StartsWith, "sqlite")
+def _startswith_sqlite(element: StartsWith, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = _operands(element, compiler, **kw)
+    return f"(substr({col}, 1, length({val})) = {val})"
+
+
+@compiles(EndsWith, "sqlite")
+def _endswith_sqlite(element: EndsWith, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = _operands(element, compiler, **kw)
+    return f"(length({val}) = 0 OR substr({col}, -length({val})) = {val})"
+
+
+# NOTE(mysql): BINARY makes the comparison case-sensitive under any collation.
+@compiles(Contains, "mysql")
+def _contains_mysql(element: Contains, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = _operands(element, compiler, **kw)
+    return f"(instr(binary {col}, {val}) > 0)"
+
+
+@compiles(StartsWith, "mysql")
+def _startswith_mysql(element: StartsWith, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = _operands(element, compiler, **kw)
+    return f"(left(binary {col}, char_length({val})) = binary {val})"
+
+
+@compiles(EndsWith, "mysql")
+def _endswith_mysql(element: EndsWith, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = _operands(element, compiler, **kw)
+    return f"(right(binary {col}, char_length({val})) = binary {val})"
+
+
+class IRegex(FunctionElement[bool]):
+    """A case-insensitive regular-expression match of ``column`` against ``pattern``."""
+
+    inherit_cache = True
+    name = "orm_kit_iregex"
+    type = Boolean()
+
+
+@compiles(IRegex)
+def _iregex_default(element: IRegex, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = _operands(element, compiler, **kw)
+    return f"({col} ~* {val})"
+
+
+@compiles(IRegex, "sqlite")
+def _iregex_sqlite(element: IRegex, compiler: SQLCompiler, **kw: Any) -> str:
+    # NOTE(sqlite): SQLAlchemy registers a Python `regexp` function; (?i) makes it ignore case.
+    col, val = _operands(element, compiler, **kw)
+    return f"({col} REGEXP ('(?i)' || {val}))"
+
+
+@compiles(IRegex, "mysql")
+def _iregex_mysql(element: IRegex, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = _operands(element, compiler, **kw)
+    return f"REGEXP_LIKE({col}, {val}, 'i')"
+
+
+class AtUTC(FunctionElement[Any]):
+    """A timestamp seen in UTC, so date parts are evaluated in UTC (as Django does).
+
+    Its type is its operand's, which is part of the operand's own cache key.
+    """
+
+    inherit_cache = True
+    name = "orm_kit_at_utc"
+
+    def __init__(self, expr: ColumnElement[Any]) -> None:
+        super().__init__(expr)
+        self.type = expr.type
+
+
+@compiles(AtUTC)
+def _at_utc_default(element: AtUTC, compiler: SQLCompiler, **kw: Any) -> str:
+    (col,) = _operands(element, compiler, **kw)
+    return col
+
+
+@compiles(AtUTC, "postgresql")
+def _at_utc_pg(element: AtUTC, compiler: SQLCompiler, **kw: Any) -> str:
+    (col,) = _operands(element, compiler, **kw)
+    return f"({col} AT TIME ZONE 'UTC')"
+
+
+class DateOf(FunctionElement[Any]):
+    """The calendar date of a timestamp."""
+
+    inherit_cache = True
+    name = "orm_kit_date_of"
+    type = Date()
+
+
+@compiles(DateOf)
+def _date_of_default(element: DateOf, compiler: SQLCompiler, **kw: Any) -> str:
+    (col,) = _operands(element, compiler, **kw)
+    return f"CAST({col} AS DATE)"
+
+
+@compiles(DateOf, "sqlite")
+def _date_of_sqlite(element: DateOf, compiler: SQLCompiler, **kw: Any) -> str:
+    (col,) = _operands(element, compiler, **kw)
+    return f"date({col})"
