@@ -704,7 +704,7 @@ class QuerySet(Generic[ModelT, RowT]):
     async def count(self) -> int:
         """Return the number of matching rows (``SELECT count(*)``)."""
         qs = self._base()
-        if qs._state.empty:
+        if qs._state.empty or qs._state.limit == 0:  # none(), or an empty window: qs[5:5]
             return 0
         params = qs._exact_params()
         stmt = (
@@ -724,9 +724,13 @@ class QuerySet(Generic[ModelT, RowT]):
         return n
 
     async def exists(self) -> bool:
-        """Return whether any row matches (``SELECT 1 ... LIMIT 1``)."""
+        """Return whether any row matches (``SELECT 1 ... LIMIT 1``).
+
+        On a sliced QuerySet: whether the window holds a row, so
+        ``qs.order_by("id")[2:4].exists()`` needs a third row and ``qs[5:5]`` is ``False``.
+        """
         qs = self._base()
-        if qs._state.empty:
+        if qs._state.empty or qs._state.limit == 0:  # none(), or an empty window: qs[5:5]
             return False
         stmt = compiler.compile_exists(qs._state)
         found: bool = await run(
@@ -747,6 +751,8 @@ class QuerySet(Generic[ModelT, RowT]):
             await Post.objects.filter(published=True).aggregate(n=Count("id"), avg=Avg("views"))
             ```
         """
+        if not args and not kwargs:
+            return {}  # nothing to compute, no query (as in Django)
         qs = self._base()
         named = {a.default_alias: a for a in args} | kwargs
         for name, agg in named.items():

@@ -1,0 +1,114 @@
+"""Edge cases of terminal methods: empty aggregates, slice windows in exists() / count(),
+what a sliced QuerySet refuses, and Manager.clone_with()."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from orm_kit import Count, Database
+from tests.models import User
+
+
+@pytest.fixture
+async def ten(db: Database) -> Database:
+    """Ten users: ids in insertion order, score 0..9, age = score % 4 (four distinct ages)."""
+    await User.objects.bulk_create(
+        [User(email=f"u{i}@x.io", name=f"U{i}", age=i % 4, score=i) for i in range(10)]
+    )
+    return db
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """Collect the SQL statements sent to ``db`` inside the block."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+
+
+# --- aggregate() -------------------------------------------------------------------------
+
+
+async def test_aggregate_without_arguments_is_an_empty_dict_without_a_query(
+    ten: Database,
+) -> None:
+    with statements(ten) as sent:
+        assert await User.objects.aggregate() == {}
+        assert await User.objects.filter(score__gte=5).aggregate() == {}
+    assert sent == []
+
+
+# --- exists() and count() on slices ------------------------------------------------------
+
+
+@pytest.mark.parametrize("window", [slice(5, 5), slice(None, 0), slice(3, 1), slice(10, 12)])
+async def test_an_empty_slice_window_neither_exists_nor_counts(
+    ten: Database, window: slice
+) -> None:
+    qs = User.objects.order_by("id")[window]
+    assert await qs == []
+    assert not await qs.exists()
+    assert await qs.count() == 0
+    # (defer: PostgreSQL's json type has no equality operator for DISTINCT)
+    distinct = User.objects.defer("data").distinct().order_by("id")
+    assert not await distinct[window].exists()
+    assert await distinct[window].count() == 0
+
+
+async def test_an_empty_window_by_its_bounds_sends_no_query(ten: Database) -> None:
+    with statements(ten) as sent:
+        assert not await User.objects.all()[5:5].exists()
+        assert await User.objects.all()[:0].count() == 0
+        assert not await User.objects.distinct()[1:1].exists()
+    assert sent == []
+
+
+async def test_exists_and_count_respect_offset_and_limit(ten: Database) -> None:
+    qs = User.objects.order_by("id")
+    assert await qs[2:4].exists() and await qs[2:4].count() == 2
+    assert await qs[8:20].count() == 2
+    assert await qs[9:].exists() and await qs[9:].count() == 1
+    assert not await qs[10:].exists()
+    live = User.objects.filter(score__gte=5).order_by("id")  # five rows
+    assert await live[4:6].exists() and await live[4:6].count() == 1
+    assert not await live[5:6].exists() and await live[5:6].count() == 0
+    assert await live[1:3][1:].count() == 1  # a slice of a slice: rows 3 only
+    # With exactly three rows [2:4] holds one of them; with two it is empty.
+    await User.objects.filter(score__gte=3).delete()
+    assert await qs[2:4].exists() and await qs[2:4].count() == 1
+    await User.objects.filter(score=2).delete()
+    assert not await qs[2:4].exists() and await qs[2:4].count() == 0
+
+
+async def test_exists_and_count_of_a_distinct_slice_count_distinct_rows(ten: Database) -> None:
+    ages = User.objects.values_list("age", flat=True).distinct()  # four distinct values
+    assert await ages.count() == 4
+    assert await ages[3:5].exists() and await ages[3:5].count() == 1
+    assert not await ages[4:6].exists()  # four distinct ages, though ten rows
+    assert await ages[4:6].count() == 0
+    assert await ages[1:].count() == 3
+    distinct = User.objects.defer("data").distinct().order_by("id")
+    assert await distinct[8:].exists() and await distinct[8:].count() == 2
+    assert not await distinct[10:].exists()
+
+
+async def test_exists_and_count_of_grouped_values_see_the_groups(ten: Database) -> None:
+    groups = User.objects.values("age").annotate(n=Count("id"))  # n: 3, 3, 2, 2
+    assert await groups.count() == 4
+    assert await groups.filter(n__gte=3).count() == 2
+    assert await groups.filter(n__gte=3).exists()
+    assert not await groups.filter(n__gt=3).exists()
+    assert await groups.filter(n__gt=3).count() == 0
+    assert await groups.order_by("age")[3:].count() == 1
