@@ -267,9 +267,23 @@ class QuerySet(Generic[ModelT, RowT]):
             return term, False, None
         raise ValidationError(f"order_by() takes field names or expressions, not {term!r}.")
 
+    def _refuse_sliced(self, what: str, fix: str) -> None:
+        """Raise when this QuerySet is sliced: ``what`` would change which rows the window
+        holds (Django raises TypeError for the same calls)."""
+        if self._state.is_sliced:
+            raise ValidationError(
+                f"Cannot {what} once a slice has been taken (a sliced "
+                f"{self.model.__name__} QuerySet). {fix}"
+            )
+
     def order_by(self, *fields: str | Any) -> QuerySet[ModelT, RowT]:
-        """Order by fields (``"-name"`` descending) or expressions; replaces earlier ordering."""
+        """Order by fields (``"-name"`` descending) or expressions; replaces earlier ordering.
+
+        Raises:
+            ValidationError: The QuerySet is sliced (order before slicing).
+        """
         qs = self._base()
+        qs._refuse_sliced("reorder a query", "Call order_by() before slicing.")
         joins = qs._state.joins
         terms = []
         for field in fields:
@@ -278,8 +292,14 @@ class QuerySet(Generic[ModelT, RowT]):
         return qs._clone(order_by=tuple(terms), joins=joins)
 
     def distinct(self) -> QuerySet[ModelT, RowT]:
-        """Return distinct rows (``SELECT DISTINCT``)."""
-        return self._base()._clone(distinct=True)
+        """Return distinct rows (``SELECT DISTINCT``).
+
+        Raises:
+            ValidationError: The QuerySet is sliced (call distinct() before slicing).
+        """
+        qs = self._base()
+        qs._refuse_sliced("make a query distinct", "Call distinct() before slicing.")
+        return qs._clone(distinct=True)
 
     def _check_fields(self, names: Iterable[str]) -> tuple[str, ...]:
         for name in names:
@@ -652,16 +672,36 @@ class QuerySet(Generic[ModelT, RowT]):
         return self._clone(order_by=terms)
 
     async def first(self) -> RowT | None:
-        """Return the first row (by primary key when unordered), or ``None``."""
+        """Return the first row (by primary key when unordered), or ``None``.
+
+        On an ordered slice this is the first row of the slice.
+
+        Raises:
+            ValidationError: The QuerySet is sliced but unordered (ordering it by primary
+                key would change which rows the slice holds).
+        """
         qs = self._base()
         if not qs._state.order_by:
+            qs._refuse_sliced(
+                "order a query by primary key for first()",
+                "The slice is unordered: call order_by() before slicing.",
+            )
             qs = qs._pk_ordered(False)
         rows = await qs[:1]
         return rows[0] if rows else None
 
     async def last(self) -> RowT | None:
-        """Return the last row (by primary key when unordered), or ``None``."""
+        """Return the last row (by primary key when unordered), or ``None``.
+
+        Raises:
+            ValidationError: The QuerySet is sliced (reversing it would take the last
+                row of the whole query, not of the slice).
+        """
         qs = self._base()
+        qs._refuse_sliced(
+            "reverse a query",
+            "Call last() before slicing, or slice the reversed order and use first().",
+        )
         if qs._state.order_by:
             qs = qs._clone(order_by=tuple((e, not d, n) for e, d, n in qs._state.order_by))
         else:
@@ -674,11 +714,13 @@ class QuerySet(Generic[ModelT, RowT]):
 
         Raises:
             NotFoundError: The QuerySet is empty (``Model.DoesNotExist``).
+            ValidationError: No field given, or the QuerySet is sliced.
         """
         if not fields:
             raise ValidationError(
                 "latest() needs at least one field name, e.g. latest('created_at')."
             )
+        self._base()._refuse_sliced("reorder a query for latest()", "Call latest() before slicing.")
         flipped = [f[1:] if f.startswith("-") else f"-{f}" for f in fields]
         return await self._base().order_by(*flipped).get_first_or_raise()
 
@@ -687,9 +729,13 @@ class QuerySet(Generic[ModelT, RowT]):
 
         Raises:
             NotFoundError: The QuerySet is empty (``Model.DoesNotExist``).
+            ValidationError: No field given, or the QuerySet is sliced.
         """
         if not fields:
             raise ValidationError("earliest() needs at least one field name.")
+        self._base()._refuse_sliced(
+            "reorder a query for earliest()", "Call earliest() before slicing."
+        )
         return await self._base().order_by(*fields).get_first_or_raise()
 
     async def get_first_or_raise(self) -> RowT:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from orm_kit import Count, Database
+from orm_kit import Count, Database, Repository, ValidationError
 from tests.models import User
 
 
@@ -112,3 +112,55 @@ async def test_exists_and_count_of_grouped_values_see_the_groups(ten: Database) 
     assert not await groups.filter(n__gt=3).exists()
     assert await groups.filter(n__gt=3).count() == 0
     assert await groups.order_by("age")[3:].count() == 1
+
+
+# --- what a sliced QuerySet refuses ------------------------------------------------------
+
+
+async def test_last_of_a_slice_is_refused(ten: Database) -> None:
+    window = User.objects.order_by("score")[0:5]
+    with pytest.raises(ValidationError, match="Cannot reverse a query once a slice"):
+        await window.last()
+    with pytest.raises(ValidationError, match="Cannot reverse a query once a slice"):
+        await User.objects.all()[2:4].last()
+    assert (await User.objects.order_by("score").last()).score == 9  # type: ignore[union-attr]
+
+
+async def test_reordering_or_distinct_after_slicing_is_refused(ten: Database) -> None:
+    window = User.objects.order_by("score")[0:5]
+    with pytest.raises(ValidationError, match="Cannot reorder a query once a slice.*User"):
+        window.order_by("-score")
+    with pytest.raises(ValidationError, match="Cannot reorder"):
+        window.order_by()
+    with pytest.raises(ValidationError, match="distinct.*once a slice.*User"):
+        window.distinct()
+    # Before slicing both are fine.
+    top = await User.objects.order_by("-score").distinct()[0:2].values_list("score", flat=True)
+    assert top == [9, 8]
+
+
+async def test_first_latest_earliest_of_a_slice(ten: Database) -> None:
+    window = User.objects.order_by("-score")[3:6]  # scores 6, 5, 4
+    first = await window.first()  # ordered: the first row of the slice
+    assert first is not None and first.score == 6
+    assert (await User.objects.order_by("score")[10:].first()) is None
+    with pytest.raises(ValidationError, match=r"first\(\).*User.*unordered.*order_by"):
+        await User.objects.all()[3:6].first()  # would be ordered by primary key
+    with pytest.raises(ValidationError, match="latest.*once a slice"):
+        await window.latest("score")
+    with pytest.raises(ValidationError, match="earliest.*once a slice"):
+        await window.earliest("score")
+
+
+async def test_slices_still_page_and_serve_the_repository(ten: Database) -> None:
+    window = User.objects.order_by("score")[2:9]  # scores 2..8
+    page = await window.paginate(page=2, size=3)
+    assert [u.score for u in page.items] == [5, 6, 7] and page.total == 7
+    assert [u.score for u in (await window.paginate(page=3, size=3)).items] == [8]
+    with pytest.raises(ValidationError, match="Keyset pagination.*slice"):
+        await window.paginate(after=None, size=3)
+    assert [u.score for u in await User.objects.get_all(skip=8, limit=5)] == [8, 9]
+    repo = Repository(User)
+    assert [u.score for u in await repo.get_all(skip=1, limit=2)] == [1, 2]
+    assert [u.score for u in await repo.filter(age=1, skip=1, limit=1)] == [5]
+    assert (await repo.get_by(score=4)) is not None
