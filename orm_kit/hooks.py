@@ -12,9 +12,9 @@ never to sessions orm_kit did not create.
   ``QuerySet.update()`` / ``delete()``; those check on their own.
 * ``do_orm_execute`` — fires for every statement executed on the session (selects,
   ORM-enabled ``insert()`` / ``update()`` / ``delete()``), including orm_kit's own.
-  Refuses ORM-enabled writes to read-only models, and adds "``deleted_at IS NULL``" for soft-delete models to
-  selects and to the relationship loads they trigger (``with_deleted()`` turns it off with
-  the ``orm_kit_deleted`` execution option).
+  Refuses ORM-enabled writes to read-only models, and adds "``deleted_at IS NULL``" for
+  soft-delete models to selects and to the relationship loads they trigger
+  (``with_deleted()`` turns it off with the ``orm_kit_deleted`` execution option).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Literal, Self, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, cast, overload
 
 from sqlalchemy import JSON, bindparam, not_, select
 from sqlalchemy.engine import Result
@@ -1017,10 +1017,31 @@ class QuerySet(Generic[ModelT, RowT]):
         """Delete the rows matching the lookups; return the row count."""
         return await self._base().filter(**lookups).delete()
 
-    def clone_with(self, **changes: Any) -> Self:
-        """Return a copy with ``QueryState`` fields replaced (for extensions)."""
-        changes.setdefault("exact", None)
-        return type(self)(self.model, dataclasses.replace(self._base()._state, **changes))
+    def clone_with(self, **changes: Any) -> QuerySet[ModelT, RowT]:
+        """Return a copy with :class:`~orm_kit.query.state.QueryState` fields replaced.
+
+        For extensions that need a state change no chaining method offers. On a manager
+        the copy starts from ``get_queryset()`` and is of its QuerySet class.
+
+        Example:
+            ```python
+            qs = User.objects.clone_with(limit=5)  # the same as User.objects.all()[:5]
+            ```
+
+        Raises:
+            ValidationError: A name is not a ``QueryState`` field.
+        """
+        fields = {f.name for f in dataclasses.fields(QueryState)}
+        unknown = sorted(set(changes) - fields)
+        if unknown:
+            raise ValidationError(
+                f"clone_with() on a {self.model.__name__} QuerySet got unknown QueryState "
+                f"field(s) {', '.join(map(repr, unknown))}. Valid fields: "
+                f"{', '.join(sorted(fields))}."
+            )
+        # The base QuerySet, not type(self): a Manager is not built from (model, state).
+        result: QuerySet[ModelT, RowT] = self._base()._clone(**changes)
+        return result
 
 
 class _Rows:

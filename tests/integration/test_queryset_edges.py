@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from orm_kit import Count, Database, Repository, ValidationError
+from orm_kit import Count, Database, Manager, QuerySet, Repository, ValidationError
 from tests.models import User
 
 
@@ -128,11 +128,11 @@ async def test_last_of_a_slice_is_refused(ten: Database) -> None:
 
 async def test_reordering_or_distinct_after_slicing_is_refused(ten: Database) -> None:
     window = User.objects.order_by("score")[0:5]
-    with pytest.raises(ValidationError, match="Cannot reorder a query once a slice.*User"):
+    with pytest.raises(ValidationError, match=r"Cannot reorder a query once a slice.*User"):
         window.order_by("-score")
     with pytest.raises(ValidationError, match="Cannot reorder"):
         window.order_by()
-    with pytest.raises(ValidationError, match="distinct.*once a slice.*User"):
+    with pytest.raises(ValidationError, match=r"distinct.*once a slice.*User"):
         window.distinct()
     # Before slicing both are fine.
     top = await User.objects.order_by("-score").distinct()[0:2].values_list("score", flat=True)
@@ -146,9 +146,9 @@ async def test_first_latest_earliest_of_a_slice(ten: Database) -> None:
     assert (await User.objects.order_by("score")[10:].first()) is None
     with pytest.raises(ValidationError, match=r"first\(\).*User.*unordered.*order_by"):
         await User.objects.all()[3:6].first()  # would be ordered by primary key
-    with pytest.raises(ValidationError, match="latest.*once a slice"):
+    with pytest.raises(ValidationError, match=r"latest.*once a slice"):
         await window.latest("score")
-    with pytest.raises(ValidationError, match="earliest.*once a slice"):
+    with pytest.raises(ValidationError, match=r"earliest.*once a slice"):
         await window.earliest("score")
 
 
@@ -157,10 +157,43 @@ async def test_slices_still_page_and_serve_the_repository(ten: Database) -> None
     page = await window.paginate(page=2, size=3)
     assert [u.score for u in page.items] == [5, 6, 7] and page.total == 7
     assert [u.score for u in (await window.paginate(page=3, size=3)).items] == [8]
-    with pytest.raises(ValidationError, match="Keyset pagination.*slice"):
+    with pytest.raises(ValidationError, match=r"Keyset pagination.*slice"):
         await window.paginate(after=None, size=3)
     assert [u.score for u in await User.objects.get_all(skip=8, limit=5)] == [8, 9]
     repo = Repository(User)
     assert [u.score for u in await repo.get_all(skip=1, limit=2)] == [1, 2]
     assert [u.score for u in await repo.filter(age=1, skip=1, limit=1)] == [5]
     assert (await repo.get_by(score=4)) is not None
+
+
+# --- clone_with() ------------------------------------------------------------------------
+
+
+class ScoredQuerySet(QuerySet[Any, Any]):
+    def high(self) -> QuerySet[Any, Any]:
+        return self.filter(score__gte=5)
+
+
+class ScoredManager(Manager[Any]):
+    queryset_class = ScoredQuerySet
+
+
+async def test_clone_with_on_managers_and_querysets(ten: Database) -> None:
+    by_score = User.objects.order_by("-score").query_state.order_by
+    plain = User.objects.clone_with(limit=3, order_by=by_score)
+    assert [u.score for u in await plain] == [9, 8, 7]
+    # A custom manager's get_queryset() filter (active: is_active=True) is kept.
+    await User.objects.filter(score__in=[9, 8]).update(is_active=False)
+    active = User.active.clone_with(limit=2)
+    assert len(await active) == 2 and all(u.is_active for u in await active)
+    assert await User.active.clone_with(defer=("data",), distinct=True).count() == 8
+    qs = User.objects.filter(age=1).order_by("score").clone_with(offset=1)
+    assert [u.score for u in await qs] == [5, 9]
+    with pytest.raises(ValidationError, match=r"clone_with\(\).*User.*'limt'.*limit"):
+        User.objects.clone_with(limt=3)
+
+
+async def test_clone_with_keeps_a_custom_queryset_class(ten: Database) -> None:
+    cloned = ScoredManager(User).clone_with(defer=("data",))
+    assert isinstance(cloned, ScoredQuerySet)
+    assert await cloned.high().count() == 5  # type: ignore[attr-defined]

@@ -98,9 +98,7 @@ async def test_execute_outside_a_session_commits_writes_and_returns_the_result(
     assert await User.objects.filter(age=40).count() == 2
 
     renamed = await repo.execute(
-        text('UPDATE "user" SET name = :name WHERE score = :score').bindparams(
-            name="Two", score=2
-        )
+        text('UPDATE "user" SET name = :name WHERE score = :score').bindparams(name="Two", score=2)
     )
     assert cast(CursorResult[Any], renamed).rowcount == 1
     assert (await User.objects.get(email="c@x.io")).name == "Two"
