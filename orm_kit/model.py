@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
-from sqlalchemy import MetaData
+from sqlalchemy import BigInteger, Integer, MetaData, SmallInteger, Table
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm.attributes import set_committed_value
@@ -48,6 +48,25 @@ def snake_case(name: str) -> str:
 
 def _is_mapped(cls: type) -> bool:
     return "__table__" in cls.__dict__ or "__mapper__" in cls.__dict__
+
+
+def _sqlite_rowid_key(table: Table) -> None:
+    """Let a ``BigInteger`` / ``SmallInteger`` autoincrement key autoincrement on SQLite.
+
+    NOTE(sqlite): only a column declared exactly ``INTEGER PRIMARY KEY`` is an alias of
+    the rowid and gets a value when the INSERT leaves it out; ``BIGINT PRIMARY KEY`` is a
+    plain NOT NULL column. Django's BigAutoField / SmallAutoField autoincrement on every
+    backend, so the table's autoincrement column (single-column integer primary key, not a
+    foreign key) gets an ``INTEGER`` variant on SQLite, SQLAlchemy's documented recipe.
+    SQLite integers are 64-bit whatever the declared type; other backends keep their DDL
+    (``BIGSERIAL`` / ``BIGINT`` on PostgreSQL), and the Python type stays ``BigInteger``.
+    """
+    column = table.autoincrement_column
+    if column is None or not isinstance(column.type, BigInteger | SmallInteger):
+        return
+    if "sqlite" in getattr(column.type, "_variant_mapping", {}):
+        return  # the model chose its own SQLite type
+    column.type = column.type.with_variant(Integer(), "sqlite")
 
 
 class ModelMeta(DeclarativeAttributeIntercept):
@@ -102,7 +121,11 @@ class ModelMeta(DeclarativeAttributeIntercept):
                         "__qualname__": f"{name}.{exc_name}",
                     },
                 )
-        return super().__new__(mcs, name, bases, namespace, **kwargs)
+        cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+        table = cls.__dict__.get("__table__")
+        if isinstance(table, Table):
+            _sqlite_rowid_key(table)
+        return cls
 
     def __call__(cls, *args: Any, **values: Any) -> Any:
         # Building many instances is common (bulk_create, tests, imports): when the
