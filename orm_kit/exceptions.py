@@ -201,8 +201,10 @@ def translate_error(
     """Turn a SQLAlchemy or driver exception into the matching orm_kit error.
 
     The returned error should be raised ``from exc`` so the original stays on
-    ``__cause__``. The error is logged once on the ``orm_kit`` logger with the model,
-    the operation and the filter *names*; bound values are never logged.
+    ``__cause__``. The error is logged once, at WARNING, on the ``orm_kit`` logger:
+    ``orm_kit create on User failed: ConflictError (uq_user_email)``, with the model,
+    operation, filter *names* and constraint in the record's extras. Neither the message
+    nor the extras carry the driver's text or bound values, which may hold secrets.
 
     Args:
         exc: The exception raised by SQLAlchemy or the driver.
@@ -232,17 +234,22 @@ def translate_error(
             f"The database rejected {operation}: {type(driver).__name__}: {first}".rstrip(": ")
         )
     model_name = model.__name__ if model is not None else None
-    level = logging.INFO if isinstance(error, ConflictError) else logging.WARNING
-    logger.log(
-        level,
-        "orm_kit %s failed: %s",
+    constraint = error.constraint if isinstance(error, ConflictError) else None
+    # Built from names only (operation, model, error class, constraint): the driver's
+    # message can quote the offending values (PostgreSQL's DETAIL line does), so it is
+    # left out; it stays reachable on the raised error's __cause__.
+    logger.warning(
+        "orm_kit %s%s failed: %s%s",
         operation,
+        f" on {model_name}" if model_name else "",
         type(error).__name__,
+        f" ({constraint})" if constraint else "",
         extra={
             "orm_kit_model": model_name,
             "orm_kit_operation": operation,
             "orm_kit_filters": sorted(set(filters)),
             "orm_kit_error": type(error).__name__,
+            "orm_kit_constraint": constraint,
         },
     )
     return error
