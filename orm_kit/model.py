@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from sqlalchemy import BigInteger, Integer, MetaData, SmallInteger, Table
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, MappedColumn
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 
@@ -22,6 +22,7 @@ from orm_kit.query.meta import (
     get_model_info,
 )
 from orm_kit.query.relations import default_lazy
+from orm_kit.types import PRIMARY_KEY_SORT_ORDER
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
@@ -48,6 +49,24 @@ def snake_case(name: str) -> str:
 
 def _is_mapped(cls: type) -> bool:
     return "__table__" in cls.__dict__ or "__mapper__" in cls.__dict__
+
+
+def _primary_key_first(namespace: dict[str, Any]) -> None:
+    """Give primary-key columns declared in a class body ``PRIMARY_KEY_SORT_ORDER``.
+
+    The table — and so ``repr()``, ``to_dict()`` and ``values()`` — then lists the
+    primary key first wherever the body declares it, then the model's own columns, then
+    the mixins' (which declare ``MIXIN_SORT_ORDER``). A ``sort_order=`` given explicitly
+    is kept.
+    """
+    for value in namespace.values():
+        if (
+            isinstance(value, MappedColumn)
+            and value.column.primary_key
+            # ``mapped_column()`` keeps sort_order here, or a no-argument marker.
+            and not isinstance(getattr(value, "_sort_order", None), int)
+        ):
+            value._sort_order = PRIMARY_KEY_SORT_ORDER
 
 
 def _sqlite_rowid_key(table: Table) -> None:
@@ -91,6 +110,7 @@ class ModelMeta(DeclarativeAttributeIntercept):
         abstract = namespace.get("__abstract__", False)
         if not is_root:
             default_lazy(namespace)
+            _primary_key_first(namespace)
         if not is_root and not abstract:
             inherits_table = any(_is_mapped(klass) for base in bases for klass in base.__mro__)
             has_name = (
