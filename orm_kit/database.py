@@ -139,8 +139,9 @@ def get_database(name: str | None = None) -> Database:
             else f"No database named {name!r} is connected"
         )
         raise DatabaseUnavailableError(
-            f"{which}. Call `await Database(url).connect()` or `await init_database()` first "
-            "(in FastAPI, use orm_kit's lifespan)."
+            f"{which}. Connect it first, e.g. when the application starts: "
+            "`await Database(url).connect()` (or `async with Database(url):`), or "
+            "`await init_database()` for the default database."
         )
     return db
 
