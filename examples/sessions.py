@@ -149,7 +149,7 @@ async def main() -> None:
             await Account.objects.using(session).create(owner="gus", balance=2)
         print(f"transaction(s):  gus exists={await Account.objects.filter(owner='gus').exists()}")
 
-        # A Database, or a database name ("default" unless Database(..., name=...)).
+        # A Database, or a database name ("default" always names the default database).
         print(f"using(db):       {await Account.objects.using(db).count()} accounts")
         print(f"using('default'): {await Account.objects.using('default').count()} accounts")
         # --8<-- [end:using]

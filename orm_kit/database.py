@@ -67,32 +67,57 @@ class HealthStatus:
     error: str | None = None
 
 
+DEFAULT_NAME = "default"
+"""The name that always means the default database: ``using("default")``."""
+
+
 class _Registry:
-    """The connected databases of this process, by name; the first connected is the default."""
+    """The connected databases of this process.
+
+    The first database connected while there is no default becomes the default one.
+    Named databases are found by name; ``"default"`` names whichever is the default. When
+    the default disconnects there is none until the next ``connect()``: queries never
+    move to another connected database behind the caller's back.
+    """
 
     def __init__(self) -> None:
         self.by_name: dict[str, Database] = {}
         self.default: Database | None = None
 
+    def lookup(self, name: str | None) -> Database | None:
+        if name is None or name == DEFAULT_NAME:
+            return self.default
+        return self.by_name.get(name)
+
     def check_free(self, db: Database) -> None:
+        if db.name is None:
+            return  # unnamed: reached through the object (and as the default, if it is)
+        if db.name == DEFAULT_NAME:
+            if self.default is not None and self.default is not db:
+                raise ValidationError(
+                    f"{db!r} is named 'default', but the default database is already "
+                    f"connected ({self.default!r}). Leave name= out, or pass another name."
+                )
+            return
         existing = self.by_name.get(db.name)
         if existing is not None and existing is not db:
             raise ValidationError(
-                f"A database named {db.name!r} is already connected. Disconnect it first or "
-                "pass a different name= to Database()."
+                f"A database named {db.name!r} is already connected ({existing!r}). "
+                "Disconnect it first or pass a different name= to Database()."
             )
 
     def add(self, db: Database) -> None:
         self.check_free(db)
-        self.by_name[db.name] = db
+        if db.name is not None and db.name != DEFAULT_NAME:
+            self.by_name[db.name] = db
         if self.default is None:
             self.default = db
 
     def remove(self, db: Database) -> None:
-        if self.by_name.get(db.name) is db:
+        if db.name is not None and self.by_name.get(db.name) is db:
             del self.by_name[db.name]
         if self.default is db:
-            self.default = next(iter(self.by_name.values()), None)
+            self.default = None
 
 
 _registry = _Registry()
@@ -101,15 +126,22 @@ _registry = _Registry()
 def get_database(name: str | None = None) -> Database:
     """Return the connected database called ``name``, or the default one.
 
+    ``"default"`` is the default database too, whatever its own name.
+
     Raises:
         DatabaseUnavailableError: No such database is connected.
     """
-    db = _registry.default if name is None else _registry.by_name.get(name)
+    db = _registry.lookup(name)
     if db is None:
-        which = "No database is connected" if name is None else f"No database named {name!r}"
+        which = (
+            "No database is connected"
+            if name is None or name == DEFAULT_NAME
+            else f"No database named {name!r} is connected"
+        )
         raise DatabaseUnavailableError(
-            f"{which}. Call `await Database(url).connect()` or `await init_database()` first "
-            "(in FastAPI, use orm_kit's lifespan)."
+            f"{which}. Connect it first, e.g. when the application starts: "
+            "`await Database(url).connect()` (or `async with Database(url):`), or "
+            "`await init_database()` for the default database."
         )
     return db
 
@@ -145,8 +177,11 @@ class Database:
 
     Args:
         url: A SQLAlchemy async URL. ``None`` reads ``DATABASE_URL`` (then the SQLite default).
-        name: The name used with ``Model.objects.using(name)``; the first connected
-            database is also the default one.
+        name: The name to find it by with ``Model.objects.using(name)`` /
+            ``get_database(name)``; two connected databases cannot share one. Optional:
+            an unnamed database is reached by passing the ``Database`` itself to
+            ``using()``. Whichever database connects first (while there is no default)
+            is the default one, also called ``"default"``.
         settings: Explicit settings; by default read from the environment / ``.env``.
         **engine_kwargs: Passed on to ``create_async_engine`` and win over settings.
 
@@ -164,7 +199,7 @@ class Database:
         self,
         url: str | URL | None = None,
         *,
-        name: str = "default",
+        name: str | None = None,
         settings: DatabaseSettings | None = None,
         **engine_kwargs: Any,
     ) -> None:
@@ -179,7 +214,8 @@ class Database:
 
     def __repr__(self) -> str:
         state = "connected" if self._engine is not None else "disconnected"
-        return f"<Database {self.name!r} {self.url.render_as_string(hide_password=True)} {state}>"
+        named = f" {self.name!r}" if self.name is not None else ""
+        return f"<Database{named} {self.url.render_as_string(hide_password=True)} {state}>"
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -202,7 +238,7 @@ class Database:
         """
         if self._engine is None:
             raise DatabaseUnavailableError(
-                f"Database {self.name!r} is not connected. Call `await db.connect()` "
+                f"{self!r} is not connected. Call `await db.connect()` "
                 "(or use `async with db:`) before running queries."
             )
         return self._engine
@@ -280,7 +316,12 @@ class Database:
         return self
 
     async def disconnect(self) -> None:
-        """Dispose of the engine and its pool and unregister this database."""
+        """Dispose of the engine and its pool and unregister this database.
+
+        If it was the default database there is no default until the next database
+        connects (another connected database is not promoted: queries never move to a
+        different database behind the caller's back).
+        """
         engine, self._engine = self._engine, None
         self._direct_engine = None
         self._sessionmaker = None
@@ -457,13 +498,25 @@ class Database:
 
 
 async def init_database(url: str | None = None, **engine_kwargs: Any) -> Database:
-    """Connect the default database (from ``url`` or the settings) and return it."""
+    """Connect the default database (from ``url`` or the settings) and return it.
+
+    With ``name=`` it connects a named database instead (the default one if none is).
+
+    Raises:
+        ValidationError: No ``name=`` was given and a default database is connected.
+    """
+    if engine_kwargs.get("name") is None and _registry.default is not None:
+        raise ValidationError(
+            f"The default database is already connected ({_registry.default!r}). Call "
+            "`await close_database()` first, or connect another one with "
+            "`Database(url).connect()` or `init_database(url, name=...)`."
+        )
     return await Database(url, **engine_kwargs).connect()
 
 
 async def close_database(name: str | None = None) -> None:
     """Disconnect the default database (or the one called ``name``), if connected."""
-    db = _registry.default if name is None else _registry.by_name.get(name)
+    db = _registry.lookup(name)
     if db is not None:
         await db.disconnect()
 

@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
 from sqlalchemy import exc as sa_exc
 
 logger = logging.getLogger("orm_kit")
@@ -122,7 +123,28 @@ def _find_driver_error(exc: BaseException) -> BaseException:
     return orig if orig is not None else exc
 
 
-def _sqlite_unique_name(cols: str) -> str | None:
+def _declared_unique_name(model: type[Any] | None, table: str, columns: list[str]) -> str | None:
+    """The name of the primary key, unique constraint or unique index of ``model``'s
+    table over exactly ``columns``, if the model's table is ``table``."""
+    declared: Any = getattr(model, "__table__", None)
+    if declared is None or declared.name != table:
+        return None
+    wanted = set(columns)
+    candidates = [
+        *(
+            c
+            for c in declared.constraints
+            if isinstance(c, PrimaryKeyConstraint | UniqueConstraint)
+        ),
+        *(i for i in declared.indexes if i.unique),
+    ]
+    for candidate in candidates:
+        if candidate.name and {c.name for c in candidate.columns} == wanted:
+            return str(candidate.name)
+    return None
+
+
+def _sqlite_unique_name(cols: str, model: type[Any] | None) -> str | None:
     # "user.email" or "item.a, item.b" -> uq_user_email / uq_item_a_b (the naming convention).
     parts = [c.strip() for c in cols.split(",")]
     tables = {p.split(".", 1)[0] for p in parts if "." in p}
@@ -130,10 +152,13 @@ def _sqlite_unique_name(cols: str) -> str | None:
         return None
     table = tables.pop()
     columns = [p.split(".", 1)[1] for p in parts]
-    return f"uq_{table}_{'_'.join(columns)}"
+    # NOTE(sqlite): a primary-key violation reads "UNIQUE constraint failed: user.id" too;
+    # the model's table knows it is pk_user, as PostgreSQL reports.
+    declared = _declared_unique_name(model, table, columns)
+    return declared if declared is not None else f"uq_{table}_{'_'.join(columns)}"
 
 
-def _conflict_from_integrity(exc: BaseException) -> ConflictError:
+def _conflict_from_integrity(exc: BaseException, model: type[Any] | None) -> ConflictError:
     driver = _find_driver_error(exc)
     sqlstate = getattr(driver, "sqlstate", None)
     text = str(driver).strip().splitlines()[0] if str(driver).strip() else type(driver).__name__
@@ -143,7 +168,7 @@ def _conflict_from_integrity(exc: BaseException) -> ConflictError:
     else:
         kind, constraint = "integrity", None
         if m := _SQLITE_UNIQUE.search(text):
-            kind, constraint = "unique", _sqlite_unique_name(m["cols"])
+            kind, constraint = "unique", _sqlite_unique_name(m["cols"], model)
         elif m := _SQLITE_NOT_NULL.search(text):
             kind, constraint = "not_null", None
         elif m := _SQLITE_CHECK.search(text):
@@ -201,8 +226,10 @@ def translate_error(
     """Turn a SQLAlchemy or driver exception into the matching orm_kit error.
 
     The returned error should be raised ``from exc`` so the original stays on
-    ``__cause__``. The error is logged once on the ``orm_kit`` logger with the model,
-    the operation and the filter *names*; bound values are never logged.
+    ``__cause__``. The error is logged once, at WARNING, on the ``orm_kit`` logger:
+    ``orm_kit create on User failed: ConflictError (uq_user_email)``, with the model,
+    operation, filter *names* and constraint in the record's extras. Neither the message
+    nor the extras carry the driver's text or bound values, which may hold secrets.
 
     Args:
         exc: The exception raised by SQLAlchemy or the driver.
@@ -218,7 +245,7 @@ def translate_error(
     error: ORMKitError
     if isinstance(exc, sa_exc.IntegrityError) or str(getattr(exc, "sqlstate", "")).startswith("23"):
         # (a raw driver error carries SQLSTATE class 23 when it bypassed SQLAlchemy: COPY)
-        error = _conflict_from_integrity(exc)
+        error = _conflict_from_integrity(exc, model)
     elif _is_unavailable(exc):
         error = DatabaseUnavailableError(
             f"The database could not be reached during {operation}: "
@@ -232,17 +259,22 @@ def translate_error(
             f"The database rejected {operation}: {type(driver).__name__}: {first}".rstrip(": ")
         )
     model_name = model.__name__ if model is not None else None
-    level = logging.INFO if isinstance(error, ConflictError) else logging.WARNING
-    logger.log(
-        level,
-        "orm_kit %s failed: %s",
+    constraint = error.constraint if isinstance(error, ConflictError) else None
+    # Built from names only (operation, model, error class, constraint): the driver's
+    # message can quote the offending values (PostgreSQL's DETAIL line does), so it is
+    # left out; it stays reachable on the raised error's __cause__.
+    logger.warning(
+        "orm_kit %s%s failed: %s%s",
         operation,
+        f" on {model_name}" if model_name else "",
         type(error).__name__,
+        f" ({constraint})" if constraint else "",
         extra={
             "orm_kit_model": model_name,
             "orm_kit_operation": operation,
             "orm_kit_filters": sorted(set(filters)),
             "orm_kit_error": type(error).__name__,
+            "orm_kit_constraint": constraint,
         },
     )
     return error

@@ -11,11 +11,11 @@ never to sessions orm_kit did not create.
   models, and values that do not fit their column's type (``ValidationError``), before
   any SQL is sent. Bulk statements do not flush, so it does not fire for
   ``QuerySet.update()`` / ``delete()``; those check on their own.
-* ``do_orm_execute`` — fires for every ORM statement executed on the session (selects,
-  ORM-enabled ``update()`` / ``delete()``), including orm_kit's own. Refuses ORM-enabled
-  writes to read-only models, and adds "``deleted_at IS NULL``" for soft-delete models to
-  selects and to the relationship loads they trigger (``with_deleted()`` turns it off with
-  the ``orm_kit_deleted`` execution option).
+* ``do_orm_execute`` — fires for every statement executed on the session (selects,
+  ORM-enabled ``insert()`` / ``update()`` / ``delete()``), including orm_kit's own.
+  Refuses ORM-enabled writes to read-only models, and adds "``deleted_at IS NULL``" for
+  soft-delete models to selects and to the relationship loads they trigger
+  (``with_deleted()`` turns it off with the ``orm_kit_deleted`` execution option).
 """
 
 from __future__ import annotations
@@ -114,9 +114,9 @@ def _write_audit_log(session: Session, flush_context: UOWTransaction) -> None:
 
 @event.listens_for(OrmKitSession, "do_orm_execute")
 def _apply_mixin_rules(state: ORMExecuteState) -> None:
-    if state.is_update or state.is_delete:
+    if state.is_insert or state.is_update or state.is_delete:
         for mapper in state.all_mappers:
-            check_writable(mapper.class_, "an ORM update/delete statement")
+            check_writable(mapper.class_, "an ORM insert/update/delete statement")
         return
     if (
         state.is_select

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
-from sqlalchemy import MetaData
+from sqlalchemy import BigInteger, Integer, MetaData, SmallInteger, Table
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, MappedColumn
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 
@@ -22,6 +22,7 @@ from orm_kit.query.meta import (
     get_model_info,
 )
 from orm_kit.query.relations import default_lazy
+from orm_kit.types import PRIMARY_KEY_SORT_ORDER
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
@@ -50,6 +51,43 @@ def _is_mapped(cls: type) -> bool:
     return "__table__" in cls.__dict__ or "__mapper__" in cls.__dict__
 
 
+def _primary_key_first(namespace: dict[str, Any]) -> None:
+    """Give primary-key columns declared in a class body ``PRIMARY_KEY_SORT_ORDER``.
+
+    The table — and so ``repr()``, ``to_dict()`` and ``values()`` — then lists the
+    primary key first wherever the body declares it, then the model's own columns, then
+    the mixins' (which declare ``MIXIN_SORT_ORDER``). A ``sort_order=`` given explicitly
+    is kept.
+    """
+    for value in namespace.values():
+        if (
+            isinstance(value, MappedColumn)
+            and value.column.primary_key
+            # ``mapped_column()`` keeps sort_order here, or a no-argument marker.
+            and not isinstance(getattr(value, "_sort_order", None), int)
+        ):
+            value._sort_order = PRIMARY_KEY_SORT_ORDER
+
+
+def _sqlite_rowid_key(table: Table) -> None:
+    """Let a ``BigInteger`` / ``SmallInteger`` autoincrement key autoincrement on SQLite.
+
+    NOTE(sqlite): only a column declared exactly ``INTEGER PRIMARY KEY`` is an alias of
+    the rowid and gets a value when the INSERT leaves it out; ``BIGINT PRIMARY KEY`` is a
+    plain NOT NULL column. Django's BigAutoField / SmallAutoField autoincrement on every
+    backend, so the table's autoincrement column (single-column integer primary key, not a
+    foreign key) gets an ``INTEGER`` variant on SQLite, SQLAlchemy's documented recipe.
+    SQLite integers are 64-bit whatever the declared type; other backends keep their DDL
+    (``BIGSERIAL`` / ``BIGINT`` on PostgreSQL), and the Python type stays ``BigInteger``.
+    """
+    column = table.autoincrement_column
+    if column is None or not isinstance(column.type, BigInteger | SmallInteger):
+        return
+    if "sqlite" in getattr(column.type, "_variant_mapping", {}):
+        return  # the model chose its own SQLite type
+    column.type = column.type.with_variant(Integer(), "sqlite")
+
+
 class ModelMeta(DeclarativeAttributeIntercept):
     """Metaclass of :class:`Model`.
 
@@ -72,6 +110,7 @@ class ModelMeta(DeclarativeAttributeIntercept):
         abstract = namespace.get("__abstract__", False)
         if not is_root:
             default_lazy(namespace)
+            _primary_key_first(namespace)
         if not is_root and not abstract:
             inherits_table = any(_is_mapped(klass) for base in bases for klass in base.__mro__)
             has_name = (
@@ -102,7 +141,11 @@ class ModelMeta(DeclarativeAttributeIntercept):
                         "__qualname__": f"{name}.{exc_name}",
                     },
                 )
-        return super().__new__(mcs, name, bases, namespace, **kwargs)
+        cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+        table = cls.__dict__.get("__table__")
+        if isinstance(table, Table):
+            _sqlite_rowid_key(table)
+        return cls
 
     def __call__(cls, *args: Any, **values: Any) -> Any:
         # Building many instances is common (bulk_create, tests, imports): when the

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Generic
 
-from sqlalchemy.engine import Result
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
@@ -117,8 +117,17 @@ class Repository(Generic[ModelT]):
     async def execute(self, stmt: Executable) -> Result[Any]:
         """Execute a SQLAlchemy statement on the repository's session and return the Result.
 
-        Outside a session the statement runs in a short unit of work and the rows are
-        buffered, so the Result stays readable after the session closes.
+        Outside a session the statement runs in a short unit of work that commits before
+        this returns, and the Result stays readable after it: its rows are buffered (ORM
+        entities are built before the session closes) and, for a Core-level result
+        (``update()``, ``delete()``, ``insert()``, ``text()``), ``rowcount`` holds the
+        number of rows the statement changed.
+
+        Example:
+            ```python
+            result = await Repository(User).execute(update(User).values(is_active=False))
+            result.rowcount  # the rows updated, already committed
+            ```
         """
         target = resolve_target(self.session)
         try:
@@ -126,6 +135,13 @@ class Repository(Generic[ModelT]):
                 return await target.session.execute(stmt)
             async with unit_of_work(None) as session:
                 result = await session.execute(stmt)
+                if isinstance(result, CursorResult):
+                    # A Core-level result (update(), delete(), text(), inserts): the asyncio
+                    # layer has buffered its rows and read its rowcount already, so it stays
+                    # readable once the session is closed. (freeze() would refuse one that
+                    # returns no rows, and drop the rowcount.)
+                    return result
+                # ORM rows are built by the session's loading machinery: build them now.
                 return result.freeze()()
         except SQLAlchemyError as exc:
             raise translate_error(exc, model=self.model, operation="execute") from exc

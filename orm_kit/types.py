@@ -1,4 +1,4 @@
-"""Column types orm_kit's mixins use."""
+"""Column types orm_kit's mixins use, and the column order they follow."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UTCDateTime", "utcnow"]
+__all__ = ["MIXIN_SORT_ORDER", "PRIMARY_KEY_SORT_ORDER", "UTCDateTime", "utcnow"]
+
+# ``mapped_column(sort_order=...)`` values: the table (and so ``repr()``, ``to_dict()`` and
+# ``values()``) lists the primary key first, then the model's own columns (SQLAlchemy's
+# default, 0), then the columns mixins add.
+PRIMARY_KEY_SORT_ORDER = -100
+"""The ``sort_order`` of primary-key columns: before every other column."""
+MIXIN_SORT_ORDER = 100
+"""The ``sort_order`` of the columns a mixin adds: after the model's own columns."""
 
 
 def utcnow() -> datetime:

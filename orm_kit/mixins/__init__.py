@@ -12,8 +12,11 @@ from orm_kit.mixins.soft_delete import SoftDeleteMixin, unique_among_live
 from orm_kit.mixins.timestamps import TimestampMixin
 from orm_kit.mixins.uuid import UUIDPrimaryKeyMixin, uuid7
 from orm_kit.rules import acting_as, allow_writes, current_actor
+from orm_kit.types import MIXIN_SORT_ORDER, PRIMARY_KEY_SORT_ORDER
 
 __all__ = [
+    "MIXIN_SORT_ORDER",
+    "PRIMARY_KEY_SORT_ORDER",
     "AuditLogMixin",
     "AuditMixin",
     "AuditedModel",

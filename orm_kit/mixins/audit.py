@@ -10,6 +10,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_kit.rules import current_actor
+from orm_kit.types import MIXIN_SORT_ORDER
 
 __all__ = ["AuditMixin"]
 
@@ -18,7 +19,9 @@ class AuditMixin:
     """``created_by`` and ``updated_by`` (``String(255)``), both set on insert;
     ``updated_by`` again on every update."""
 
-    created_by: Mapped[str | None] = mapped_column(String(255), default=current_actor)
+    created_by: Mapped[str | None] = mapped_column(
+        String(255), default=current_actor, sort_order=MIXIN_SORT_ORDER
+    )
     updated_by: Mapped[str | None] = mapped_column(
-        String(255), default=current_actor, onupdate=current_actor
+        String(255), default=current_actor, onupdate=current_actor, sort_order=MIXIN_SORT_ORDER
     )

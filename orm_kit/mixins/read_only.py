@@ -2,8 +2,9 @@
 
 Checked before any SQL is sent on every orm_kit write path — ``create``,
 ``bulk_create``, ``bulk_update``, ``QuerySet.update()`` / ``delete()``, ``save()``,
-``obj.related(...)`` writes — and, through session events, on flushes and ORM-enabled
-``update()`` / ``delete()`` statements run on an orm_kit session. Plain Core statements on
+``obj.related(...)`` writes (refused when either side's model is read-only) — and,
+through session events, on flushes and ORM-enabled ``insert()`` / ``update()`` /
+``delete()`` statements run on an orm_kit session. Plain Core statements on
 a raw connection are outside orm_kit's reach. ``with allow_writes(Model):`` lifts the
 rule for the current task (seeding).
 """

@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import conv
 
 from orm_kit.query.manager import Manager
 from orm_kit.query.queryset import QuerySet
-from orm_kit.types import UTCDateTime, utcnow
+from orm_kit.types import MIXIN_SORT_ORDER, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
@@ -59,7 +59,9 @@ class SoftDeleteMixin:
 
     __orm_kit_soft_delete__: ClassVar[bool] = True
 
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=None, index=True, sort_order=MIXIN_SORT_ORDER
+    )
 
     all_objects: ClassVar[Manager[Any]] = AllObjectsManager()
 

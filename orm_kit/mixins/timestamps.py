@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orm_kit.types import UTCDateTime, utcnow
+from orm_kit.types import MIXIN_SORT_ORDER, UTCDateTime, utcnow
 
 __all__ = ["TimestampMixin"]
 
@@ -19,5 +19,9 @@ __all__ = ["TimestampMixin"]
 class TimestampMixin:
     """``created_at`` set on insert; ``updated_at`` set on insert and on every update."""
 
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, sort_order=MIXIN_SORT_ORDER
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, sort_order=MIXIN_SORT_ORDER
+    )

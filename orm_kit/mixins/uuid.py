@@ -9,6 +9,8 @@ import uuid
 from sqlalchemy import Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from orm_kit.types import PRIMARY_KEY_SORT_ORDER
+
 __all__ = ["UUIDPrimaryKeyMixin", "uuid7"]
 
 
@@ -34,4 +36,6 @@ class UUIDPrimaryKeyMixin:
     Native ``uuid`` on PostgreSQL, ``CHAR(32)`` on SQLite (SQLAlchemy's ``Uuid`` type).
     """
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid7)
+    id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, primary_key=True, default=uuid7, sort_order=PRIMARY_KEY_SORT_ORDER
+    )

@@ -136,21 +136,40 @@ def compile_values(state: QueryState) -> Select[Any]:
     return _tail(stmt, state)
 
 
+def _needs_subquery(state: QueryState) -> bool:
+    """Whether counting the table's filtered rows would not count the QuerySet's rows:
+    a slice window (LIMIT / OFFSET), DISTINCT, GROUP BY (one row per group), or joins of
+    a values() query across to-many relations (one row per related row)."""
+    return (
+        state.is_sliced
+        or state.distinct
+        or state.group_by
+        or bool(state.joins and state.shape != "models")
+    )
+
+
+def _rows_subquery(state: QueryState) -> Any:
+    # The rows the QuerySet returns, unordered: order decides which rows a window holds,
+    # not how many, and PostgreSQL refuses ORDER BY terms missing from a DISTINCT list.
+    inner = compile_values(state) if state.shape != "models" else compile_rows(state)[0]
+    return inner.order_by(None).subquery()
+
+
 def compile_count(state: QueryState) -> Select[Any]:
-    """``SELECT count(*)``, over a subquery when sliced or distinct."""
-    if state.is_sliced or state.distinct or (state.joins and state.shape != "models"):
-        inner = compile_values(state) if state.shape != "models" else compile_rows(state)[0]
-        return select(func.count()).select_from(inner.order_by(None).subquery())
+    """``SELECT count(*)``, over a subquery of the rows when sliced, distinct or grouped."""
+    if _needs_subquery(state):
+        return select(func.count()).select_from(_rows_subquery(state))
     table = get_model_info(state.model).table
     return _where(select(func.count()).select_from(table), state)  # type: ignore[no-any-return]
 
 
 def compile_exists(state: QueryState) -> Select[Any]:
-    """``SELECT 1 ... LIMIT 1``."""
+    """``SELECT 1 ... LIMIT 1``, over a subquery of the rows when sliced, distinct or
+    grouped (a window ``[2:4]`` exists iff the query has a third row)."""
+    if _needs_subquery(state):
+        return select(literal_column("1")).select_from(_rows_subquery(state)).limit(1)
     table = get_model_info(state.model).table
     stmt = _where(select(literal_column("1")).select_from(table), state)
-    if state.offset is not None:
-        stmt = stmt.offset(state.offset)
     return stmt.limit(1)  # type: ignore[no-any-return]
 
 

@@ -118,6 +118,12 @@ def _decode_cursor(cursor: str, width: int) -> list[Any]:
 
 async def keyset_page(qs: QuerySet[Any, Any], after: str | None, size: int) -> Page[Any]:
     state = qs.query_state
+    if state.is_sliced:
+        # The cursor condition would be applied before the slice's OFFSET / LIMIT.
+        raise ValidationError(
+            f"Keyset pagination cannot continue a sliced {qs.model.__name__} QuerySet; "
+            "paginate the QuerySet before slicing, or use paginate(page=...)."
+        )
     info = get_model_info(qs.model)
     terms = list(state.order_by)
     if any(name is None for _, _, name in terms):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Literal, Self, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, cast, overload
 
 from sqlalchemy import JSON, bindparam, not_, select
 from sqlalchemy.engine import Result
@@ -279,9 +279,23 @@ class QuerySet(Generic[ModelT, RowT]):
             return term, False, None
         raise ValidationError(f"order_by() takes field names or expressions, not {term!r}.")
 
+    def _refuse_sliced(self, what: str, fix: str) -> None:
+        """Raise when this QuerySet is sliced: ``what`` would change which rows the window
+        holds (Django raises TypeError for the same calls)."""
+        if self._state.is_sliced:
+            raise ValidationError(
+                f"Cannot {what} once a slice has been taken (a sliced "
+                f"{self.model.__name__} QuerySet). {fix}"
+            )
+
     def order_by(self, *fields: str | Any) -> QuerySet[ModelT, RowT]:
-        """Order by fields (``"-name"`` descending) or expressions; replaces earlier ordering."""
+        """Order by fields (``"-name"`` descending) or expressions; replaces earlier ordering.
+
+        Raises:
+            ValidationError: The QuerySet is sliced (order before slicing).
+        """
         qs = self._base()
+        qs._refuse_sliced("reorder a query", "Call order_by() before slicing.")
         joins = qs._state.joins
         terms = []
         for field in fields:
@@ -290,8 +304,14 @@ class QuerySet(Generic[ModelT, RowT]):
         return qs._clone(order_by=tuple(terms), joins=joins)
 
     def distinct(self) -> QuerySet[ModelT, RowT]:
-        """Return distinct rows (``SELECT DISTINCT``)."""
-        return self._base()._clone(distinct=True)
+        """Return distinct rows (``SELECT DISTINCT``).
+
+        Raises:
+            ValidationError: The QuerySet is sliced (call distinct() before slicing).
+        """
+        qs = self._base()
+        qs._refuse_sliced("make a query distinct", "Call distinct() before slicing.")
+        return qs._clone(distinct=True)
 
     def _check_fields(self, names: Iterable[str]) -> tuple[str, ...]:
         for name in names:
@@ -664,16 +684,36 @@ class QuerySet(Generic[ModelT, RowT]):
         return self._clone(order_by=terms)
 
     async def first(self) -> RowT | None:
-        """Return the first row (by primary key when unordered), or ``None``."""
+        """Return the first row (by primary key when unordered), or ``None``.
+
+        On an ordered slice this is the first row of the slice.
+
+        Raises:
+            ValidationError: The QuerySet is sliced but unordered (ordering it by primary
+                key would change which rows the slice holds).
+        """
         qs = self._base()
         if not qs._state.order_by:
+            qs._refuse_sliced(
+                "order a query by primary key for first()",
+                "The slice is unordered: call order_by() before slicing.",
+            )
             qs = qs._pk_ordered(False)
         rows = await qs[:1]
         return rows[0] if rows else None
 
     async def last(self) -> RowT | None:
-        """Return the last row (by primary key when unordered), or ``None``."""
+        """Return the last row (by primary key when unordered), or ``None``.
+
+        Raises:
+            ValidationError: The QuerySet is sliced (reversing it would take the last
+                row of the whole query, not of the slice).
+        """
         qs = self._base()
+        qs._refuse_sliced(
+            "reverse a query",
+            "Call last() before slicing, or slice the reversed order and use first().",
+        )
         if qs._state.order_by:
             qs = qs._clone(order_by=tuple((e, not d, n) for e, d, n in qs._state.order_by))
         else:
@@ -686,11 +726,13 @@ class QuerySet(Generic[ModelT, RowT]):
 
         Raises:
             NotFoundError: The QuerySet is empty (``Model.DoesNotExist``).
+            ValidationError: No field given, or the QuerySet is sliced.
         """
         if not fields:
             raise ValidationError(
                 "latest() needs at least one field name, e.g. latest('created_at')."
             )
+        self._base()._refuse_sliced("reorder a query for latest()", "Call latest() before slicing.")
         flipped = [f[1:] if f.startswith("-") else f"-{f}" for f in fields]
         return await self._base().order_by(*flipped).get_first_or_raise()
 
@@ -699,9 +741,13 @@ class QuerySet(Generic[ModelT, RowT]):
 
         Raises:
             NotFoundError: The QuerySet is empty (``Model.DoesNotExist``).
+            ValidationError: No field given, or the QuerySet is sliced.
         """
         if not fields:
             raise ValidationError("earliest() needs at least one field name.")
+        self._base()._refuse_sliced(
+            "reorder a query for earliest()", "Call earliest() before slicing."
+        )
         return await self._base().order_by(*fields).get_first_or_raise()
 
     async def get_first_or_raise(self) -> RowT:
@@ -716,7 +762,7 @@ class QuerySet(Generic[ModelT, RowT]):
     async def count(self) -> int:
         """Return the number of matching rows (``SELECT count(*)``)."""
         qs = self._base()
-        if qs._state.empty:
+        if qs._state.empty or qs._state.limit == 0:  # none(), or an empty window: qs[5:5]
             return 0
         params = qs._exact_params()
         stmt = (
@@ -736,9 +782,13 @@ class QuerySet(Generic[ModelT, RowT]):
         return n
 
     async def exists(self) -> bool:
-        """Return whether any row matches (``SELECT 1 ... LIMIT 1``)."""
+        """Return whether any row matches (``SELECT 1 ... LIMIT 1``).
+
+        On a sliced QuerySet: whether the window holds a row, so
+        ``qs.order_by("id")[2:4].exists()`` needs a third row and ``qs[5:5]`` is ``False``.
+        """
         qs = self._base()
-        if qs._state.empty:
+        if qs._state.empty or qs._state.limit == 0:  # none(), or an empty window: qs[5:5]
             return False
         stmt = compiler.compile_exists(qs._state)
         found: bool = await run(
@@ -759,6 +809,8 @@ class QuerySet(Generic[ModelT, RowT]):
             await Post.objects.filter(published=True).aggregate(n=Count("id"), avg=Avg("views"))
             ```
         """
+        if not args and not kwargs:
+            return {}  # nothing to compute, no query (as in Django)
         qs = self._base()
         named = {a.default_alias: a for a in args} | kwargs
         for name, agg in named.items():
@@ -977,10 +1029,31 @@ class QuerySet(Generic[ModelT, RowT]):
         """Delete the rows matching the lookups; return the row count."""
         return await self._base().filter(**lookups).delete()
 
-    def clone_with(self, **changes: Any) -> Self:
-        """Return a copy with ``QueryState`` fields replaced (for extensions)."""
-        changes.setdefault("exact", None)
-        return type(self)(self.model, dataclasses.replace(self._base()._state, **changes))
+    def clone_with(self, **changes: Any) -> QuerySet[ModelT, RowT]:
+        """Return a copy with :class:`~orm_kit.query.state.QueryState` fields replaced.
+
+        For extensions that need a state change no chaining method offers. On a manager
+        the copy starts from ``get_queryset()`` and is of its QuerySet class.
+
+        Example:
+            ```python
+            qs = User.objects.clone_with(limit=5)  # the same as User.objects.all()[:5]
+            ```
+
+        Raises:
+            ValidationError: A name is not a ``QueryState`` field.
+        """
+        fields = {f.name for f in dataclasses.fields(QueryState)}
+        unknown = sorted(set(changes) - fields)
+        if unknown:
+            raise ValidationError(
+                f"clone_with() on a {self.model.__name__} QuerySet got unknown QueryState "
+                f"field(s) {', '.join(map(repr, unknown))}. Valid fields: "
+                f"{', '.join(sorted(fields))}."
+            )
+        # The base QuerySet, not type(self): a Manager is not built from (model, state).
+        result: QuerySet[ModelT, RowT] = self._base()._clone(**changes)
+        return result
 
 
 class _Rows:

@@ -3,6 +3,8 @@
 ``add / remove / set / clear`` write the link rows (many-to-many) or the foreign keys
 (one-to-many) with set-based statements — no collection is loaded — and keep an already
 loaded collection on the instance in step. ``all()`` is a QuerySet of the related rows.
+A write is refused (``ReadOnlyError``, before any SQL) when either side's model is
+read-only (``ReadOnlyMixin``), unless ``allow_writes()`` covers it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from orm_kit.exceptions import InvalidLookupError, ValidationError
 from orm_kit.query.executor import flush, resolve_target, run, unit_of_work
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.relations import relationship_of
+from orm_kit.rules import check_writable
 
 __all__ = ["RelatedManager"]
 
@@ -152,24 +155,50 @@ class RelatedManager:
                 current.append(obj)
         set_committed_value(self.instance, key, current)
 
+    def _check_writable(self, method: str) -> None:
+        """Refuse the write when the instance's model or the related model is read-only.
+
+        Both sides count: the rows written belong to the related model (one-to-many) or
+        to a link table that is part of both models' data (many-to-many), and either way
+        the read-only instance's relationship changes.
+        """
+        operation = f"{type(self.instance).__name__}.related({self.rel.key!r}).{method}()"
+        check_writable(type(self.instance), operation)
+        check_writable(self.target, operation)
+
     # --- public API -------------------------------------------------------------------
 
     async def add(self, *objs: Any) -> None:
-        """Link ``objs`` to the instance (already linked ones are left alone)."""
+        """Link ``objs`` to the instance (already linked ones are left alone).
+
+        Raises:
+            ReadOnlyError: The instance's model or the related model is read-only.
+        """
+        self._check_writable("add")
         items = self._check(objs)
         if items:
             await self._write_links(items, adding=True)
             self._sync(items)
 
     async def remove(self, *objs: Any) -> None:
-        """Unlink ``objs`` (one-to-many: their foreign key becomes NULL)."""
+        """Unlink ``objs`` (one-to-many: their foreign key becomes NULL).
+
+        Raises:
+            ReadOnlyError: The instance's model or the related model is read-only.
+        """
+        self._check_writable("remove")
         items = self._check(objs)
         if items:
             await self._write_links(items, adding=False)
             self._sync(drop=items)
 
     async def clear(self) -> None:
-        """Unlink every related row."""
+        """Unlink every related row.
+
+        Raises:
+            ReadOnlyError: The instance's model or the related model is read-only.
+        """
+        self._check_writable("clear")
         rel = self.rel
         if rel.secondary is None:
             table = get_model_info(self.target).table
@@ -183,7 +212,12 @@ class RelatedManager:
             set_committed_value(self.instance, rel.key, [])
 
     async def set(self, objs: Iterable[Any]) -> None:
-        """Make ``objs`` exactly the related rows (one unit of work)."""
+        """Make ``objs`` exactly the related rows (one unit of work).
+
+        Raises:
+            ReadOnlyError: The instance's model or the related model is read-only.
+        """
+        self._check_writable("set")
         items = self._check(objs)
         async with unit_of_work(self.using) as session:
             inner = RelatedManager(self.instance, self.rel.key, using=session)

@@ -38,10 +38,15 @@ NOT_LOADED = "orm_kit"
 
 def _not_loaded_error(state: Any, key: str) -> RelationNotLoadedError:
     model = state.class_.__name__
+    rel = state.mapper.relationships.get(key)
+    if rel is not None and rel.uselist:
+        # select_related() follows to-one relations only: suggesting it would fail.
+        with_query = f".prefetch_related('{key}')"
+    else:
+        with_query = f".select_related('{key}') (a JOIN) or .prefetch_related('{key}')"
     return RelationNotLoadedError(
         f"{model}.{key} was not loaded, and async code cannot load it on access. Load it "
-        f"with the query: .select_related('{key}') (to-one) or .prefetch_related('{key}'), "
-        f"or on the instance: await obj.fetch_related('{key}')."
+        f"with the query: {with_query}, or on the instance: await obj.fetch_related('{key}')."
     )
 
 

@@ -617,12 +617,15 @@ async def get_or_create(
             pass
         try:
             return await _create_in_savepoint(qs, session, _create_values(lookups, defaults)), True
-        except ConflictError:
-            # Someone else created it between our read and our insert: read theirs.
+        except ConflictError as conflict:
+            # Someone else created it between our read and our insert: read theirs. If no
+            # row matches even now, the insert hit a row the lookups do not match (a taken
+            # primary key or unique value): the conflict is the answer, as in Django. The
+            # savepoint was rolled back, so a surrounding session stays usable.
             try:
                 return await bound.get(**lookups), False
             except NotFoundError:
-                raise
+                raise conflict from conflict.__cause__
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -643,8 +646,12 @@ async def update_or_create(
             )
             try:
                 return await _create_in_savepoint(qs, session, values), True
-            except ConflictError:
-                obj = await bound.select_for_update().get(**lookups)
+            except ConflictError as conflict:
+                # As in get_or_create: a concurrent creator's row, else the conflict stands.
+                try:
+                    obj = await bound.select_for_update().get(**lookups)
+                except NotFoundError:
+                    raise conflict from conflict.__cause__
         updates = {k: (v() if callable(v) else v) for k, v in (defaults or {}).items()}
         obj.update(**updates)
         await flush(session, model, "update_or_create")

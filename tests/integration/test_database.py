@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -55,8 +56,59 @@ async def test_named_database_and_using(db: Database, backend: str, sqlite_url: 
 
 
 async def test_duplicate_name_is_refused(db: Database) -> None:
-    with pytest.raises(ValidationError, match="already connected"):
-        await Database("sqlite+aiosqlite:///:memory:").connect()
+    async with Database("sqlite+aiosqlite:///:memory:", name="twin"):
+        with pytest.raises(ValidationError, match="named 'twin' is already connected"):
+            await Database("sqlite+aiosqlite:///:memory:", name="twin").connect()
+    # "default" names the default database, which is connected.
+    with pytest.raises(ValidationError, match=r"'default'.*already connected"):
+        await Database("sqlite+aiosqlite:///:memory:", name="default").connect()
+    with pytest.raises(ValidationError, match="default database is already connected"):
+        await init_database("sqlite+aiosqlite:///:memory:")  # init_database() is for the default
+
+
+async def test_a_second_unnamed_database_connects_beside_the_default(
+    db: Database, tmp_path: Path
+) -> None:
+    first = Database(f"sqlite+aiosqlite:///{tmp_path}/first.db")
+    second = Database(f"sqlite+aiosqlite:///{tmp_path}/second.db")
+    async with first, second:
+        assert first.name is None and get_database() is db  # the first connected stays default
+        assert get_database("default") is db
+        for other in (first, second):
+            await other.create_all()
+        await User.objects.using(first).create(email="first@x.io")
+        await User.objects.using(second).bulk_create([User(email="a@x.io"), User(email="b@x.io")])
+        assert await User.objects.using(first).count() == 1
+        assert await User.objects.using(second).count() == 2
+        assert await User.objects.count() == 0  # the default database is untouched
+        assert "first.db" in repr(first) and "None" not in repr(first)
+    assert not first.is_connected and get_database() is db
+
+
+async def test_when_the_default_disconnects_no_other_database_takes_its_place(
+    db: Database, tmp_path: Path
+) -> None:
+    named = Database(f"sqlite+aiosqlite:///{tmp_path}/named.db", name="analytics")
+    unnamed = Database(f"sqlite+aiosqlite:///{tmp_path}/unnamed.db")
+    later = Database(f"sqlite+aiosqlite:///{tmp_path}/later.db")
+    await named.connect()
+    await unnamed.connect()
+    await db.disconnect()
+    try:
+        # Queries never move to another database behind your back: no default now.
+        with pytest.raises(DatabaseUnavailableError, match="No database is connected"):
+            get_database()
+        with pytest.raises(DatabaseUnavailableError, match="No database is connected"):
+            await User.objects.count()
+        await named.create_all()
+        assert await User.objects.using("analytics").count() == 0  # names still work
+        await later.connect()  # the next database connected becomes the default
+        assert get_database() is later and get_database("default") is later
+    finally:
+        for other in (later, unnamed, named):
+            await other.disconnect()
+        await db.connect()
+    assert get_database() is db
 
 
 async def test_unreachable_database_is_a_clear_error() -> None:

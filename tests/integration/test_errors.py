@@ -111,6 +111,17 @@ async def test_duplicate_unique_value_is_a_conflict(seeded: Database) -> None:
     assert await snapshot(seeded) == before
 
 
+async def test_a_taken_primary_key_names_the_primary_key_constraint(seeded: Database) -> None:
+    taken = (await User.objects.get(email="ann@example.com")).id
+    before = await snapshot(seeded)
+    with pytest.raises(ConflictError) as info:
+        await User.objects.create(id=taken, email="new@example.com")
+    # PostgreSQL reports pk_user; on SQLite ("UNIQUE constraint failed: user.id") the
+    # name comes from the model's table, not from the unique-constraint pattern.
+    assert (info.value.kind, info.value.constraint) == ("unique", "pk_user")
+    assert await snapshot(seeded) == before
+
+
 async def test_composite_unique_check_and_foreign_key_conflicts(seeded: Database) -> None:
     await Product.objects.create(sku="A", region="eu")
     with pytest.raises(ConflictError) as info:

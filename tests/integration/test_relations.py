@@ -12,11 +12,13 @@ from orm_kit import (
     Avg,
     Count,
     Database,
+    DatabaseUnavailableError,
     InvalidLookupError,
     Max,
     Q,
     RelationNotLoadedError,
     Sum,
+    get_database,
 )
 from tests.models import Comment, Post, Shelf, ShelfBook, Tag, User
 
@@ -151,12 +153,28 @@ async def test_touching_an_unloaded_relation_raises_a_clear_error(blog: Database
     with pytest.raises(RelationNotLoadedError) as info:
         _ = post.tags
     message = str(info.value)
-    for part in ("Post.tags", "select_related", "prefetch_related", "fetch_related"):
+    # To-many: select_related() follows only to-one relations, so it is not suggested.
+    for part in ("Post.tags", ".prefetch_related('tags')", ".fetch_related('tags')"):
+        assert part in message
+    assert "select_related" not in message
+    with pytest.raises(RelationNotLoadedError) as info:
+        _ = post.author
+    message = str(info.value)
+    for part in ("Post.author", ".select_related('author')", ".fetch_related('author')"):
         assert part in message
     async with blog.session():
         inside = await Post.objects.get(title="SQL joins")
         with pytest.raises(RelationNotLoadedError, match=r"Post\.author"):
             _ = inside.author
+
+
+def test_not_connected_messages_point_at_what_exists() -> None:
+    with pytest.raises(DatabaseUnavailableError) as info:
+        get_database("nowhere")
+    message = str(info.value)
+    assert "No database named 'nowhere' is connected" in message
+    assert "await Database(url).connect()" in message and "init_database()" in message
+    assert "lifespan" not in message
 
 
 async def test_fetch_related_on_an_instance(blog: Database) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.engine import CursorResult
 
 from orm_kit import Database, NotFoundError, Repository, get_session
 from tests.models import User
@@ -78,3 +81,41 @@ async def test_manager_offers_the_non_clashing_repository_methods(db: Database) 
     assert await User.objects.update_many(filters={"email": "a@x.io"}, name="A") == 1
     assert await User.objects.delete_many(email="b@x.io") == 1
     assert await User.objects.count() == 1
+
+
+async def test_execute_outside_a_session_commits_writes_and_returns_the_result(
+    db: Database,
+) -> None:
+    # Each statement kind commits on its own: the checks read through the direct path,
+    # on another connection, so they only see committed rows.
+    repo = Repository(User)
+    await repo.create(email="a@x.io", score=1)
+    await repo.create(email="b@x.io", score=1)
+    await repo.create(email="c@x.io", score=2)
+
+    changed = await repo.execute(update(User).where(User.score == 1).values(age=40))
+    assert cast(CursorResult[Any], changed).rowcount == 2
+    assert await User.objects.filter(age=40).count() == 2
+
+    renamed = await repo.execute(
+        text('UPDATE "user" SET name = :name WHERE score = :score').bindparams(name="Two", score=2)
+    )
+    assert cast(CursorResult[Any], renamed).rowcount == 1
+    assert (await User.objects.get(email="c@x.io")).name == "Two"
+
+    inserted = await repo.execute(insert(User).values(email="d@x.io", score=3))
+    assert cast(CursorResult[Any], inserted).rowcount == 1
+    assert await User.objects.filter(email="d@x.io").exists()
+
+    removed = await repo.execute(delete(User).where(User.score == 3))
+    assert cast(CursorResult[Any], removed).rowcount == 1
+    assert not await User.objects.filter(email="d@x.io").exists()
+
+    # Statements that return rows come back buffered, readable after the session closed.
+    returned = await repo.execute(insert(User).values(email="e@x.io").returning(User.email))
+    assert returned.scalars().all() == ["e@x.io"]
+    assert await User.objects.filter(email="e@x.io").exists()
+    emails = await repo.execute(select(User.email).order_by(User.email))
+    assert emails.scalars().all() == ["a@x.io", "b@x.io", "c@x.io", "e@x.io"]
+    users = (await repo.execute(select(User).order_by(User.email))).scalars().all()
+    assert [(u.email, u.age) for u in users[:2]] == [("a@x.io", 40), ("b@x.io", 40)]

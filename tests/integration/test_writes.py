@@ -139,6 +139,45 @@ async def test_update_or_create(db: Database) -> None:
     assert (await User.objects.get(email="a@x.io")).name == "A2"
 
 
+async def snapshot_users(db: Database) -> list[tuple[object, ...]]:
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(text('SELECT id, email, name FROM "user" ORDER BY id'))
+        return [tuple(r) for r in rows]
+
+
+async def test_get_or_create_on_a_taken_key_reraises_the_conflict(db: Database) -> None:
+    await User.objects.create(id=1, email="a@x.io", name="Ann")
+    before = await snapshot_users(db)
+    with pytest.raises(ConflictError) as info:  # row 1 exists with another name
+        await User.objects.get_or_create(id=1, name="x", defaults={"email": "x@x.io"})
+    assert info.value.kind == "unique"
+    with pytest.raises(ConflictError) as info:  # a taken unique email, other lookups
+        await User.objects.get_or_create(email="a@x.io", name="Other")
+    assert info.value.constraint == "uq_user_email"
+    with pytest.raises(ConflictError):
+        await User.objects.update_or_create(id=1, email="b@x.io", defaults={"name": "B"})
+    with pytest.raises(ConflictError):
+        await User.objects.update_or_create(
+            email="a@x.io", name="Other", create_defaults={"score": 5}
+        )
+    assert await snapshot_users(db) == before
+
+
+async def test_get_or_create_conflict_inside_a_session_keeps_the_session_usable(
+    db: Database,
+) -> None:
+    await User.objects.create(id=1, email="a@x.io", name="Ann")
+    async with db.session():
+        with pytest.raises(ConflictError):
+            await User.objects.get_or_create(id=1, name="x", defaults={"email": "x@x.io"})
+        with pytest.raises(ConflictError):
+            await User.objects.update_or_create(id=1, email="b@x.io", defaults={"name": "B"})
+        # The savepoint was rolled back; the session goes on and commits.
+        await User.objects.create(id=2, email="c@x.io", name="Cy")
+        assert await User.objects.count() == 2
+    assert await snapshot_users(db) == [(1, "a@x.io", "Ann"), (2, "c@x.io", "Cy")]
+
+
 async def test_large_bulk_create_is_exact_on_every_path(db: Database) -> None:
     """Big batches go through COPY on PostgreSQL (keys from the sequence) and through
     multi-row INSERT ... RETURNING elsewhere; both give the same loaded instances."""
