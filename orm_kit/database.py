@@ -38,6 +38,7 @@ from orm_kit.exceptions import (
     ORMKitError,
     ValidationError,
     translate_error,
+    translated,
 )
 from orm_kit.settings import DatabaseSettings
 
@@ -421,10 +422,8 @@ class Database:
             with sync_engine.connect() as conn:
                 return consume(conn.execute(stmt, params))
 
-        try:
+        with translated(model=model, operation=operation, filters=filters):
             return await greenlet_spawn(work)
-        except (SQLAlchemyError, OSError) as exc:
-            raise translate_error(exc, model=model, operation=operation, filters=filters) from exc
 
     @asynccontextmanager
     async def direct_connection(self) -> AsyncIterator[AsyncConnection]:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
@@ -41,6 +42,7 @@ __all__ = [
     "RelationNotLoadedError",
     "ValidationError",
     "translate_error",
+    "translated",
 ]
 
 
@@ -216,6 +218,37 @@ def _is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+_BIND_ERRORS = (TypeError, ValueError, OverflowError, UnicodeError, AttributeError)
+
+
+def _is_bind_error(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.DBAPIError):
+        # NOTE(postgresql): asyncpg reports a parameter it cannot encode as a DataError
+        # whose message starts "invalid input for query argument".
+        return "invalid input for query argument" in str(exc)
+    if isinstance(exc, sa_exc.StatementError):  # raised while processing parameters
+        return isinstance(exc.orig, _BIND_ERRORS)
+    return isinstance(exc, _BIND_ERRORS)
+
+
+@contextmanager
+def translated(
+    *, model: type[Any] | None = None, operation: str = "query", filters: Iterable[str] = ()
+) -> Iterator[None]:
+    """Turn anything but an orm_kit error raised in the block into one (see
+    :func:`translate_error`); the original stays on ``__cause__``.
+
+    Wraps every call into SQLAlchemy and the drivers, so no raw exception reaches users;
+    ``asyncio.CancelledError`` (a ``BaseException``) passes through untouched.
+    """
+    try:
+        yield
+    except ORMKitError:
+        raise
+    except Exception as exc:
+        raise translate_error(exc, model=model, operation=operation, filters=filters) from exc
+
+
 def translate_error(
     exc: BaseException,
     *,
@@ -246,6 +279,16 @@ def translate_error(
     if isinstance(exc, sa_exc.IntegrityError) or str(getattr(exc, "sqlstate", "")).startswith("23"):
         # (a raw driver error carries SQLSTATE class 23 when it bypassed SQLAlchemy: COPY)
         error = _conflict_from_integrity(exc, model)
+    elif _is_bind_error(exc):
+        # A value the driver or a column type's bind processor could not take (a check in
+        # orm_kit.query.values normally refuses it first; this catches types it does not
+        # know, such as your own TypeDecorator).
+        cause = _find_driver_error(exc)
+        subject = f" of {model.__name__}" if model is not None else ""
+        error = ValidationError(
+            f"A value in {operation}{subject} could not be sent to the database "
+            f"({type(cause).__name__}); pass values of the columns' types."
+        )
     elif _is_unavailable(exc):
         error = DatabaseUnavailableError(
             f"The database could not be reached during {operation}: "

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from sqlalchemy import BigInteger, Integer, MetaData, SmallInteger, Table
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, MappedColumn
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
@@ -195,8 +197,13 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         the instance, which makes building many objects several times faster; everything
         else goes through the normal instrumented ``setattr``.
 
+        As in Django, the names are the model's fields (columns, relationships, synonyms)
+        and its public properties that have a setter; anything else — an unknown name, a
+        private or SQLAlchemy attribute such as ``_sa_instance_state`` — is refused, so a
+        request body unpacked into ``Model(**body)`` cannot reach them.
+
         Raises:
-            TypeError: A name is not an attribute of the model.
+            ValidationError: A name is not a field or settable property of the model.
         """
         cls = type(self)
         info = _INFOS.get(cls) or get_model_info(cls)
@@ -205,10 +212,14 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         for key, value in values.items():
             if key in direct:
                 data[key] = value
-            elif hasattr(cls, key):
+            elif key in info.attribute_keys or _settable_property(cls, key):
                 setattr(self, key, value)
             else:
-                raise TypeError(f"{key!r} is an invalid keyword argument for {cls.__name__}")
+                known = ", ".join(sorted(info.attribute_keys))
+                shown = key if isinstance(key, str) and len(key) <= 60 else f"{str(key)[:60]}..."
+                raise exceptions.ValidationError(
+                    f"{shown!r} is not a field of {cls.__name__}; valid fields: {known}."
+                )
 
     # --- introspection --------------------------------------------------------------
 
@@ -365,6 +376,17 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
                 "save() it first."
             )
         return pk
+
+
+def _settable_property(cls: type[Any], name: str) -> bool:
+    """Whether ``name`` is a public property (or hybrid property) of ``cls`` with a setter."""
+    if not isinstance(name, str) or name.startswith("_"):
+        return False
+    try:
+        attr = inspect.getattr_static(cls, name)
+    except AttributeError:
+        return False
+    return isinstance(attr, property | hybrid_property) and attr.fset is not None
 
 
 def _column_keys(model: type[Any]) -> tuple[str, ...]:

@@ -11,11 +11,10 @@ from collections.abc import Iterable
 from typing import Any, Generic
 
 from sqlalchemy.engine import CursorResult, Result
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from orm_kit.exceptions import translate_error
+from orm_kit.exceptions import translated
 from orm_kit.query.executor import flush, resolve_target, unit_of_work
 from orm_kit.query.queryset import ModelT, QuerySet
 
@@ -130,7 +129,7 @@ class Repository(Generic[ModelT]):
             ```
         """
         target = resolve_target(self.session)
-        try:
+        with translated(model=self.model, operation="execute"):
             if target.session is not None:
                 return await target.session.execute(stmt)
             async with unit_of_work(None) as session:
@@ -143,5 +142,3 @@ class Repository(Generic[ModelT]):
                     return result
                 # ORM rows are built by the session's loading machinery: build them now.
                 return result.freeze()()
-        except SQLAlchemyError as exc:
-            raise translate_error(exc, model=self.model, operation="execute") from exc

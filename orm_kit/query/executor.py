@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Result
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from orm_kit.context import _current_session, is_foreign
-from orm_kit.exceptions import ValidationError, translate_error
+from orm_kit.exceptions import ValidationError, translated
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
@@ -94,10 +93,8 @@ async def run(
         return await target.database.run_direct(
             stmt, consume, params, model=model, operation=operation, filters=filters
         )
-    try:
+    with translated(model=model, operation=operation, filters=filters):
         return consume(await target.session.execute(stmt, params))
-    except SQLAlchemyError as exc:
-        raise translate_error(exc, model=model, operation=operation, filters=filters) from exc
 
 
 @asynccontextmanager
@@ -118,10 +115,8 @@ async def unit_of_work(using: Any) -> AsyncIterator[AsyncSession]:
 
 async def flush(session: AsyncSession, model: type[Any], operation: str) -> None:
     """Flush ``session``, translating driver errors."""
-    try:
+    with translated(model=model, operation=operation):
         await session.flush()
-    except SQLAlchemyError as exc:
-        raise translate_error(exc, model=model, operation=operation) from exc
 
 
 async def save_instance(obj: Any, using: Any) -> None:

@@ -287,6 +287,15 @@ class Aggregate(Resolvable):
     default_alias_suffix = ""
 
     def __init__(self, field: str | Resolvable, *, distinct: bool = False, filter: Q | None = None):
+        name = type(self).__name__
+        if not isinstance(field, str | Resolvable):
+            raise ValidationError(
+                f"{name}() takes a field name or an F() expression, not {type(field).__name__}."
+            )
+        if filter is not None and not isinstance(filter, Q):
+            raise ValidationError(f"{name}(filter=...) takes a Q object.")
+        if not isinstance(distinct, bool):
+            raise ValidationError(f"{name}(distinct=...) takes True or False.")
         self.field, self.distinct, self.filter = field, distinct, filter
 
     @property

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, cast, overload
 
 from sqlalchemy import JSON, bindparam, not_, select
 from sqlalchemy.engine import Result
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from typing_extensions import TypeVar
@@ -22,7 +21,7 @@ from orm_kit.exceptions import (
     InvalidLookupError,
     NotFoundError,
     ValidationError,
-    translate_error,
+    translated,
 )
 from orm_kit.query import compiler, writes
 from orm_kit.query.executor import Target, resolve_target, run
@@ -91,6 +90,17 @@ def _exact_pairs(
             return None
         pairs.append((key, res.bound))
     return tuple(pairs)
+
+
+def _check_alias(name: str, what: str) -> None:
+    # Names become SQL labels and result keys: identifiers only (Django refuses quotes,
+    # semicolons, whitespace and comments in aliases for the same reason).
+    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+        shown = repr(name)[:60]
+        raise ValidationError(
+            f"The {what} name {shown} is not allowed: use a Python identifier that does not "
+            "start with an underscore."
+        )
 
 
 def _scalar_one(result: Result[Any]) -> Any:
@@ -336,9 +346,17 @@ class QuerySet(Generic[ModelT, RowT]):
         joins = state.joins
         added = []
         for name, value in expressions.items():
-            if name in info.attribute_keys:
+            _check_alias(name, "annotation")
+            if name in info.attribute_keys or hasattr(self.model, name):
                 raise ValidationError(
-                    f"The annotation {name!r} conflicts with a field of {self.model.__name__}."
+                    f"The annotation {name!r} conflicts with a field or attribute of "
+                    f"{self.model.__name__}; choose another name."
+                )
+            if not isinstance(value, Resolvable) and not writes.is_sql(value):
+                raise ValidationError(
+                    f"annotate({name}=...) takes an F() expression, an aggregate or a "
+                    f"SQLAlchemy expression, not {type(value).__name__}; wrap a constant "
+                    "in sqlalchemy.literal()."
                 )
             if isinstance(value, Aggregate) and grouped:
                 # values("a").annotate(n=Count(...)): one row per distinct "a" (GROUP BY).
@@ -631,7 +649,7 @@ class QuerySet(Generic[ModelT, RowT]):
         target = qs._target()
         stmt, consume = qs._consumer(target)
         stmt = stmt.execution_options(yield_per=chunk_size)
-        try:
+        with translated(model=self.model, operation="iterate"):
             if target.session is not None:
                 result = await target.session.stream(stmt)
                 async for partition in result.partitions(chunk_size):
@@ -644,8 +662,6 @@ class QuerySet(Generic[ModelT, RowT]):
                 async for partition in result.partitions(chunk_size):
                     for item in consume(_Rows(partition, result)):
                         yield item
-        except SQLAlchemyError as exc:
-            raise translate_error(exc, model=self.model, operation="iterate") from exc
 
     def _no_match(self, kind: type[Exception], what: str) -> Exception:
         names = ", ".join(self._state.filter_names) or "no filters"
@@ -812,10 +828,14 @@ class QuerySet(Generic[ModelT, RowT]):
         if not args and not kwargs:
             return {}  # nothing to compute, no query (as in Django)
         qs = self._base()
-        named = {a.default_alias: a for a in args} | kwargs
-        for name, agg in named.items():
+        for agg in (*args, *kwargs.values()):
             if not isinstance(agg, Aggregate):
-                raise ValidationError(f"aggregate() argument {name!r} is not an aggregate.")
+                raise ValidationError(
+                    f"aggregate() takes Count, Sum, Avg, Min or Max, not {type(agg).__name__}."
+                )
+        named = {a.default_alias: a for a in args} | kwargs
+        for name in kwargs:
+            _check_alias(name, "aggregate")
         if qs._state.is_sliced or qs._state.distinct:
             raise ValidationError(
                 "aggregate() over a sliced or distinct QuerySet is not supported."

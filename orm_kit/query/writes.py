@@ -14,11 +14,10 @@ from sqlalchemy import JSON, Table, bindparam, case, insert, literal
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import CursorResult, Result
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ClauseElement
 
-from orm_kit.exceptions import ConflictError, NotFoundError, ValidationError, translate_error
+from orm_kit.exceptions import ConflictError, NotFoundError, ValidationError, translated
 from orm_kit.history import audit_log_table, audit_value, bulk_entry, entry, is_tracked
 from orm_kit.query import compiler
 from orm_kit.query.copy import COPY_MIN_ROWS, copy_columns, copy_insert
@@ -276,7 +275,7 @@ async def _on_connection(qs: QuerySet[Any, Any], work: Any, operation: str) -> A
     """Run ``work(conn, dialect_name)`` in the session, or in one transaction outside one."""
     model = qs.model
     target = resolve_target(qs.query_state.using)
-    try:
+    with translated(model=model, operation=operation):
         if target.session is not None:
             # Under a savepoint, so a failure undoes every batch of this call while the
             # session goes on (on SQLite a failed statement only undoes itself).
@@ -286,8 +285,6 @@ async def _on_connection(qs: QuerySet[Any, Any], work: Any, operation: str) -> A
         assert target.database is not None
         async with target.database.engine.begin() as conn:
             return await work(conn, conn.dialect.name)
-    except SQLAlchemyError as exc:
-        raise translate_error(exc, model=model, operation=operation) from exc
 
 
 def _insert_for(dialect: str, table: Table) -> Any:

@@ -109,7 +109,7 @@ def test_constructor_sets_plain_columns_and_tracks_later_changes() -> None:
         assert obj.name in ("Ann", "Bob")
     again.name = "Robert"
     assert sa_inspect(again).attrs.name.history.added == ["Robert"]
-    with pytest.raises(TypeError, match="nickname"):
+    with pytest.raises(ValidationError, match="nickname"):
         User(email="c@x.io", nickname="c")
 
 
