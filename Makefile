@@ -38,8 +38,8 @@ typecheck: $(BIN)/.installed ## mypy --strict on the package and the typing test
 docs: $(BIN)/.installed ## Build the documentation site (strict)
 	$(BIN)/mkdocs build --strict --site-dir site
 
-bench: $(BIN)/.installed ## Run the W1-W10 and R1 benchmarks on PostgreSQL (ORM_KIT_BENCH_POSTGRES_URL or the local server)
-	$(PY) -m benchmarks.run
+bench: $(BIN)/.installed ## Run W1-W10 on PostgreSQL (ORM_KIT_BENCH_POSTGRES_URL or the local server) and SQLite, and R1
+	$(PY) -m benchmarks.run --sqlite
 	$(PY) -m benchmarks.relations
 
 clean: ## Remove the virtualenv and build outputs

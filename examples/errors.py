@@ -111,6 +111,14 @@ async def main() -> None:
         except ValidationError as exc:
             print(f"ValidationError: {exc}")
         try:
+            await Supplier.objects.create(email=42, country="US")
+        except ValidationError as exc:
+            print(f"ValidationError: {exc}")
+        try:
+            Supplier(**{"email": "z@example.com", "_sa_instance_state": None})
+        except ValidationError as exc:
+            print(f"ValidationError: {exc}")
+        try:
             Supplier.objects.all()[-1:]
         except ValueError as exc:  # Python's own error, as for lists
             print(f"ValueError:      {exc}")

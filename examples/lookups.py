@@ -13,6 +13,7 @@ from orm_kit import (
     InvalidLookupError,
     Model,
     Q,
+    ValidationError,
     register_lookup,
     register_transform,
 )
@@ -128,6 +129,10 @@ async def main() -> None:
         # --8<-- [start:exclude]
         # exclude() keeps rows whose genre is NULL, as Django does
         print("exclude(genre=jazz):", await titles(Track.objects.exclude(genre="jazz")))
+        # the complement of filter(), whatever is NULL on either side
+        same = Track.objects.filter(genre=F("genre"))
+        print("filter(genre=F):    ", await titles(same))
+        print("exclude(genre=F):   ", await titles(Track.objects.exclude(genre=F("genre"))))
         # --8<-- [end:exclude]
 
         # --8<-- [start:q]
@@ -166,6 +171,19 @@ async def main() -> None:
         except InvalidLookupError as exc:
             print(f"InvalidLookupError:  {exc}")
         # --8<-- [end:invalid]
+
+        # --8<-- [start:values]
+        for bad in (
+            {"seconds": "448"},
+            {"seconds__gt": 2**40},
+            {"genre__in": "jazz"},
+            {"released": "1983-03-07"},
+        ):
+            try:
+                await Track.objects.filter(**bad)
+            except ValidationError as exc:
+                print(f"ValidationError:     {exc}")
+        # --8<-- [end:values]
 
 
 if __name__ == "__main__":

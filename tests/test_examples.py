@@ -27,6 +27,33 @@ QUICKSTART_LINES = [
 ]
 
 
+# Lines other examples must print: what their docs pages show.
+EXPECTED_LINES = {
+    "errors": [
+        "ValidationError: Supplier.email expects a str, not int; pass a value of the column's "
+        "type.",
+        "ValidationError: '_sa_instance_state' is not a field of Supplier; valid fields: "
+        "country, email, id.",
+    ],
+    "lookups": [
+        "contains 'Blue':     ['Blue Monday']",
+        "icontains 'blue':    ['Blue Monday', 'blue in green']",
+        "startswith 'So':     ['So What']",
+        "exclude(genre=jazz): ['Blue Monday', 'Untitled']",
+        "filter(genre=F):     ['Blue Monday', 'blue in green', 'So What']",
+        "exclude(genre=F):    ['Untitled']",
+        "ValidationError:     Track.seconds expects an integer, not str; pass a value of the "
+        "column's type.",
+        "ValidationError:     Track.seconds expects an integer from -2147483648 to 2147483647 "
+        "(Integer), not int; pass a value of the column's type.",
+        "ValidationError:     The 'in' lookup on Track.genre needs a list, tuple or set of "
+        "values or a QuerySet, not str.",
+        "ValidationError:     Track.released expects a date (not a datetime), not str; pass a "
+        "value of the column's type.",
+    ],
+}
+
+
 def run_example(path: Path, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(EXAMPLES_DIR.parent)}
     env.pop("PYTHONSAFEPATH", None)
@@ -62,6 +89,8 @@ def test_example_runs(
         assert f"Connected to {backend}" in proc.stdout
         for line in QUICKSTART_LINES:
             assert line in proc.stdout, f"missing {line!r} in:\n{proc.stdout}"
+    for line in EXPECTED_LINES.get(example.stem, []):
+        assert line in proc.stdout, f"missing {line!r} in:\n{proc.stdout}"
 
 
 def test_quickstart_default_database(tmp_path: Path) -> None:

@@ -442,8 +442,8 @@ def expression_lookup(
             break
         choices = lookups.names(expr.type)
         raise InvalidLookupError(
-            f"Unsupported lookup {part!r} on {label} (a {type(_impl(expr.type)).__name__} "
-            f"column) in {key!r}.{_suggest(part, choices)} Valid lookups: {', '.join(choices)}."
+            f"Unsupported lookup {part!r} on {label} ({type(_impl(expr.type)).__name__}) "
+            f"in {key!r}.{_suggest(part, choices)} Valid lookups: {', '.join(choices)}."
         )
     entry = lookups.entry(lookup_name, expr.type)
     assert entry is not None

@@ -156,3 +156,18 @@ async def test_register_lookup_global_and_typed(people: Database) -> None:
         assert await names(name__even=True) == ["Dave"]
     with pytest.raises(Exception, match="Unsupported lookup 'ne'"):
         User.objects.filter(name__ne="Ann")
+
+
+async def test_case_insensitive_lookups_fold_unicode(db: Database) -> None:
+    await User.objects.create(email="e@example.com", name="Émile Ørsted")
+    await User.objects.create(email="f@example.com", name="emile orsted")
+    # NOTE(sqlite): SQLite's own lower() folds ASCII only; orm_kit registers a Unicode one.
+    # On PostgreSQL, lower() follows the database's locale (C.UTF-8 and en_US.UTF-8 fold).
+    async with db.engine.connect() as conn:
+        folds = (await conn.exec_driver_sql("SELECT lower('É')")).scalar_one() == "é"
+    if folds:
+        assert await names(name__iexact="émile ørsted") == ["Émile Ørsted"]
+        assert await names(name__icontains="ØRS") == ["Émile Ørsted"]
+        assert await names(name__istartswith="éMILE") == ["Émile Ørsted"]
+    assert await names(name__icontains="ORS") == ["emile orsted"]
+    assert db.dialect != "sqlite" or folds
