@@ -54,15 +54,13 @@ from orm_kit.exceptions import DatabaseError, ORMKitError
 from tests.integration.hostile_cases import (
     ANY,
     LOOKUP_OPS,
-    MARKER,
     NAME_OPS,
-    WRITE_OPS,
     Context,
-    CreateOp,
     LookupOp,
     Op,
     Written,
 )
+from tests.integration.hostile_inputs import MARKER
 from tests.integration.hostile_models import (
     ITEM_TABLE,
     OWNER_TABLE,
@@ -71,6 +69,7 @@ from tests.integration.hostile_models import (
     seed_tables,
 )
 from tests.integration.hostile_oracle import Verdict
+from tests.integration.hostile_writes import WRITE_OPS, CreateOp
 
 pytestmark = pytest.mark.fuzz
 
