@@ -427,7 +427,15 @@ class Database:
         # step as AsyncConnection does: this is the hot path of every single-statement call.
         def work() -> ResultT:
             with sync_engine.connect() as conn:
-                return consume(conn.execute(stmt, params))
+                try:
+                    return consume(conn.execute(stmt, params))
+                except SQLAlchemyError:
+                    raise  # SQLAlchemy has already judged the connection
+                except Exception:
+                    # A raw error from inside the driver (an encoding failure mid-message)
+                    # can leave the connection unusable: never hand it to the next caller.
+                    conn.invalidate()
+                    raise
 
         with translated(model=model, operation=operation, filters=filters):
             return await greenlet_spawn(work)

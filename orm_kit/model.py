@@ -12,6 +12,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, MappedColumn
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
+from sqlalchemy.sql.elements import ClauseElement
 
 from orm_kit import exceptions
 from orm_kit.query.manager import Manager
@@ -212,6 +213,9 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         for key, value in values.items():
             if key in direct:
                 data[key] = value
+            elif key in info.relationship_keys:
+                _check_related(info, key, value)
+                setattr(self, key, value)
             elif key in info.attribute_keys or _settable_property(cls, key):
                 setattr(self, key, value)
             else:
@@ -266,8 +270,12 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
     def update(self, **values: Any) -> Self:
         """Set attributes from ``values`` (no I/O; call :meth:`save` to persist).
 
+        Values are checked against their columns' types first (see
+        :mod:`orm_kit.query.values`); nothing is set if one is refused.
+
         Raises:
-            ValidationError: A name is not a column or relationship of the model.
+            ValidationError: A name is not a column or relationship of the model, or a
+                value does not fit its column.
         """
         known = _attribute_keys(type(self))
         unknown = sorted(set(values) - known)
@@ -276,7 +284,15 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
                 f"{type(self).__name__} has no field(s) {', '.join(unknown)}. "
                 f"Valid fields: {', '.join(sorted(known))}."
             )
-        for key, value in values.items():
+        info = model_info(type(self))
+        checked = {}
+        for key, value in values.items():  # all checked before any is set
+            if key in info.relationship_keys:
+                _check_related(info, key, value)
+            elif value is not None and not _is_sql(value):
+                value = info.checked(key, value)
+            checked[key] = value
+        for key, value in checked.items():
             setattr(self, key, value)
         return self
 
@@ -376,6 +392,28 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
                 "save() it first."
             )
         return pk
+
+
+def _is_sql(value: Any) -> bool:
+    return isinstance(value, ClauseElement) or hasattr(type(value), "__clause_element__")
+
+
+def _check_related(info: ModelInfo, key: str, value: Any) -> None:
+    """Refuse a value that is not an instance (or, to-many, a collection of instances) of
+    the related model."""
+    rel = info.mapper.relationships[key]
+    target = rel.mapper.class_
+    if rel.uselist:
+        ok = isinstance(value, list | set | tuple) and all(isinstance(v, target) for v in value)
+        expected = f"a list of {target.__name__} instances"
+    else:
+        ok = value is None or isinstance(value, target)
+        expected = f"a {target.__name__} instance or None"
+    if not ok:
+        raise exceptions.ValidationError(
+            f"{info.model.__name__}.{key} takes {expected}, not {type(value).__name__}; "
+            f"to set the key alone, use the foreign-key column."
+        )
 
 
 def _settable_property(cls: type[Any], name: str) -> bool:

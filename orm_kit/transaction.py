@@ -47,6 +47,13 @@ async def run_unit_of_work(db: Database) -> AsyncIterator[AsyncSession]:
         with bind_session(session):
             try:
                 yield session
+            except SQLAlchemyError as exc:  # raw SQLAlchemy use inside the block
+                await session.rollback()
+                raise translate_error(exc, operation="a statement in the session") from exc
+            except BaseException:
+                await session.rollback()
+                raise
+            try:
                 await session.commit()
             except SQLAlchemyError as exc:
                 await session.rollback()

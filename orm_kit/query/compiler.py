@@ -125,12 +125,13 @@ def compile_values(state: QueryState) -> Select[Any]:
     info = get_model_info(state.model)
     names = state.fields or (info.column_keys + tuple(n for n, _ in state.annotations))
     cols = [value_column(state, info, n).label(n) for n in names]
-    stmt = select(*cols)
+    # FROM the model's table even when only annotations are selected, so a correlated
+    # subquery annotation stays correlated to each row.
+    stmt = select(*cols).select_from(info.table)
     if state.group_by:
         # values(...).annotate(...): group by the named fields; the annotations aggregate.
-        annotated = {n for n, _ in state.annotations}
-        keys = [value_column(state, info, n) for n in names if n not in annotated]
-        stmt = stmt.select_from(info.table).group_by(*keys)
+        keys = [value_column(state, info, n) for n in state.group_by]
+        stmt = stmt.group_by(*keys)
         if state.having:
             stmt = stmt.having(*state.having)
     return _tail(stmt, state)
@@ -143,7 +144,7 @@ def _needs_subquery(state: QueryState) -> bool:
     return (
         state.is_sliced
         or state.distinct
-        or state.group_by
+        or bool(state.group_by)
         or bool(state.joins and state.shape != "models")
     )
 

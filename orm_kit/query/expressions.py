@@ -14,7 +14,7 @@ from sqlalchemy import Float, and_, cast, false, func, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from orm_kit.exceptions import ValidationError
-from orm_kit.query.values import check_arithmetic
+from orm_kit.query.values import check_arithmetic, family
 
 __all__ = [
     "Aggregate",
@@ -285,22 +285,30 @@ class Aggregate(Resolvable):
 
     function = ""
     default_alias_suffix = ""
+    # The kinds of column (orm_kit.query.values.family) this aggregate applies to alike on
+    # every backend; None: any.
+    families: frozenset[str] | None = None
 
     def __init__(self, field: str | Resolvable, *, distinct: bool = False, filter: Q | None = None):
-        name = type(self).__name__
-        if not isinstance(field, str | Resolvable):
-            raise ValidationError(
-                f"{name}() takes a field name or an F() expression, not {type(field).__name__}."
-            )
-        if filter is not None and not isinstance(filter, Q):
-            raise ValidationError(f"{name}(filter=...) takes a Q object.")
-        if not isinstance(distinct, bool):
-            raise ValidationError(f"{name}(distinct=...) takes True or False.")
         self.field, self.distinct, self.filter = field, distinct, filter
+
+    def _check_arguments(self) -> None:
+        # Checked when the aggregate is used (annotate() / aggregate()), like a lookup.
+        name = type(self).__name__
+        if not isinstance(self.field, str | Resolvable):
+            raise ValidationError(
+                f"{name}() takes a field name or an F() expression, "
+                f"not {type(self.field).__name__}."
+            )
+        if self.filter is not None and not isinstance(self.filter, Q):
+            raise ValidationError(f"{name}(filter=...) takes a Q object.")
+        if not isinstance(self.distinct, bool):
+            raise ValidationError(f"{name}(distinct=...) takes True or False.")
 
     @property
     def default_alias(self) -> str:
         """Django's default name, ``<field>__<function>``, for positional aggregates."""
+        self._check_arguments()
         if not isinstance(self.field, str):
             raise ValidationError(
                 f"{type(self).__name__}() over an expression needs a name: aggregate(name=...)."
@@ -311,6 +319,7 @@ class Aggregate(Resolvable):
         from orm_kit.query.lookups import field_column
         from orm_kit.query.relations import relationship_of
 
+        self._check_arguments()
         if isinstance(self.field, Resolvable):
             return self.field.resolve(model)
         if self.field == "*":
@@ -322,7 +331,9 @@ class Aggregate(Resolvable):
                     "aggregate() or annotate()."
                 )
             return column_for(self.field)
-        return field_column(model, self.field)
+        column = field_column(model, self.field)  # validates the name
+        # Through column_for too: a per-row annotation must aggregate the correlated row.
+        return column if column_for is None else column_for(self.field)
 
     def _call(self, arg: Any) -> ColumnElement[Any]:
         fn: ColumnElement[Any] = getattr(func, self.function)(arg)
@@ -332,6 +343,12 @@ class Aggregate(Resolvable):
         """The aggregate over ``model``; ``column_for`` maps a relationship path
         (``"posts__views"``, or ``"posts"`` for its key) to a joined column."""
         arg = self._argument(model, column_for)
+        kind = None if arg is None else family(arg.type)
+        if self.families is not None and kind is not None and kind not in self.families:
+            raise ValidationError(
+                f"{type(self).__name__}({self.field!r}) on {model.__name__} needs a column of "
+                f"{' or '.join(sorted(self.families))} values, not {kind}."
+            )
         if self.distinct:
             arg = arg.distinct()
         expr = self._call(arg)
@@ -368,12 +385,14 @@ class Sum(Aggregate):
     """``SUM(field)``."""
 
     function = "sum"
+    families = frozenset({"number", "interval"})
 
 
 class Avg(Aggregate):
     """``AVG(field)``, returned as a float on every backend."""
 
     function = "avg"
+    families = frozenset({"number"})
 
     def _call(self, arg: Any) -> ColumnElement[Any]:
         return cast(func.avg(arg), Float)
@@ -383,9 +402,11 @@ class Min(Aggregate):
     """``MIN(field)``."""
 
     function = "min"
+    families = frozenset({"number", "text", "date", "datetime", "time", "interval"})
 
 
 class Max(Aggregate):
     """``MAX(field)``."""
 
     function = "max"
+    families = frozenset({"number", "text", "date", "datetime", "time", "interval"})

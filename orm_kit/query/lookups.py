@@ -404,6 +404,12 @@ def resolve_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
         raise InvalidLookupError(f"Lookup names are strings, not {type(key).__name__}.")
     field, *parts = key.split("__")
     info = get_model_info(model)
+    if not field or "" in parts:
+        shown = key if len(key) <= 60 else f"{key[:60]}..."
+        raise InvalidLookupError(
+            f"{model.__name__} lookup {shown!r} has an empty part; lookups are "
+            "field__transform__lookup names joined by double underscores."
+        )
     if field in info.relationship_keys:
         from orm_kit.query.relations import resolve_relation, split_relation_key
 

@@ -347,6 +347,11 @@ class QuerySet(Generic[ModelT, RowT]):
         added = []
         for name, value in expressions.items():
             _check_alias(name, "annotation")
+            if "__" in name:
+                raise ValidationError(
+                    f"The annotation name {name!r} contains '__', which filter() would read as "
+                    "a lookup path; choose a name without it."
+                )
             if name in info.attribute_keys or hasattr(self.model, name):
                 raise ValidationError(
                     f"The annotation {name!r} conflicts with a field or attribute of "
@@ -370,7 +375,10 @@ class QuerySet(Generic[ModelT, RowT]):
                 added.append((name, to_expression(value, self.model)))
         changes: dict[str, Any] = {"annotations": (*state.annotations, *added), "joins": joins}
         if grouped:
-            changes["group_by"] = True
+            annotated = {n for n, _ in state.annotations}
+            changes["group_by"] = state.group_by or tuple(
+                f for f in state.fields if f not in annotated
+            )
             changes["fields"] = (*state.fields, *(name for name, _ in added))
         return qs._clone(**changes)
 
@@ -379,6 +387,10 @@ class QuerySet(Generic[ModelT, RowT]):
         info = get_model_info(self.model)
         joins = qs._state.joins
         for name in fields:
+            if not isinstance(name, str):
+                raise InvalidLookupError(
+                    f"Field names of {self.model.__name__} are strings, not {type(name).__name__}."
+                )
             if "__" in name and name.split("__", 1)[0] in info.relationship_keys:
                 _, joins = path_column(self.model, joins, name)
             else:

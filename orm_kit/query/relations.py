@@ -154,6 +154,11 @@ def split_relation_key(model: type[Any], key: str) -> tuple[RelationshipProperty
     rel = relationship_of(model, field)
     if rel is None:
         return None
+    if rest.startswith("__") or rest.endswith("__") or "____" in rest or key.endswith("__"):
+        raise InvalidLookupError(
+            f"{model.__name__} lookup {key[:60]!r} has an empty part; lookups are "
+            "field__transform__lookup names joined by double underscores."
+        )
     # "author__in=[...]" / "author__gt=3" compare the related primary key.
     if rest and "__" not in rest and rest != "isnull":
         from orm_kit.query.lookups import lookups
@@ -214,6 +219,10 @@ def check_paths(model: type[Any], paths: Iterable[str], *, to_one_only: bool) ->
     """Validate relationship paths now, so a typo fails where it is written."""
     out = tuple(paths)
     for path in out:
+        if not isinstance(path, str):
+            raise InvalidLookupError(
+                f"Relationship paths of {model.__name__} are strings, not {type(path).__name__}."
+            )
         _path_options(model, path, joinedload, to_one_only=to_one_only)
     return out
 

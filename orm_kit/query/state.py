@@ -45,7 +45,9 @@ class QueryState:
     fields: tuple[str, ...] = ()
     for_update: ForUpdate | None = None
     joins: tuple[tuple[str, Any, Any], ...] = ()
-    group_by: bool = False
+    # The values() fields a values(...).annotate(...) groups by (kept when values() is
+    # called again, as in Django).
+    group_by: tuple[str, ...] = ()
     deleted: Literal["hide", "include", "only"] = "hide"
     having: tuple[ColumnElement[bool], ...] = ()
     select_related: tuple[str, ...] = ()

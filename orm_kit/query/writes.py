@@ -7,6 +7,7 @@ ambient session or a short unit of work.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -271,17 +272,40 @@ async def delete(qs: QuerySet[Any, Any]) -> int:
 # --- bulk operations ----------------------------------------------------------------------
 
 
-async def _on_connection(qs: QuerySet[Any, Any], work: Any, operation: str) -> Any:
-    """Run ``work(conn, dialect_name)`` in the session, or in one transaction outside one."""
+async def _on_connection(
+    qs: QuerySet[Any, Any], work: Any, operation: str, join: list[Any] | None = None
+) -> Any:
+    """Run ``work(conn, dialect_name)`` in the session, or in one transaction outside one.
+
+    Inside a session, the instances in ``join`` (bulk-created ones with a related object
+    set) are added to it once written, as persistent rows.
+    """
     model = qs.model
     target = resolve_target(qs.query_state.using)
     with translated(model=model, operation=operation):
         if target.session is not None:
+            session = target.session
             # Under a savepoint, so a failure undoes every batch of this call while the
             # session goes on (on SQLite a failed statement only undoes itself).
-            async with target.session.begin_nested():
-                conn = await target.session.connection()
-                return await work(conn, conn.dialect.name)
+            with warnings.catch_warnings():
+                if join:
+                    # Item(owner=owner) put the new items into owner.items (a backref),
+                    # so the savepoint's flush says it will not insert them; this call
+                    # inserts them, and adds them to the session afterwards.
+                    warnings.filterwarnings(
+                        "ignore", message=f"Object of type <{model.__name__}> not in session"
+                    )
+                nested = await session.begin_nested().start()
+            try:
+                conn = await session.connection()
+                result = await work(conn, conn.dialect.name)
+            except BaseException:
+                await nested.rollback()
+                raise
+            await nested.commit()
+            if join:
+                session.add_all(join)
+            return result
         assert target.database is not None
         async with target.database.engine.begin() as conn:
             return await work(conn, conn.dialect.name)
@@ -369,6 +393,7 @@ async def bulk_create(
             raise ValidationError(f"{model.__name__}.{name} is not a column of its table.")
     if batch_size is not None and batch_size < 1:
         raise ValidationError("bulk_create() batch_size must be at least 1.")
+    related = _take_related_keys(info, objs) if info.relationship_keys else False
 
     # Columns an instance leaves unset are filled with their client-side default (or NULL),
     # so rows share one column set and insertmanyvalues batches stay whole; only columns
@@ -470,11 +495,43 @@ async def bulk_create(
             await conn.execute(insert(audit_log_table()), rows)
 
     try:
-        await _on_connection(qs, work_and_audit, "bulk_create")
+        await _on_connection(qs, work_and_audit, "bulk_create", objs if related else None)
     except BaseException:
         _unsave(info, runs, stored)
         raise
     return objs
+
+
+def _take_related_keys(info: ModelInfo, objs: list[Any]) -> bool:
+    """Set the foreign keys of ``Item(owner=owner)`` instances from the related objects (an
+    INSERT writes columns only); return whether any instance had a related object set."""
+    found = False
+    relationships = info.mapper.relationships
+    for obj in objs:
+        data = obj.__dict__
+        for key in info.relationship_keys & data.keys():
+            rel = relationships[key]
+            target = data[key]
+            if rel.uselist:
+                if target:
+                    raise ValidationError(
+                        f"bulk_create() writes columns only, not {info.model.__name__}.{key}; "
+                        f"add those rows afterwards with obj.related({key!r}).add(...)."
+                    )
+                continue
+            found = True
+            if target is None:
+                continue
+            target_info = get_model_info(type(target))
+            for local, remote in rel.local_remote_pairs:
+                value = target.__dict__.get(target_info.mapper.get_property_by_column(remote).key)
+                if value is None:
+                    raise ValidationError(
+                        f"bulk_create(): the {type(target).__name__} given as "
+                        f"{info.model.__name__}.{key} has no {remote.name} yet; save it first."
+                    )
+                data[info.mapper.get_property_by_column(local).key] = value
+    return found
 
 
 def _unsave(
@@ -560,7 +617,7 @@ async def bulk_update(
     }
     position = {id(obj): i for i, obj in enumerate(objs)}
 
-    async def work(conn: AsyncConnection, _dialect: str) -> int:
+    async def work(conn: AsyncConnection, dialect: str) -> int:
         total = 0
         for start in range(0, len(objs), size):
             batch = objs[start : start + size]
@@ -575,7 +632,11 @@ async def bulk_update(
                     )
                     for obj in batch
                 ]
-                values[col] = sql_cast(case(*whens, else_=col), col.type)
+                chosen = case(*whens, else_=col)
+                # NOTE(sqlite): CAST(x AS DATETIME / DATE / JSON) applies NUMERIC affinity
+                # there and turns '2024-01-01 10:00' into 2024; the typed parameters need no
+                # cast. PostgreSQL needs it to type the CASE.
+                values[col] = chosen if dialect == "sqlite" else sql_cast(chosen, col.type)
             stmt = sql_update(table).where(pk_col.in_(pks)).values(values)
             total += (await conn.execute(stmt)).rowcount
         return total

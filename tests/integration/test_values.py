@@ -219,7 +219,7 @@ async def test_annotation_and_aggregate_names_are_identifiers(gauges: Database, 
 
 async def test_aggregate_and_annotate_arguments_are_checked(gauges: Database) -> None:
     with pytest.raises(ValidationError, match="takes a field name"):
-        Count(123)  # type: ignore[arg-type]
+        await Gauge.objects.aggregate(n=Count(123))  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="takes Count"):
         await Gauge.objects.aggregate("n")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="takes an F"):
