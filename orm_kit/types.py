@@ -29,8 +29,9 @@ class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware timestamp stored in UTC on every backend.
 
     PostgreSQL stores ``timestamptz``. SQLite has no time zones, so the value is converted
-    to UTC before it is stored and comes back with ``tzinfo=UTC``. A naive value is taken
-    to be UTC already.
+    to UTC before it is stored and comes back with ``tzinfo=UTC``. orm_kit refuses a naive
+    value with a ``ValidationError`` before any SQL (see :mod:`orm_kit.query.values`); the
+    type itself, given one by raw SQLAlchemy code, takes it to be UTC already.
     """
 
     impl = DateTime(timezone=True)
