@@ -18,7 +18,16 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import FunctionElement
 
-__all__ = ["AtUTC", "Contains", "DateOf", "EndsWith", "IRegex", "StartsWith", "TextMatch"]
+__all__ = [
+    "AtUTC",
+    "Contains",
+    "DateOf",
+    "EndsWith",
+    "IRegex",
+    "StartsWith",
+    "TextMatch",
+    "WholeSeconds",
+]
 
 
 class TextMatch(FunctionElement[bool]):
@@ -91,7 +100,8 @@ def _startswith_sqlite(element: StartsWith, compiler: SQLCompiler, **kw: Any) ->
 @compiles(EndsWith, "sqlite")
 def _endswith_sqlite(element: EndsWith, compiler: SQLCompiler, **kw: Any) -> str:
     col, val = _operands(element, compiler, **kw)
-    return f"(length({val}) = 0 OR substr({col}, -length({val})) = {val})"
+    # substr(x, -0) is not the empty tail, hence the case of an empty value; NULL stays NULL.
+    return f"((length({val}) = 0 AND {col} IS NOT NULL) OR substr({col}, -length({val})) = {val})"
 
 
 # NOTE(mysql): BINARY makes the comparison case-sensitive under any collation.
@@ -154,8 +164,20 @@ class AtUTC(FunctionElement[Any]):
         self.type = expr.type
 
 
+class WholeSeconds(FunctionElement[Any]):
+    """A timestamp without time zone, as date parts should see it."""
+
+    inherit_cache = True
+    name = "orm_kit_whole_seconds"
+
+    def __init__(self, expr: ColumnElement[Any]) -> None:
+        super().__init__(expr)
+        self.type = expr.type
+
+
 @compiles(AtUTC)
-def _at_utc_default(element: AtUTC, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(WholeSeconds)
+def _timestamp_default(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     (col,) = _operands(element, compiler, **kw)
     return col
 
@@ -164,6 +186,16 @@ def _at_utc_default(element: AtUTC, compiler: SQLCompiler, **kw: Any) -> str:
 def _at_utc_pg(element: AtUTC, compiler: SQLCompiler, **kw: Any) -> str:
     (col,) = _operands(element, compiler, **kw)
     return f"({col} AT TIME ZONE 'UTC')"
+
+
+@compiles(AtUTC, "sqlite")
+@compiles(WholeSeconds, "sqlite")
+def _timestamp_sqlite(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    # NOTE(sqlite): its date functions keep milliseconds and round the rest, so
+    # '2024-12-31 23:59:59.999999' would be a Wednesday in 2025. The stored text (UTC for
+    # aware columns) cut to whole seconds gives every date part exactly.
+    (col,) = _operands(element, compiler, **kw)
+    return f"substr({col}, 1, 19)"
 
 
 class DateOf(FunctionElement[Any]):

@@ -361,6 +361,10 @@ class Aggregate(Resolvable):
                     return filter_through(model, column_for, key, value)
 
             expr = expr.filter(self.filter.resolve(model, key_resolver=resolver))
+        return self._finish(expr)
+
+    def _finish(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The aggregate's result expression (after any ``FILTER``)."""
         return expr
 
     def __repr__(self) -> str:
@@ -394,8 +398,8 @@ class Avg(Aggregate):
     function = "avg"
     families = frozenset({"number"})
 
-    def _call(self, arg: Any) -> ColumnElement[Any]:
-        return cast(func.avg(arg), Float)
+    def _finish(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        return cast(expr, Float)  # after FILTER: the cast is not an aggregate
 
 
 class Min(Aggregate):

@@ -20,13 +20,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Date, DateTime, Integer, Select, String, cast, func, literal
+from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, Select, String, cast, func, literal
 from sqlalchemy import false as sql_false
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 
 from orm_kit.exceptions import InvalidLookupError, ORMKitError, ValidationError
-from orm_kit.query.constructs import AtUTC, Contains, DateOf, EndsWith, IRegex, StartsWith
+from orm_kit.query.constructs import (
+    AtUTC,
+    Contains,
+    DateOf,
+    EndsWith,
+    IRegex,
+    StartsWith,
+    WholeSeconds,
+)
 from orm_kit.query.expressions import Resolvable
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.values import Rejected, check_comparable, checker_for, reject, text_value
@@ -58,6 +66,12 @@ UNBOUND: Any = object()
 
 def _text_value(expr: ColumnElement[Any], value: Any) -> ColumnElement[Any]:
     return value if isinstance(value, ColumnElement) else literal(value, type_=String())
+
+
+def _bound(expr: ColumnElement[Any], value: Any) -> Any:
+    # A parameter of the column's type: SQLAlchemy would turn True / False into the SQL
+    # constants, which it allows only with = and !=, so bool__lt=True failed.
+    return literal(value, type_=Boolean()) if isinstance(value, bool) else value
 
 
 def _exact(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
@@ -111,9 +125,11 @@ def _iregex(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
 
 
 def _utc(expr: ColumnElement[Any]) -> ColumnElement[Any]:
-    if getattr(_impl(expr.type), "timezone", False):
-        return AtUTC(expr)
-    return expr
+    """``expr`` as date parts see it: in UTC when it has a time zone, in whole seconds."""
+    impl = _impl(expr.type)
+    if not isinstance(impl, DateTime):
+        return expr  # a Date
+    return AtUTC(expr) if impl.timezone else WholeSeconds(expr)
 
 
 def _extract(part: str) -> TransformFn:
@@ -145,10 +161,10 @@ def _builtin_lookups() -> list[tuple[str, LookupFn, Any, ValueKind]]:
         ("endswith", _text(EndsWith, fold=False), text, "text"),
         ("iendswith", _text(EndsWith, fold=True), text, "text"),
         ("in", _in, None, "many"),
-        ("gt", lambda e, v: e > v, None, "same"),
-        ("gte", lambda e, v: e >= v, None, "same"),
-        ("lt", lambda e, v: e < v, None, "same"),
-        ("lte", lambda e, v: e <= v, None, "same"),
+        ("gt", lambda e, v: e > _bound(e, v), None, "same"),
+        ("gte", lambda e, v: e >= _bound(e, v), None, "same"),
+        ("lt", lambda e, v: e < _bound(e, v), None, "same"),
+        ("lte", lambda e, v: e <= _bound(e, v), None, "same"),
         ("range", _range, None, "pair"),
         ("isnull", _isnull, None, "flag"),
         ("regex", _regex, None, "pattern"),

@@ -383,6 +383,14 @@ def filter_through(
     if not rels:
         return None
     column_name, *parts = (rest or "pk").split("__")
+    target_info = get_model_info(target)
+    if column_name not in target_info.attribute_keys and column_name != "pk":
+        # "posts__in=[...]" / "parent__gt=3" compare the related primary key.
+        from orm_kit.query.lookups import lookups
+
+        pk_type = target_info.columns[target_info.pk_key].type
+        if column_name in lookups.names(pk_type):
+            column_name, parts = "pk", [column_name, *parts]
     field_column(target, column_name)  # validates, with the usual message
     expr = column_for("__".join([*rels, column_name]))
     return expression_lookup(

@@ -51,7 +51,9 @@ async def test_bulk_create_takes_foreign_keys_from_related_objects(
     db: Database, authors: list[User]
 ) -> None:
     ann = authors[0]
-    posts = await Post.objects.bulk_create([Post(author=ann, title="a"), Post(author=ann, title="b")])
+    posts = await Post.objects.bulk_create(
+        [Post(author=ann, title="a"), Post(author=ann, title="b")]
+    )
     assert [p.author_id for p in posts] == [ann.id, ann.id]
     assert await Post.objects.filter(author=ann).count() == 2
     async with db.session():
@@ -81,7 +83,7 @@ async def test_bulk_update_keeps_dates_and_json_intact_on_every_backend(
 
 async def test_obj_update_checks_values_before_setting_any(authors: list[User]) -> None:
     ann = authors[0]
-    with pytest.raises(ValidationError, match="User.score expects an integer"):
+    with pytest.raises(ValidationError, match=r"User\.score expects an integer"):
         ann.update(name="Anne", score=Decimal("sNaN"))
     assert ann.name == "Ann"
     with pytest.raises(ValidationError):
