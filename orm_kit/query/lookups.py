@@ -15,9 +15,13 @@ says so, and the cached-statement path relies on that instead of guessing.
 from __future__ import annotations
 
 import difflib
+import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, Select, String, cast, func, literal
@@ -37,7 +41,14 @@ from orm_kit.query.constructs import (
 )
 from orm_kit.query.expressions import Resolvable
 from orm_kit.query.meta import get_model_info
-from orm_kit.query.values import Rejected, check_comparable, checker_for, reject, text_value
+from orm_kit.query.values import (
+    Checker,
+    Rejected,
+    check_comparable,
+    checker_for,
+    reject,
+    text_value,
+)
 
 __all__ = [
     "UNBOUND",
@@ -507,6 +518,9 @@ def _operand(
     """The value handed to the lookup function, the checked bound value (or UNBOUND), and
     whether the operand is plain values only (so NULL can only come from the column)."""
     kind = entry.value
+    if kind == "same" and type(value) in _PLAIN:  # the common case, first
+        checked = _check(model, where, expr.type, value)
+        return checked, checked, True
     if kind == "any":  # a lookup of the user's: the value as given (expressions resolved)
         if isinstance(value, Resolvable) or _is_queryset(value):
             value = _expression(model, where, lookup, value)
@@ -548,8 +562,19 @@ def _operand(
     return checked, checked, True
 
 
+# Python types that are always plain values (never expressions or collections).
+_PLAIN = frozenset({int, str, float, bool, Decimal, datetime, date, time, timedelta, uuid.UUID})
+# The read checker per type object (column types live as long as their columns).
+_READ_CHECKS: weakref.WeakKeyDictionary[TypeEngine[Any], Checker | None] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _check(model: type[Any], where: str, type_: TypeEngine[Any], value: Any) -> Any:
-    checker = checker_for(type_, write=False)
+    try:
+        checker = _READ_CHECKS[type_]
+    except KeyError:
+        checker = _READ_CHECKS[type_] = checker_for(type_, write=False)
     if checker is None:
         return value
     try:
