@@ -23,7 +23,13 @@ MAX_REPORTED = 40  # distinct mismatches printed per backend
 def oracle(db: Database, backend: str, request: pytest.FixtureRequest) -> Iterator[Harness]:
     """The harness for this backend: one per test, shared by all hypothesis examples."""
     stats = BackendStats(backend)
-    request.config.stash.setdefault(STATS, {})[request.node.nodeid] = stats
+    runs = request.config.stash.setdefault(STATS, {})
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if not runs and capture is not None:
+        # Printed up front too, so a run that is killed can still be replayed.
+        with capture.global_and_fixture_disabled():
+            print(f"\norm_kit oracle: {describe_mode()}")
+    runs[request.node.nodeid] = stats
     harness = Harness(db, backend, build_dataset(DATA_SEED), stats)
     start = time.perf_counter()
     yield harness

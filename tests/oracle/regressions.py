@@ -56,6 +56,7 @@ REGRESSIONS: dict[str, list[Action]] = {
     "aggregate filter through a relation's pk": [
         Op("aggregate", Query(), (AggSpec("Count", "id", filter=Leaf((("parent__in", [1, 2]),))),)),
     ],
+    "order comparisons on a bool column": [Op("count", _where(("b__gt", False)))],
     # Row 3 is 2024-12-31 23:59:59.999999 UTC, a Tuesday.
     "week_day just before midnight UTC": [Op("count", _where(("dt__week_day", 3)))],
 }

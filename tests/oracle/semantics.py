@@ -36,6 +36,19 @@ These are decisions; orm_kit is checked against them.
 * ``update()`` evaluates every new value from the row before the update and returns the
   number of matched rows; ``delete()`` returns the rows deleted from the table (children go
   with them, ON DELETE CASCADE).
+
+Where this differs from what Django's SQL does (the rules above are the project's decision):
+
+* Django guards a bare ``F("ni")`` operand of a negated lookup (``ni IS NOT NULL``) but not
+  arithmetic (``exclude(i__gt=F("ni") + 1)`` drops the NULL rows there); here every NULL
+  operand makes the comparison FALSE, so exclude keeps those rows.
+* Django adds no guard for a JSON key of a NOT NULL JSON column, so its
+  ``exclude(data__k="x")`` drops the rows without the key; here they are kept.
+* Django documents that ``exclude()`` over several to-many lookups does not mean "no single
+  related row matches them all"; here it does (the complement of the same-row filter).
+* Not generated, because the two readings disagree: NULL tests through a to-one relation
+  (``parent__rank__isnull=True``, ``parent__name=None``) are TRUE for rows without a parent
+  in Django (LEFT JOIN) and FALSE in orm_kit (EXISTS).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ __all__ = ["DATA_SEED", "FUZZ", "KEEP_GOING", "describe_mode", "hypothesis_setti
 FUZZ = os.environ.get("ORM_KIT_FUZZ") == "1"
 KEEP_GOING = os.environ.get("ORM_KIT_FUZZ_KEEP_GOING") == "1"
 SHRINK = os.environ.get("ORM_KIT_FUZZ_SHRINK") == "1"
-BOUNDED_EXAMPLES = 350
+BOUNDED_EXAMPLES = 600
 FUZZ_EXAMPLES = int(os.environ.get("ORM_KIT_FUZZ_EXAMPLES") or 2000)
 FUZZ_SEED = int(os.environ.get("ORM_KIT_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
 DATA_SEED = FUZZ_SEED if FUZZ else 0
