@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-sqlite test-pg lint typecheck docs bench clean
+.PHONY: help demo test test-sqlite test-pg fuzz lint typecheck docs bench clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ test-sqlite: $(BIN)/.installed ## Run the suite on SQLite only
 
 test-pg: $(BIN)/.installed ## Run the suite on PostgreSQL only
 	$(BIN)/pytest -k "not sqlite"
+
+fuzz: $(BIN)/.installed ## Long randomized oracle run on both backends (replay: ORM_KIT_FUZZ_SEED=...; size: ORM_KIT_FUZZ_EXAMPLES=...)
+	ORM_KIT_FUZZ=1 $(BIN)/pytest -m fuzz -p no:cacheprovider
 
 lint: $(BIN)/.installed ## Ruff on the package, tests, examples and benchmarks
 	$(BIN)/ruff check orm_kit tests examples benchmarks
