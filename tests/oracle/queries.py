@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,6 @@ from hypothesis import strategies as st
 from tests.oracle import data as pool
 from tests.oracle.data import ascii_swapcase
 from tests.oracle.describe import (
-    Action,
     AggSpec,
     And,
     Block,
@@ -45,12 +43,12 @@ TRANSFORMS = ("date", "year", "month", "day", "hour", "minute", "week_day")
 
 
 @functools.cache
-def _int(low: int, high: int) -> st.SearchStrategy[int]:
+def int_range(low: int, high: int) -> st.SearchStrategy[int]:
     """``st.integers(low, high)``, built once: building strategies dominates generation."""
     return st.integers(low, high)
 
 
-def _pick(choices: Sequence[Any]) -> st.SearchStrategy[Any]:
+def pick(choices: Sequence[Any]) -> st.SearchStrategy[Any]:
     return _picked(tuple(choices))
 
 
@@ -60,7 +58,7 @@ def _picked(choices: tuple[Any, ...]) -> st.SearchStrategy[Any]:
 
 
 @functools.cache
-def _list(
+def list_of(
     items: st.SearchStrategy[Any], min_size: int = 0, max_size: int = 4, unique: bool = False
 ) -> st.SearchStrategy[list[Any]]:
     return st.lists(items, min_size=min_size, max_size=max_size, unique=unique)
@@ -85,7 +83,7 @@ int_columns = st.sampled_from(("i", "ni", "id"))
 @functools.cache
 @st.composite
 def regexes(draw: st.DrawFn) -> str:
-    pattern = draw(_pick(pool.REGEXES))
+    pattern = draw(pick(pool.REGEXES))
     return ascii_swapcase(pattern) if draw(BOOL) else pattern
 
 
@@ -94,27 +92,27 @@ def regexes(draw: st.DrawFn) -> str:
 def int_exprs(draw: st.DrawFn) -> FExpr:
     """F() arithmetic over the int columns (nullable ``ni`` included)."""
     col = FRef(draw(int_columns))
-    form = draw(_int(0, 6))
+    form = draw(int_range(0, 6))
     if form == 0:
         return col
     if form == 1:
-        return FOp(col, draw(_pick("+-*")), draw(small))
+        return FOp(col, draw(pick("+-*")), draw(small))
     if form == 2:
         return FOp(draw(small), "-", col)
     if form == 3:
-        return FOp(col, draw(_pick("+-*")), FRef(draw(int_columns)))
+        return FOp(col, draw(pick("+-*")), FRef(draw(int_columns)))
     if form == 4:
-        return FOp(FRef("id"), "%", draw(_int(2, 5)))
+        return FOp(FRef("id"), "%", draw(int_range(2, 5)))
     if form == 5:
-        return FOp(FOp(col, "+", draw(small)), "*", draw(_int(-2, 2)))
-    return FOp(col, "+", draw(_pick((1, 2, 10))))
+        return FOp(FOp(col, "+", draw(small)), "*", draw(int_range(-2, 2)))
+    return FOp(col, "+", draw(pick((1, 2, 10))))
 
 
 @functools.cache
 @st.composite
 def datetimes(draw: st.DrawFn) -> datetime:
-    moment = draw(_pick(pool.ROW_DATETIMES)) + draw(_pick(pool.DELTAS))
-    return pool.at_offset(moment, draw(_pick(pool.OFFSETS)))
+    moment = draw(pick(pool.ROW_DATETIMES)) + draw(pick(pool.DELTAS))
+    return pool.at_offset(moment, draw(pick(pool.OFFSETS)))
 
 
 FLOAT_EXPRS = st.one_of(int_exprs(), st.just(FOp(FRef("f"), "*", 2)), st.just(FRef("i")))
@@ -154,16 +152,16 @@ def scalar_lookup(
 ) -> tuple[str, Any]:
     """``name__<lookup>=value`` for an ordered scalar type."""
     ops = ("exact", *COMPARE, "in", "range", *extra, *(("isnull",) if nullable else ()))
-    op = draw(_pick(ops))
+    op = draw(pick(ops))
     if op == "isnull":
         return f"{name}__isnull", draw(BOOL)
     if op == "in":
         return f"{name}__in", draw(_in_list(values, nullable))
     if op == "range":
         return f"{name}__range", draw(_pair(values))
-    if f_values is not None and op in ("exact", *COMPARE) and draw(_int(0, 3)) == 0:
+    if f_values is not None and op in ("exact", *COMPARE) and draw(int_range(0, 3)) == 0:
         value = draw(f_values)
-    elif nullable and op == "exact" and draw(_int(0, 5)) == 0:
+    elif nullable and op == "exact" and draw(int_range(0, 5)) == 0:
         value = None
     else:
         value = draw(values)
@@ -179,7 +177,7 @@ def text_lookup(
     values: st.SearchStrategy[str] = texts,
 ) -> tuple[str, Any]:
     ops = ("exact", "iexact", *TEXT_LOOKUPS, "in", *COMPARE, "range", "regex", "iregex")
-    op = draw(_pick(ops + (("isnull",) if nullable else ())))
+    op = draw(pick(ops + (("isnull",) if nullable else ())))
     if op == "isnull":
         return f"{name}__isnull", draw(BOOL)
     if op == "in":
@@ -188,9 +186,9 @@ def text_lookup(
         return f"{name}__range", tuple(sorted(draw(_pair(values))))
     if op in ("regex", "iregex"):
         return f"{name}__{op}", draw(regexes())
-    if f_cols and op != "range" and draw(_int(0, 3)) == 0:
-        return f"{name}__{op}", FRef(draw(_pick(f_cols)))
-    if nullable and op in ("exact", "iexact") and draw(_int(0, 4)) == 0:
+    if f_cols and op != "range" and draw(int_range(0, 3)) == 0:
+        return f"{name}__{op}", FRef(draw(pick(f_cols)))
+    if nullable and op in ("exact", "iexact") and draw(int_range(0, 4)) == 0:
         return f"{name}__{op}", None
     value = draw(values)
     return (name if op == "exact" and draw(BOOL) else f"{name}__{op}"), value
@@ -208,7 +206,7 @@ def row_lookup(draw: st.DrawFn, *, children: bool = True, subquery: bool = True)
         kinds.append("children")
     if subquery:
         kinds.append("sub")
-    kind = draw(_pick(kinds))
+    kind = draw(pick(kinds))
     f_int = int_exprs()
     if kind in ("i", "ni"):
         return scalar_lookup(draw, kind, ints, nullable=kind == "ni", f_values=f_int)
@@ -217,39 +215,39 @@ def row_lookup(draw: st.DrawFn, *, children: bool = True, subquery: bool = True)
     if kind in ("s", "ns"):
         return text_lookup(draw, kind, nullable=kind == "ns", f_cols=("s", "ns"))
     if kind == "b":
-        op = draw(_pick(("exact", "in", "isnull")))
+        op = draw(pick(("exact", "in", "isnull")))
         if op == "in":
-            return "b__in", draw(_list(BOOL, 0, 2))
+            return "b__in", draw(list_of(BOOL, 0, 2))
         if op == "isnull":
             return "b__isnull", draw(BOOL)
-        return draw(_pick(("b", "b__exact"))), draw(BOOL)
+        return draw(pick(("b", "b__exact"))), draw(BOOL)
     if kind == "f":
         return scalar_lookup(draw, "f", floats, nullable=False, f_values=FLOAT_EXPRS)
     if kind == "dt":
         return scalar_lookup(draw, "dt", datetimes(), nullable=False)
     if kind == "tr":
-        part = draw(_pick(TRANSFORMS))
+        part = draw(pick(TRANSFORMS))
         values = TRANSFORM_VALUES[part]
         return scalar_lookup(draw, f"dt__{part}", values, nullable=False)
     if kind == "json":
         if draw(BOOL):
             ops = ("exact", "iexact", "contains", "icontains", "startswith", "in", "isnull")
-            op = draw(_pick(ops))
+            op = draw(pick(ops))
             if op == "isnull":
                 return "data__k__isnull", draw(BOOL)
             if op == "in":
-                return "data__k__in", draw(_list(_pick(pool.JSON_TEXTS), 0, 3))
+                return "data__k__in", draw(list_of(pick(pool.JSON_TEXTS), 0, 3))
             key = "data__k" if op == "exact" and draw(BOOL) else f"data__k__{op}"
             return key, draw(column_texts("data__k"))
         return scalar_lookup(draw, "data__n", st.integers(-6, 20), nullable=True)
     if kind == "parent":
-        form = draw(_int(0, 4))
+        form = draw(int_range(0, 4))
         if form == 0:
             return "parent__isnull", draw(BOOL)
         if form == 1:
             if draw(BOOL):
-                return "parent", draw(_int(1, 8))
-            return "parent__in", draw(_list(_int(1, 8), 0, 3))
+                return "parent", draw(int_range(1, 8))
+            return "parent__in", draw(list_of(int_range(1, 8), 0, 3))
         if form == 2:
             return scalar_lookup(draw, "parent__rank", st.integers(-1, 6), nullable=False)
         return text_lookup(
@@ -258,11 +256,11 @@ def row_lookup(draw: st.DrawFn, *, children: bool = True, subquery: bool = True)
     if kind == "parent_id":
         return scalar_lookup(draw, "parent_id", st.integers(1, 8), nullable=True)
     if kind == "children":
-        form = draw(_int(0, 4))
+        form = draw(int_range(0, 4))
         if form == 0:
             return "children__isnull", draw(BOOL)
         if form == 1:
-            return "children__id__in", draw(_list(_int(1, 100), 0, 4))
+            return "children__id__in", draw(list_of(int_range(1, 100), 0, 4))
         if form <= 3:
             return scalar_lookup(draw, "children__v", st.integers(-4, 11), nullable=False)
         return text_lookup(draw, "children__t", nullable=False, values=column_texts("children__t"))
@@ -276,7 +274,7 @@ def leaf_lookups(
     draw: st.DrawFn, *, children: bool = True, subquery: bool = True, max_size: int = 2
 ) -> Lookups:
     """1..max_size lookups with distinct keys (one ``Q(...)`` or one kwargs group)."""
-    items = draw(_list(row_lookup(children=children, subquery=subquery), 1, max_size))
+    items = draw(list_of(row_lookup(children=children, subquery=subquery), 1, max_size))
     seen: dict[str, Any] = {}
     for key, value in items:
         seen.setdefault(key, value)
@@ -287,10 +285,10 @@ def _tree(draw: st.DrawFn, leaves: list[Leaf]) -> Node:
     if len(leaves) == 1:
         node: Node = leaves[0]
     else:
-        cut = draw(_int(1, len(leaves) - 1))
+        cut = draw(int_range(1, len(leaves) - 1))
         joiner = And if draw(BOOL) else Or
         node = joiner(_tree(draw, leaves[:cut]), _tree(draw, leaves[cut:]))
-    return Not(node) if draw(_int(0, 2)) == 0 else node
+    return Not(node) if draw(int_range(0, 2)) == 0 else node
 
 
 @functools.cache
@@ -300,14 +298,14 @@ def steps(draw: st.DrawFn) -> Step:
     unit of the call (the kwargs or one Q leaf), where they must match one related row;
     Django's rule for to-many lookups spread over several Q objects of one call differs
     between filter and exclude, so it is left out."""
-    negate = draw(_int(0, 2)) == 0
-    n_leaves = draw(_int(0, 3))  # each leaf adds to the example size: keep it small
-    children_in = draw(_pick(("kwargs", "tree", "none")))
+    negate = draw(int_range(0, 2)) == 0
+    n_leaves = draw(int_range(0, 3))  # each leaf adds to the example size: keep it small
+    children_in = draw(pick(("kwargs", "tree", "none")))
     leaves = [
         Leaf(draw(leaf_lookups(children=children_in == "tree" and n == 0))) for n in range(n_leaves)
     ]
     args = (_tree(draw, leaves),) if leaves else ()
-    if leaves and draw(_int(0, 3)) == 0:
+    if leaves and draw(int_range(0, 3)) == 0:
         args = (*args, Leaf(draw(leaf_lookups(children=False))))
     kwargs: Lookups = ()
     if not args or draw(BOOL):
@@ -320,7 +318,7 @@ def steps(draw: st.DrawFn) -> Step:
 def simple_steps(draw: st.DrawFn) -> Step:
     """``filter(a=..)`` / ``exclude(a=.., b=..)``: small shapes, which repeat often, so a
     statement cached for one is likely to be asked for by another."""
-    return Step(draw(_int(0, 3)) == 0, (), draw(leaf_lookups(max_size=2)))
+    return Step(draw(int_range(0, 3)) == 0, (), draw(leaf_lookups(max_size=2)))
 
 
 # --- strategies: queries and operations -----------------------------------------------------
@@ -348,14 +346,14 @@ def queries(
 ) -> Query:
     """A QuerySet chain; slices only over a total ordering (so they are reproducible)."""
     step = simple_steps() if draw(BOOL) else steps()
-    chain = tuple(draw(_list(step, 0, max_steps)))
-    shape = draw(_pick(shapes))
-    distinct = allow_distinct and shape != "models" and draw(_int(0, 3)) == 0
+    chain = tuple(draw(list_of(step, 0, max_steps)))
+    shape = draw(pick(shapes))
+    distinct = allow_distinct and shape != "models" and draw(int_range(0, 3)) == 0
     fields: tuple[str, ...] = ()
     if distinct:
-        fields = tuple(draw(_list(_pick(DISTINCT_FIELDS), 1, 2, unique=True)))
+        fields = tuple(draw(list_of(pick(DISTINCT_FIELDS), 1, 2, unique=True)))
     elif shape != "models":
-        fields = tuple(draw(_list(_pick(VALUE_FIELDS), 0, 4, unique=True)))
+        fields = tuple(draw(list_of(pick(VALUE_FIELDS), 0, 4, unique=True)))
         if shape != "values" and not fields:
             fields = ("id",)
     if shape == "flat":
@@ -364,18 +362,20 @@ def queries(
     if distinct:
         if allow_order and (need_total or draw(BOOL)):
             order = tuple(_signed(draw, f) for f in draw(st.permutations(fields)))
-    elif allow_order and (need_total or draw(_int(0, 2)) > 0):
-        order = tuple(_signed(draw, f) for f in draw(_list(_pick(ORDER_FIELDS), 0, 3, unique=True)))
-        if need_total or draw(_int(0, 2)) > 0:
+    elif allow_order and (need_total or draw(int_range(0, 2)) > 0):
+        order = tuple(
+            _signed(draw, f) for f in draw(list_of(pick(ORDER_FIELDS), 0, 3, unique=True))
+        )
+        if need_total or draw(int_range(0, 2)) > 0:
             order = (*order, _signed(draw, "id"))
     related = None
-    if shape == "models" and draw(_int(0, 5)) == 0:
-        related = draw(_pick(("parent", "children")))
+    if shape == "models" and draw(int_range(0, 5)) == 0:
+        related = draw(pick(("parent", "children")))
     query = Query(chain, order, False, distinct, shape, fields, related)
-    order_f = bool(order) and "parent__" not in "".join(order) and draw(_int(0, 5)) == 0
+    order_f = bool(order) and "parent__" not in "".join(order) and draw(int_range(0, 5)) == 0
     slices: list[tuple[int | None, int | None]] = []
     if allow_slices and query.total and draw(BOOL):
-        slices = draw(_list(SLICE, 1, 2))
+        slices = draw(list_of(SLICE, 1, 2))
     return Query(chain, order, order_f, distinct, shape, fields, related, tuple(slices))
 
 
@@ -399,16 +399,16 @@ CHILD_AGGS += (("Min", "children__v"), ("Avg", "children__v"), ("Count", "childr
 def agg_specs(draw: st.DrawFn) -> tuple[AggSpec, ...]:
     """Aggregates of one ``aggregate()`` call: row (and to-one) aggregates, or to-many
     ones alone (a join to the children repeats each row once per child, as in Django)."""
-    if draw(_int(0, 3)) == 0:
-        picks = draw(_list(_pick(CHILD_AGGS), 1, 3))
+    if draw(int_range(0, 3)) == 0:
+        picks = draw(list_of(pick(CHILD_AGGS), 1, 3))
         return tuple(AggSpec(fn, name) for fn, name in picks)
     out = []
-    for _ in range(draw(_int(1, 4))):
-        fn = draw(_pick(tuple(ROW_AGG_FIELDS)))
-        name = draw(_pick(ROW_AGG_FIELDS[fn]))
-        distinct = fn == "Count" and draw(_int(0, 3)) == 0
+    for _ in range(draw(int_range(1, 4))):
+        fn = draw(pick(tuple(ROW_AGG_FIELDS)))
+        name = draw(pick(ROW_AGG_FIELDS[fn]))
+        distinct = fn == "Count" and draw(int_range(0, 3)) == 0
         flt = None
-        if draw(_int(0, 2)) == 0:
+        if draw(int_range(0, 2)) == 0:
             flt = Leaf(draw(leaf_lookups(children=False, subquery=False, max_size=2)))
         out.append(AggSpec(fn, name, distinct, flt))
     return tuple(out)
@@ -438,7 +438,7 @@ UPDATE_VALUES: dict[str, st.SearchStrategy[Any]] = {
 def update_values(draw: st.DrawFn) -> Lookups:
     """Values for ``update()``: plain values, None on nullable columns, F() arithmetic that
     stays NOT NULL where the column is."""
-    names = draw(_list(_pick(tuple(UPDATE_VALUES)), 1, 3, unique=True))
+    names = draw(list_of(pick(tuple(UPDATE_VALUES)), 1, 3, unique=True))
     return tuple((name, draw(UPDATE_VALUES[name])) for name in names)
 
 
@@ -459,16 +459,16 @@ DIRECT_VALUES: dict[str, st.SearchStrategy[Any]] = {
 @st.composite
 def directs(draw: st.DrawFn) -> Direct:
     """The same manager call shape, 1-3 times with different values."""
-    action = draw(_pick(("fetch", "count", "get", "exists", "first", "update", "delete")))
-    keys = draw(_list(_pick(tuple(DIRECT_VALUES)), 1, 2, unique=True))
+    action = draw(pick(("fetch", "count", "get", "exists", "first", "update", "delete")))
+    keys = draw(list_of(pick(tuple(DIRECT_VALUES)), 1, 2, unique=True))
     if action == "get" and draw(BOOL):
         keys = ["id"]
     sets = []
-    for _ in range(draw(_int(1, 3))):
+    for _ in range(draw(int_range(1, 3))):
         lookups = []
         for key in keys:
             value = draw(DIRECT_VALUES[key])
-            if key in ("i", "ni") and draw(_int(0, 7)) == 0:
+            if key in ("i", "ni") and draw(int_range(0, 7)) == 0:
                 value = draw(int_exprs())
             lookups.append((key, value))
         sets.append(tuple(lookups))
@@ -525,144 +525,3 @@ def blocks() -> st.SearchStrategy[Block]:
         st.lists(single_ops(), min_size=1, max_size=4).map(tuple),
         st.integers(0, 3).map(lambda n: n == 0),
     )
-
-
-TEXT_FAMILY = ("exact", "iexact", *TEXT_LOOKUPS)
-FAMILIES = (
-    TEXT_FAMILY,
-    ("regex", "iregex"),
-    ("exact", *COMPARE),
-    ("year", "month", "day", "hour", "minute", "week_day"),
-)
-
-LOCKED = ("in", "range", "isnull")  # lookups whose value kind no sibling shares
-
-
-@st.composite
-def _mutated_lookup(draw: st.DrawFn, key: str, value: Any) -> tuple[str, Any]:
-    """``key=value`` with the lookup swapped for a sibling and/or another value of the
-    same kind: the same statement shape, or a shape one compiled-cache key away."""
-    parts = key.split("__")
-    text_value = isinstance(value, str) or (isinstance(value, FRef) and value.name in ("s", "ns"))
-    if value is None or parts[-1] in LOCKED:
-        return key, value
-    if parts[-1] not in {name for family in FAMILIES for name in family}:
-        parts.append("exact")
-    change = draw(_pick(("name", "value", "both")))
-    families = [f for f in FAMILIES if parts[-1] in f]
-    if change != "value" and families:
-        family = families[0] if text_value or len(families) == 1 else families[-1]
-        if len(parts) > 2 and parts[-2] in FAMILIES[3] and draw(BOOL):
-            parts[-2] = draw(_pick(tuple(t for t in FAMILIES[3] if t != parts[-2])))
-        elif family is not TEXT_FAMILY or text_value:
-            parts[-1] = draw(_pick(tuple(n for n in family if n != parts[-1])))
-    if change != "name":
-        field = next((f for f in pool.COLUMN_TEXTS if key.startswith(f"{f}__")), None)
-        if isinstance(value, str) and parts[-1] not in FAMILIES[1] and field is not None:
-            value = draw(column_texts(field))
-        elif isinstance(value, int) and not isinstance(value, bool):
-            value = draw(_int(max(value - 3, -(2**31)), min(value + 3, 2**31 - 1)))
-    return "__".join(parts), value
-
-
-def _mutated_lookups(draw: st.DrawFn, lookups: Lookups) -> Lookups:
-    out: dict[str, Any] = {}
-    for key, value in lookups:
-        new_key, new_value = draw(_mutated_lookup(key, value))
-        out.setdefault(new_key, new_value)
-    return tuple(out.items())
-
-
-def _mutated_node(draw: st.DrawFn, node: Node) -> Node:
-    if isinstance(node, Leaf):
-        return Leaf(_mutated_lookups(draw, node.lookups))
-    if isinstance(node, Not):
-        return Not(_mutated_node(draw, node.child))
-    assert isinstance(node, And | Or)
-    return type(node)(_mutated_node(draw, node.left), _mutated_node(draw, node.right))
-
-
-@st.composite
-def mutated(draw: st.DrawFn, op: Op) -> Op:
-    """``op`` with its lookups' names and values varied, everything else kept."""
-    chain = tuple(
-        Step(
-            step.negate,
-            tuple(_mutated_node(draw, a) for a in step.args),
-            _mutated_lookups(draw, step.kwargs),
-        )
-        for step in op.query.steps
-    )
-    arg = op.arg
-    if op.kind == "aggregate":
-        arg = tuple(
-            replace(agg, filter=Leaf(_mutated_lookups(draw, agg.filter.lookups)))
-            if agg.filter is not None
-            else agg
-            for agg in op.arg
-        )
-    return replace(op, query=replace(op.query, steps=chain), arg=arg, label=None)
-
-
-@functools.cache
-@st.composite
-def series(draw: st.DrawFn) -> list[Action]:
-    """One operation, then 1-2 more of the same shape with varied lookups and values."""
-    first = draw(single_ops())
-    if isinstance(first, Direct):
-        return [first, replace(first, action=draw(_pick(("fetch", "count", "get"))))]
-    return [first, *draw(st.lists(mutated(first), min_size=1, max_size=2))]
-
-
-@functools.cache
-@st.composite
-def lookup_series(draw: st.DrawFn) -> list[Action]:
-    """The same small query with 2-4 sibling lookups on one field in turn: the statement
-    shapes a compiled-statement cache must tell apart."""
-    fields = ("s", "ns", "parent__name", "children__t", "data__k", "s", "ns", "dt")
-    column = draw(_pick(fields))
-    family = FAMILIES[3] if column == "dt" else TEXT_FAMILY
-    names = draw(_list(_pick(family), 2, 4, unique=True))
-    values = column_texts(column) if column != "dt" else _int(0, 12)
-    same_value = draw(BOOL)
-    value = draw(values)
-    negate = draw(_int(0, 3)) == 0
-    kind = draw(_pick(("fetch", "count", "exists", "aggregate", "update", "delete")))
-    shape = draw(_pick(("models", "flat"))) if kind == "fetch" else "models"
-    arg: Any = None
-    if kind == "aggregate":
-        arg = (AggSpec("Count", "id"),)
-    elif kind == "update":
-        arg = (("b", True),)
-    out: list[Action] = []
-    for name in names:
-        lookup = ((f"{column}__{name}", value if same_value else draw(values)),)
-        query = Query(
-            (Step(negate, (), lookup),), shape=shape, fields=("id",) if shape == "flat" else ()
-        )
-        out.append(Op(kind, query, arg))
-    return out
-
-
-@functools.cache
-@st.composite
-def _groups(draw: st.DrawFn) -> list[Action]:
-    # Drawn by hand: hypothesis's one_of favours some branches heavily here.
-    n = draw(_int(0, 99))
-    if n < 35:
-        return [draw(single_ops())]
-    if n < 45:
-        return [draw(directs())]
-    if n < 55:
-        return [draw(blocks())]
-    if n < 70:
-        return draw(series())
-    return draw(lookup_series())
-
-
-@functools.cache
-@st.composite
-def actions(draw: st.DrawFn, max_size: int = 12) -> list[Action]:
-    """A random sequence of operations (one hypothesis example)."""
-    groups = draw(_list(_groups(), 3, max_size // 2 + 1))
-    return [action for group in groups for action in group][:max_size]

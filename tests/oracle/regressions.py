@@ -53,8 +53,13 @@ REGRESSIONS: dict[str, list[Action]] = {
     "Avg with filter": [
         Op("aggregate", Query(), (AggSpec("Avg", "i", filter=Leaf((("b", True),))),)),
     ],
-    "aggregate filter through a relation's pk": [
+    "aggregate filter on a relation itself": [
         Op("aggregate", Query(), (AggSpec("Count", "id", filter=Leaf((("parent__in", [1, 2]),))),)),
+        Op(
+            "aggregate",
+            Query(),
+            (AggSpec("Count", "id", filter=Leaf((("parent__isnull", True),))),),
+        ),
     ],
     "order comparisons on a bool column": [Op("count", _where(("b__gt", False)))],
     # Row 3 is 2024-12-31 23:59:59.999999 UTC, a Tuesday.

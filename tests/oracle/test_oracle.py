@@ -16,9 +16,9 @@ import pytest
 from hypothesis import example, given
 
 from tests.oracle.describe import Action
-from tests.oracle.queries import actions
 from tests.oracle.regressions import REGRESSIONS
 from tests.oracle.runner import Harness
+from tests.oracle.sequences import actions
 from tests.oracle.settings import KEEP_GOING, describe_mode, hypothesis_settings, seeded
 
 
