@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, not_, select
+from sqlalchemy import and_, not_, or_, select
 from sqlalchemy.orm import RelationshipProperty, aliased, joinedload, selectinload, strategies
 from sqlalchemy.orm.base import PassiveFlag
 from sqlalchemy.sql.elements import ColumnElement
@@ -134,8 +134,13 @@ def resolve_relation(
     to_many = rel.uselist
     live = _live(target, target)  # soft-deleted related rows never match
     inner: list[ColumnElement[bool]] = [] if live is None else [live]
+    lookups = list(lookups)
     for key, value in lookups:
         if key == "isnull":
+            if not isinstance(value, bool):
+                raise InvalidLookupError(
+                    f"The 'isnull' lookup on {model.__name__}.{rel.key} takes True or False."
+                )
             exists: ColumnElement[bool] = (attr.any if to_many else attr.has)(*inner[:1])
             return not_(exists) if value else exists
         if key == "" and isinstance(value, target):
@@ -145,6 +150,12 @@ def resolve_relation(
         inner.append(resolve_lookup(target, key or "pk", value).clause)
     condition = and_(*inner) if len(inner) > 1 else inner[0]
     clause: ColumnElement[bool] = attr.any(condition) if to_many else attr.has(condition)
+    if all(key.endswith("__isnull") and value is True for key, value in lookups):
+        # Django's rule (a LEFT JOIN there): author__name__isnull=True also matches rows
+        # with no related row at all, where the related field is NULL too.
+        alive = () if live is None else (live,)
+        none: ColumnElement[bool] = not_((attr.any if to_many else attr.has)(*alive))
+        clause = or_(clause, none)
     return clause
 
 

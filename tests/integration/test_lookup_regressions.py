@@ -62,3 +62,22 @@ async def test_aggregate_filter_through_a_relations_primary_key(blog: list[User]
     ann, _ = blog
     got = await Post.objects.aggregate(n=Count("id", filter=Q(author__in=[ann.id])))
     assert got == {"n": 1}
+
+
+async def test_isnull_through_a_relation_matches_rows_without_related_rows(
+    blog: list[User],
+) -> None:
+    # Django's rule (a LEFT JOIN): no related row means the related field is NULL too.
+    carl = await User.objects.create(email="carl@example.com", name="Carl", age=None)
+    ann, bob = blog
+    await User.objects.filter(id=bob.id).update(age=30)
+    # Ann and Carl have age NULL; Carl has no posts.
+    assert await Post.objects.filter(author__age__isnull=True).count() == 1
+    authors = User.objects.filter(posts__rating__isnull=True).order_by("id")
+    assert [u.name for u in await authors] == ["Ann", "Bob", "Carl"]
+    some_rating = User.objects.filter(posts__rating__isnull=True, posts__views__gt=20)
+    assert [u.name for u in await some_rating] == ["Bob"]  # one post must match both
+    assert [u.name for u in await User.objects.filter(posts__isnull=True)] == [carl.name]
+    excluded = User.objects.exclude(posts__rating__isnull=True)
+    assert await excluded.count() == 0
+    assert ann.id is not None
