@@ -487,7 +487,9 @@ def expression_lookup(
             f"{label} is a JSON column: compare one of its keys ({key.split('__')[0]}__<key>"
             f"=...), or test {key.split('__')[0]}__isnull."
         )
-    where = f"{label}{''.join('__' + p for p in parts if p != lookup_name)}"
+    where = label if len(parts) < 2 else f"{label}__{'__'.join(parts[:-1])}"
+    if parts and parts[-1] != lookup_name:  # the last part was a transform
+        where = f"{where}__{parts[-1]}"
     operand, bound, plain = _operand(model, where, entry, lookup_name, expr, value, key)
     try:
         clause = entry.fn(expr, operand)

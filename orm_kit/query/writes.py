@@ -7,6 +7,7 @@ ambient session or a short unit of work.
 
 from __future__ import annotations
 
+import operator
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -424,12 +425,15 @@ async def bulk_create(
             last_set = key_set
             runs.append((tuple(k for k in column_keys if k in key_set), [obj]))
     for keys, group in runs:
+        dicts = list(map(_vars, group))
         for key in keys:
-            column_values = [obj.__dict__[key] for obj in group]
+            if key not in info.write_checks:
+                continue
+            column_values = list(map(operator.itemgetter(key), dicts))
             checked = info.checked_all(key, column_values)
             if checked is not column_values:  # a check converted values (a UUID string)
-                for obj, value in zip(group, checked, strict=True):
-                    obj.__dict__[key] = value
+                for data, value in zip(dicts, checked, strict=True):
+                    data[key] = value
     table = info.table
     fetch_back = not ignore_conflicts
 
@@ -500,6 +504,9 @@ async def bulk_create(
         _unsave(info, runs, stored)
         raise
     return objs
+
+
+_vars = operator.attrgetter("__dict__")
 
 
 def _take_related_keys(info: ModelInfo, objs: list[Any]) -> bool:
