@@ -6,7 +6,7 @@ import inspect
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
-from sqlalchemy import BigInteger, Integer, MetaData, SmallInteger, Table
+from sqlalchemy import JSON, BigInteger, Integer, MetaData, SmallInteger, Table
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, MappedColumn
@@ -91,6 +91,18 @@ def _sqlite_rowid_key(table: Table) -> None:
     column.type = column.type.with_variant(Integer(), "sqlite")
 
 
+def _json_none_is_null(table: Table) -> None:
+    """Store ``None`` in JSON columns as SQL NULL, as Django does.
+
+    SQLAlchemy's default writes JSON ``null``, which ``filter(data=None)`` /
+    ``data__isnull=True`` (SQL ``IS NULL``) then do not find. ``sqlalchemy.JSON.NULL``
+    still writes a JSON ``null`` on purpose.
+    """
+    for column in table.columns:
+        if isinstance(column.type, JSON):
+            column.type.none_as_null = True
+
+
 class ModelMeta(DeclarativeAttributeIntercept):
     """Metaclass of :class:`Model`.
 
@@ -148,6 +160,7 @@ class ModelMeta(DeclarativeAttributeIntercept):
         table = cls.__dict__.get("__table__")
         if isinstance(table, Table):
             _sqlite_rowid_key(table)
+            _json_none_is_null(table)
         return cls
 
     def __call__(cls, *args: Any, **values: Any) -> Any:
@@ -210,13 +223,16 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         info = _INFOS.get(cls) or get_model_info(cls)
         direct = info.direct_keys
         data = self.__dict__
+        if "pk" in values and len(info.pk_keys) == 1:  # Django's alias of the primary key
+            values = {info.pk_key if k == "pk" else k: v for k, v in values.items()}
         for key, value in values.items():
             if key in direct:
                 data[key] = value
             elif key in info.relationship_keys:
                 _check_related(info, key, value)
-                setattr(self, key, value)
-            elif key in info.attribute_keys or _settable_property(cls, key):
+                if not _set_saved_parent(self, info, key, value):
+                    setattr(self, key, value)
+            elif key in info.attribute_keys or settable_property(cls, key):
                 setattr(self, key, value)
             else:
                 known = ", ".join(sorted(info.attribute_keys))
@@ -394,6 +410,29 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         return pk
 
 
+def _set_saved_parent(obj: Any, info: ModelInfo, key: str, value: Any) -> bool:
+    """``Item(owner=owner)`` with a saved ``owner``: set the foreign key, as Django does, and
+    the relationship as loaded — without SQLAlchemy's backref event, which would put the
+    new item into ``owner.items`` and make a session that holds ``owner`` warn at its next
+    flush that the item "will not be added" (orm_kit saves it explicitly). Returns whether
+    it did; otherwise (to-many, an unsaved owner, a custom join) the normal path runs."""
+    rel = info.mapper.relationships[key]
+    if value is None or rel.uselist or rel.secondary is not None:
+        return False
+    target = get_model_info(type(value))
+    pairs = []
+    for local, remote in rel.local_remote_pairs:
+        local_key = info.mapper.get_property_by_column(local).key
+        remote_value = value.__dict__.get(target.mapper.get_property_by_column(remote).key)
+        if remote_value is None or local_key not in info.direct_keys:
+            return False
+        pairs.append((local_key, remote_value))
+    for local_key, remote_value in pairs:
+        obj.__dict__[local_key] = remote_value
+    set_committed_value(obj, key, value)
+    return True
+
+
 def _is_sql(value: Any) -> bool:
     return isinstance(value, ClauseElement) or hasattr(type(value), "__clause_element__")
 
@@ -416,7 +455,7 @@ def _check_related(info: ModelInfo, key: str, value: Any) -> None:
         )
 
 
-def _settable_property(cls: type[Any], name: str) -> bool:
+def settable_property(cls: type[Any], name: str) -> bool:
     """Whether ``name`` is a public property (or hybrid property) of ``cls`` with a setter."""
     if not isinstance(name, str) or name.startswith("_"):
         return False

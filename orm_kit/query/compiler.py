@@ -89,7 +89,9 @@ def compile_select_models(state: QueryState) -> Select[Any]:
     if state.only is not None:
         stmt = stmt.options(load_only(*(getattr(state.model, k) for k in loaded_keys(state, info))))
     elif state.defer:
-        stmt = stmt.options(*(defer(getattr(state.model, k)) for k in state.defer))
+        # The primary key is always loaded (as on the direct path).
+        deferred = [k for k in state.defer if k not in info.pk_keys]
+        stmt = stmt.options(*(defer(getattr(state.model, k)) for k in deferred))
     if state.select_related or state.prefetch_related:
         stmt = stmt.options(
             *loader_options(state.model, state.select_related, state.prefetch_related)

@@ -616,10 +616,12 @@ def _subquery_of(value: Any, lookup: str, where: str) -> Any:
 def _many(
     model: type[Any], where: str, expr: ColumnElement[Any], value: Any
 ) -> tuple[Any, Any, bool]:
-    if _is_queryset(value):
-        return _subquery_of(value, "in", where), UNBOUND, False
-    if isinstance(value, Select):
-        return value, UNBOUND, False
+    if _is_queryset(value) or isinstance(value, Select):
+        select = _subquery_of(value, "in", where) if _is_queryset(value) else value
+        columns = list(select.selected_columns)
+        if len(columns) == 1:  # a model QuerySet selects its primary key
+            check_comparable(expr, columns[0], f"{where} (in)")
+        return select, UNBOUND, False
     if (
         isinstance(value, str | bytes | bytearray | Mapping | Resolvable)
         or _is_expression(value)

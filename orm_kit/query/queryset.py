@@ -62,6 +62,7 @@ ModelT = TypeVar("ModelT")
 RowT = TypeVar("RowT", default=ModelT)
 
 _UNSET: Any = object()
+_MAX_BOUND = (1 << 63) - 2  # LIMIT / OFFSET are 64-bit on every backend
 
 # The states of plain managers' base QuerySets (no filters, nothing changed), by id:
 # filter(column=value, ...) on one of them can run cached statements (QueryState.exact).
@@ -324,9 +325,12 @@ class QuerySet(Generic[ModelT, RowT]):
         return qs._clone(distinct=True)
 
     def _check_fields(self, names: Iterable[str]) -> tuple[str, ...]:
+        pk_key = get_model_info(self.model).pk_key
+        checked = []
         for name in names:
             field_column(self.model, name)
-        return tuple(names)
+            checked.append(pk_key if name == "pk" else name)
+        return tuple(checked)
 
     def only(self, *fields: str) -> QuerySet[ModelT, RowT]:
         """Load only these columns (and the primary key); others are left unloaded."""
@@ -352,7 +356,9 @@ class QuerySet(Generic[ModelT, RowT]):
                     f"The annotation name {name!r} contains '__', which filter() would read as "
                     "a lookup path; choose a name without it."
                 )
-            if name in info.attribute_keys or hasattr(self.model, name):
+            # Per row the name becomes an instance attribute, so it must not shadow one;
+            # a grouped values() annotation only needs a name no field has.
+            if name in info.attribute_keys or (not grouped and hasattr(self.model, name)):
                 raise ValidationError(
                     f"The annotation {name!r} conflicts with a field or attribute of "
                     f"{self.model.__name__}; choose another name."
@@ -487,6 +493,8 @@ class QuerySet(Generic[ModelT, RowT]):
         """
         qs = self._base()
         if isinstance(key, int):
+            if key > _MAX_BOUND:
+                raise ValueError(f"A QuerySet index must be at most {_MAX_BOUND}.")
             if key < 0:
                 raise ValueError("Negative indexing is not supported; use order_by('-field').")
             return qs._slice(key, key + 1)._one_at(key)
@@ -498,6 +506,13 @@ class QuerySet(Generic[ModelT, RowT]):
             raise ValueError("Slices with a step are not supported.")
         if (key.start is not None and key.start < 0) or (key.stop is not None and key.stop < 0):
             raise ValueError("Negative slice bounds are not supported; use order_by('-field').")
+        for bound in (key.start, key.stop):
+            if bound is not None and not isinstance(bound, int):
+                raise TypeError(
+                    f"QuerySet slice bounds must be integers, not {type(bound).__name__}."
+                )
+            if bound is not None and bound > _MAX_BOUND:
+                raise ValueError(f"A QuerySet slice bound must be at most {_MAX_BOUND}.")
         return qs._slice(key.start or 0, key.stop)
 
     def _slice(self, start: int, stop: int | None) -> QuerySet[ModelT, RowT]:
@@ -848,6 +863,11 @@ class QuerySet(Generic[ModelT, RowT]):
         named = {a.default_alias: a for a in args} | kwargs
         for name in kwargs:
             _check_alias(name, "aggregate")
+            if "__" in name:
+                raise ValidationError(
+                    f"The aggregate name {name!r} contains '__', the lookup separator; choose a "
+                    "name without it (positional aggregates are named field__function)."
+                )
         if qs._state.is_sliced or qs._state.distinct:
             raise ValidationError(
                 "aggregate() over a sliced or distinct QuerySet is not supported."

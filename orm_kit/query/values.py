@@ -173,6 +173,10 @@ def _numeric(precision: int | None, scale: int | None, write: bool) -> Checker:
             raise Rejected("a finite number")
         if write and whole is not None and number and number.adjusted() + 1 > whole:
             raise Rejected(f"a number with at most {whole} digits before the decimal point")
+        exponent = number.as_tuple().exponent
+        if write and scale is not None and isinstance(exponent, int) and -exponent > scale:
+            # PostgreSQL would round it and SQLite keep it: refused alike instead.
+            raise Rejected(f"a number with at most {scale} digits after the decimal point")
         return value
 
     return check
@@ -310,7 +314,22 @@ def _json(value: Any) -> Any:
         ) from None
     if "\\u0000" in dumped:
         raise Rejected("JSON data without NUL characters")
+    if _has_big_int(value):
+        # NOTE(sqlite): its JSON functions and column affinity read them as floats.
+        raise Rejected("JSON data whose integers fit in 64 bits")
     return value
+
+
+def _has_big_int(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, bool) or depth > 100:
+        return False
+    if isinstance(value, int):
+        return not -(1 << 63) <= value < (1 << 63)
+    if isinstance(value, dict):
+        return any(_has_big_int(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_big_int(v, depth + 1) for v in value)
+    return False
 
 
 def checker_for(type_: TypeEngine[Any], *, write: bool) -> Checker | None:

@@ -34,6 +34,7 @@ from orm_kit.query.executor import (
 from orm_kit.query.expressions import Resolvable, to_expression
 from orm_kit.query.lookups import field_column
 from orm_kit.query.meta import ModelInfo, forget_identity, get_model_info, has_identity
+from orm_kit.query.values import check_comparable
 from orm_kit.rules import check_writable
 from orm_kit.signals import post_save, pre_save
 
@@ -57,7 +58,9 @@ _MAX_PARAMS = 30000  # under SQLite's 32766 and PostgreSQL's 32767 bound paramet
 def construct(model: type[Any], values: dict[str, Any]) -> Any:
     """Instantiate ``model`` from ``values``, turning unknown names into ``ValidationError``."""
     info = get_model_info(model)
-    unknown = sorted(set(values) - info.attribute_keys)
+    unknown = sorted(
+        k for k in values if k not in info.attribute_keys and k != "pk" and not settable(model, k)
+    )
     if unknown:
         raise ValidationError(
             f"{model.__name__} has no field(s) {', '.join(unknown)}. "
@@ -66,12 +69,24 @@ def construct(model: type[Any], values: dict[str, Any]) -> Any:
     return model(**values)
 
 
+def settable(model: type[Any], name: str) -> bool:
+    """Whether the constructor takes ``name`` although it is not a field (a property)."""
+    from orm_kit.model import settable_property
+
+    return settable_property(model, name)
+
+
 def checked_values(info: ModelInfo, values: dict[str, Any]) -> dict[str, Any]:
     """``values`` with each plain value for a table column checked against its type
     (SQL expressions and relationship values pass as they are)."""
     out = {}
     for key, value in values.items():
-        if value is not None and not is_sql(value) and not isinstance(value, Resolvable):
+        if isinstance(value, Resolvable):
+            raise ValidationError(
+                f"{info.model.__name__}.{key}: create() takes values, not {value!r}; an F() "
+                "expression refers to an existing row — use update() for that."
+            )
+        if value is not None and not is_sql(value):
             value = info.checked(key, value)
         out[key] = value
     return out
@@ -98,6 +113,8 @@ async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     model = qs.model
     check_writable(model, "create()")
     info = get_model_info(model)
+    if "pk" in values and len(info.pk_keys) == 1:
+        values = {info.pk_key if k == "pk" else k: v for k, v in values.items()}
     values = checked_values(info, _unset_generated_keys(info, values))
     obj = construct(model, values)
     target = resolve_target(qs.query_state.using)
@@ -167,7 +184,10 @@ async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
         field_column(model, name)
         key = info.pk_key if name == "pk" else name
         if isinstance(value, Resolvable) or is_sql(value):
-            resolved[key] = to_expression(value, model)
+            resolved[key] = expression = to_expression(value, model)
+            check_comparable(
+                info.columns[key], expression, f"update({name}=...) on {model.__name__}"
+            )
         else:
             resolved[key] = info.checked(key, value)
     state = qs.query_state

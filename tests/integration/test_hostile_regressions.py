@@ -108,3 +108,61 @@ async def test_names_with_empty_parts_and_non_strings_are_refused(authors: list[
             call()
     with pytest.raises(ValidationError, match="contains '__'"):
         User.objects.annotate(n__x=F("score"))
+
+
+async def test_fuzz_run_finds(db: Database, authors: list[User]) -> None:
+    # defer("pk") inside a session raised SQLAlchemy's ArgumentError.
+    async with db.session():
+        rows = await User.objects.defer("pk", "name").order_by("id")
+        assert [u.id for u in rows] == [a.id for a in authors]
+    assert len(await User.objects.defer("pk")) == 3
+    # A grouped annotation may use a name that is a class attribute (it is a dict key).
+    got = await User.objects.values("name").annotate(metadata=Count("id")).order_by("name")
+    assert got == [{"name": "Ann", "metadata": 2}, {"name": "Bob", "metadata": 1}]
+    # F() in create() reached the driver.
+    with pytest.raises(ValidationError, match="create\\(\\) takes values"):
+        await User.objects.create(email="f@example.com", score=F("age"))
+    # Explicit aggregate names with the lookup separator are refused.
+    with pytest.raises(ValidationError, match="contains '__'"):
+        await User.objects.aggregate(score__sum=Sum("score"))
+    assert await User.objects.aggregate(Sum("score")) == {"score__sum": 6}
+    assert await User.objects.count() == 3
+
+
+async def test_new_user_trial_finds(db: Database, authors: list[User]) -> None:
+    from sqlalchemy import JSON, literal
+
+    # update() with an expression of another kind: SQLite stored text in an int column.
+    for bad in (F("email"), F("name") + "x", literal("text")):
+        with pytest.raises(ValidationError, match="compares number with text"):
+            await User.objects.update(score=bad)
+    with pytest.raises(ValidationError, match="compares bool with number"):
+        await User.objects.update(is_active=F("score"))
+    # A subquery of the wrong kind for `in`.
+    with pytest.raises(ValidationError, match="compares text with number"):
+        await User.objects.filter(email__in=User.objects.all())
+    assert await User.objects.filter(id__in=User.objects.filter(name="Ann")).count() == 2
+    # None in a JSON column is SQL NULL (Django); JSON.NULL writes a JSON null.
+    a = await User.objects.create(email="j1@example.com", data=None)
+    b = await User.objects.create(email="j2@example.com", data=JSON.NULL)
+    assert set(await User.objects.filter(data__isnull=True).values_list("id", flat=True)) >= {
+        a.id,
+        authors[0].id,
+    }
+    assert await User.objects.filter(id=b.id, data__isnull=True).count() == 0
+    # pk works in create() and the constructor, as in Django.
+    made = await User.objects.create(pk=4242, email="pk@example.com")
+    assert made.id == 4242 and User(pk=5).id == 5
+    # Slice bounds beyond 64 bits are refused in Python, not by the driver.
+    with pytest.raises(ValueError, match="at most"):
+        User.objects.all()[: 2**70]
+
+
+async def test_numeric_scale_is_not_rounded_silently(db: Database, authors: list[User]) -> None:
+    post = await Post.objects.create(author_id=authors[0].id, title="p", rating=Decimal("1.25"))
+    with pytest.raises(ValidationError, match="at most 2 digits after the decimal point"):
+        await Post.objects.create(author_id=authors[0].id, title="q", rating=Decimal("1.005"))
+    with pytest.raises(ValidationError, match="after the decimal point"):
+        await Post.objects.filter(id=post.id).update(rating=1.234)
+    assert (await Post.objects.get(id=post.id)).rating == Decimal("1.25")
+    assert await Post.objects.count() == 1

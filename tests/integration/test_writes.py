@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import event, inspect, text
+from sqlalchemy import JSON, event, inspect, text
 
 from orm_kit import ConflictError, Database, F, Q, ValidationError
 from tests.models import Product, User
@@ -234,12 +234,14 @@ async def test_large_bulk_create_converts_values_like_insert(db: Database) -> No
         for i in range(1100)
     ]
     del users[5].data  # left unset: SQL NULL
-    users[6].data = None  # JSON null, as an INSERT would store it
+    users[6].data = None  # SQL NULL too, as in Django
+    users[8].data = JSON.NULL  # a JSON null on purpose
     await User.objects.bulk_create(users)
     back = await User.objects.in_bulk([users[4].id, users[5].id, users[7].id])
     assert back[users[4].id].data == {"n": 4, "tags": ["a", "b"]}
     assert back[users[5].id].data is None
-    assert await User.objects.filter(data__isnull=True).count() == 1
+    assert await User.objects.filter(data__isnull=True).count() == 2
+    assert await User.objects.filter(data__isnull=True, id=users[8].id).count() == 0
     assert back[users[7].id].is_active is False
     assert await User.objects.filter(is_active=True).count() == 550
     assert await User.objects.filter(data__n__gte=1000).count() == 100
