@@ -75,7 +75,7 @@ async def main() -> None:
         except ConflictError as exc:  # SQLite does not name the foreign key
             print(f"foreign key: kind={exc.kind} constraint={exc.constraint}")
         try:
-            await Supplier.objects.create(email="x@example.com", country=None)
+            await Supplier.objects.create(email="x@example.com")  # country left unset
         except ConflictError as exc:
             print(f"not null:    kind={exc.kind}")
             print(f"message:     {str(exc).splitlines()[0][:60]}...")

@@ -99,7 +99,7 @@ def _check_values(session: Session, flush_context: UOWTransaction, instances: An
 
 
 def _check(info: Any, key: str, value: Any) -> None:
-    if value is not None and not isinstance(value, ClauseElement):
+    if not isinstance(value, ClauseElement):
         info.checked(key, value)
 
 

@@ -305,7 +305,7 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         for key, value in values.items():  # all checked before any is set
             if key in info.relationship_keys:
                 _check_related(info, key, value)
-            elif value is not None and not _is_sql(value):
+            elif not _is_sql(value):
                 value = info.checked(key, value)
             checked[key] = value
         for key, value in checked.items():

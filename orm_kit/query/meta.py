@@ -9,6 +9,7 @@ from sqlalchemy import Column, Table, inspect
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.sql.elements import ColumnElement
 
+from orm_kit.exceptions import ValidationError
 from orm_kit.query.values import Checker, Rejected, check_all, checker_for, reject
 
 __all__ = [
@@ -118,6 +119,8 @@ class ModelInfo:
     statements: dict[Any, Any] = field(default_factory=dict)
     # Per table column: the check of values written to it (orm_kit.query.values).
     write_checks: dict[str, Checker] = field(default_factory=dict)
+    # Table columns that refuse an explicit None (NOT NULL, not a generated primary key).
+    not_null: frozenset[str] = frozenset()
 
     @property
     def pk_key(self) -> str:
@@ -172,22 +175,36 @@ class ModelInfo:
     def checked(self, key: str, value: Any) -> Any:
         """``value`` as it will be written to column ``key``, checked against its type.
 
-        ``None`` passes (a NOT NULL column's refusal is the database's, a
-        ``ConflictError``); so do keys that are not table columns.
+        An explicit ``None`` for a NOT NULL column is refused, as the database would refuse
+        it (SQLAlchemy's unit of work would instead quietly use the column's default, so the
+        two write paths disagreed); leave the field unset to get its default. Keys that are
+        not table columns pass.
 
         Raises:
             ValidationError: The value cannot be stored in the column.
         """
+        if value is None:
+            if key in self.not_null:
+                raise self._none_refused(key)
+            return value
         check = self.write_checks.get(key)
-        if check is None or value is None:
+        if check is None:
             return value
         try:
             return check(value)
         except Rejected as exc:
             raise reject(f"{self.model.__name__}.{key}", exc.expected, value) from None
 
+    def _none_refused(self, key: str) -> ValidationError:
+        return ValidationError(
+            f"{self.model.__name__}.{key} cannot be None: the column is NOT NULL. Leave it "
+            "unset to use its default, or give a value."
+        )
+
     def checked_all(self, key: str, values: list[Any]) -> list[Any]:
         """:meth:`checked` for many values of column ``key`` at once (bulk writes)."""
+        if key in self.not_null and None in values:
+            raise self._none_refused(key)
         check = self.write_checks.get(key)
         if check is None:
             return values
@@ -271,6 +288,12 @@ def get_model_info(model: type[Any]) -> ModelInfo:
             and not mapper.class_manager[key].dispatch.set
             and not mapper.class_manager[key].dispatch.modified
         ),
+    )
+    info.not_null = frozenset(
+        key
+        for key, column in table_columns.items()
+        if not column.nullable
+        and not (column.primary_key and column.autoincrement in (True, "auto"))
     )
     for key, column in table_columns.items():
         check = checker_for(column.type, write=True)

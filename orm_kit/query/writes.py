@@ -86,7 +86,7 @@ def checked_values(info: ModelInfo, values: dict[str, Any]) -> dict[str, Any]:
                 f"{info.model.__name__}.{key}: create() takes values, not {value!r}; an F() "
                 "expression refers to an existing row — use update() for that."
             )
-        if value is not None and not is_sql(value):
+        if not is_sql(value):
             value = info.checked(key, value)
         out[key] = value
     return out

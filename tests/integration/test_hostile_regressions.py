@@ -166,3 +166,20 @@ async def test_numeric_scale_is_not_rounded_silently(db: Database, authors: list
         await Post.objects.filter(id=post.id).update(rating=1.234)
     assert (await Post.objects.get(id=post.id)).rating == Decimal("1.25")
     assert await Post.objects.count() == 1
+
+
+async def test_explicit_none_for_a_not_null_column_is_refused_on_every_path(
+    db: Database, authors: list[User]
+) -> None:
+    # The unit of work used the column's default (score=0) where a plain INSERT sent NULL.
+    for attempt in (
+        lambda: User.objects.create(email="n1@example.com", score=None),
+        lambda: User.objects.get_or_create(defaults={"score": None}, email="n2@example.com"),
+        lambda: User.objects.bulk_create([User(email="n3@example.com", score=None)]),
+        lambda: User(email="n4@example.com", score=None).save(),
+        lambda: User.objects.filter(id=authors[0].id).update(score=None),
+    ):
+        with pytest.raises(ValidationError, match=r"User\.score cannot be None"):
+            await attempt()
+    assert await User.objects.count() == 3
+    assert (await User.objects.create(email="n5@example.com")).score == 0  # unset: default
