@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from sqlalchemy import JSON, BigInteger, Integer, MetaData, SmallInteger, Table
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, MappedColumn
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
-from sqlalchemy.sql.elements import ClauseElement
 
 from orm_kit import exceptions
 from orm_kit.query.manager import Manager
@@ -23,8 +20,10 @@ from orm_kit.query.meta import (
     LazyInstanceState,
     ModelInfo,
     get_model_info,
+    settable_property,
 )
 from orm_kit.query.relations import default_lazy
+from orm_kit.query.values import is_sql
 from orm_kit.types import PRIMARY_KEY_SORT_ORDER
 
 if TYPE_CHECKING:
@@ -223,8 +222,7 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         info = _INFOS.get(cls) or get_model_info(cls)
         direct = info.direct_keys
         data = self.__dict__
-        if "pk" in values and len(info.pk_keys) == 1:  # Django's alias of the primary key
-            values = {info.pk_key if k == "pk" else k: v for k, v in values.items()}
+        values = info.with_pk_key(values)  # Django's alias of the primary key
         for key, value in values.items():
             if key in direct:
                 data[key] = value
@@ -305,7 +303,7 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         for key, value in values.items():  # all checked before any is set
             if key in info.relationship_keys:
                 _check_related(info, key, value)
-            elif not _is_sql(value):
+            elif not is_sql(value):
                 value = info.checked(key, value)
             checked[key] = value
         for key, value in checked.items():
@@ -433,10 +431,6 @@ def _set_saved_parent(obj: Any, info: ModelInfo, key: str, value: Any) -> bool:
     return True
 
 
-def _is_sql(value: Any) -> bool:
-    return isinstance(value, ClauseElement) or hasattr(type(value), "__clause_element__")
-
-
 def _check_related(info: ModelInfo, key: str, value: Any) -> None:
     """Refuse a value that is not an instance (or, to-many, a collection of instances) of
     the related model."""
@@ -453,17 +447,6 @@ def _check_related(info: ModelInfo, key: str, value: Any) -> None:
             f"{info.model.__name__}.{key} takes {expected}, not {type(value).__name__}; "
             f"to set the key alone, use the foreign-key column."
         )
-
-
-def settable_property(cls: type[Any], name: str) -> bool:
-    """Whether ``name`` is a public property (or hybrid property) of ``cls`` with a setter."""
-    if not isinstance(name, str) or name.startswith("_"):
-        return False
-    try:
-        attr = inspect.getattr_static(cls, name)
-    except AttributeError:
-        return False
-    return isinstance(attr, property | hybrid_property) and attr.fset is not None
 
 
 def _column_keys(model: type[Any]) -> tuple[str, ...]:

@@ -66,61 +66,43 @@ def _operands(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -
     return [compiler.process(c, **kw) for c in element.clauses]
 
 
-@compiles(Contains)
-def _contains_default(element: Contains, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = _operands(element, compiler, **kw)
-    return f"(strpos({col}, {val}) > 0)"
+# The SQL of each text match per dialect ("" is the default), with {col} and {val}.
+_TEXT_MATCH_SQL: dict[type[TextMatch], dict[str, str]] = {
+    Contains: {
+        "": "(strpos({col}, {val}) > 0)",
+        # NOTE(sqlite): LIKE ignores ASCII case, so instr / substr, which do not.
+        "sqlite": "(instr({col}, {val}) > 0)",
+        # NOTE(mysql): BINARY makes the comparison case-sensitive under any collation.
+        "mysql": "(instr(binary {col}, {val}) > 0)",
+    },
+    StartsWith: {
+        "": "(left({col}, length({val})) = {val})",
+        "sqlite": "(substr({col}, 1, length({val})) = {val})",
+        "mysql": "(left(binary {col}, char_length({val})) = binary {val})",
+    },
+    EndsWith: {
+        "": "(right({col}, length({val})) = {val})",
+        # NOTE(sqlite): substr(x, -0) is not the empty tail, hence the case of an empty
+        # value; a NULL column stays NULL.
+        "sqlite": (
+            "((length({val}) = 0 AND {col} IS NOT NULL) OR substr({col}, -length({val})) = {val})"
+        ),
+        "mysql": "(right(binary {col}, char_length({val})) = binary {val})",
+    },
+}
 
 
-@compiles(StartsWith)
-def _startswith_default(element: StartsWith, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = _operands(element, compiler, **kw)
-    return f"(left({col}, length({val})) = {val})"
+def _compile_text_match(template: str) -> Any:
+    def compile_(element: TextMatch, compiler: SQLCompiler, **kw: Any) -> str:
+        col, val = _operands(element, compiler, **kw)
+        return template.format(col=col, val=val)
+
+    return compile_
 
 
-@compiles(EndsWith)
-def _endswith_default(element: EndsWith, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = _operands(element, compiler, **kw)
-    return f"(right({col}, length({val})) = {val})"
-
-
-# NOTE(sqlite): LIKE ignores ASCII case, so instr / substr, which do not.
-@compiles(Contains, "sqlite")
-def _contains_sqlite(element: Contains, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = _operands(element, compiler, **kw)
-    return f"(instr({col}, {val}) > 0)"
-
-
-@compiles(StartsWith, "sqlite")
-def _startswith_sqlite(element: StartsWith, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = _operands(element, compiler, **kw)
-    return f"(substr({col}, 1, length({val})) = {val})"
-
-
-@compiles(EndsWith, "sqlite")
-def _endswith_sqlite(element: EndsWith, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = _operands(element, compiler, **kw)
-    # substr(x, -0) is not the empty tail, hence the case of an empty value; NULL stays NULL.
-    return f"((length({val}) = 0 AND {col} IS NOT NULL) OR substr({col}, -length({val})) = {val})"
-
-
-# NOTE(mysql): BINARY makes the comparison case-sensitive under any collation.
-@compiles(Contains, "mysql")
-def _contains_mysql(element: Contains, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = _operands(element, compiler, **kw)
-    return f"(instr(binary {col}, {val}) > 0)"
-
-
-@compiles(StartsWith, "mysql")
-def _startswith_mysql(element: StartsWith, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = _operands(element, compiler, **kw)
-    return f"(left(binary {col}, char_length({val})) = binary {val})"
-
-
-@compiles(EndsWith, "mysql")
-def _endswith_mysql(element: EndsWith, compiler: SQLCompiler, **kw: Any) -> str:
-    col, val = _operands(element, compiler, **kw)
-    return f"(right(binary {col}, char_length({val})) = binary {val})"
+for _construct, _variants in _TEXT_MATCH_SQL.items():
+    for _dialect, _template in _variants.items():
+        compiles(_construct, *((_dialect,) if _dialect else ()))(_compile_text_match(_template))
 
 
 class IRegex(FunctionElement[bool]):

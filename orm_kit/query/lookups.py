@@ -374,6 +374,15 @@ def field_column(model: type[Any], name: str) -> ColumnElement[Any]:
     )
 
 
+def empty_part_error(model: type[Any], key: str) -> InvalidLookupError:
+    """The error for a lookup key with an empty part (``author__``, ``__name``)."""
+    shown = key if len(key) <= 60 else f"{key[:60]}..."
+    return InvalidLookupError(
+        f"{model.__name__} lookup {shown!r} has an empty part; lookups are "
+        "field__transform__lookup names joined by double underscores."
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ResolvedLookup:
     """A resolved ``field__lookup=value``.
@@ -432,11 +441,7 @@ def resolve_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
     field, *parts = key.split("__")
     info = get_model_info(model)
     if not field or "" in parts:
-        shown = key if len(key) <= 60 else f"{key[:60]}..."
-        raise InvalidLookupError(
-            f"{model.__name__} lookup {shown!r} has an empty part; lookups are "
-            "field__transform__lookup names joined by double underscores."
-        )
+        raise empty_part_error(model, key)
     if field in info.relationship_keys:
         from orm_kit.query.relations import resolve_relation, split_relation_key
 

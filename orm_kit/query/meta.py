@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect as pyinspect
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Column, Table, inspect
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -19,6 +21,7 @@ __all__ = [
     "forget_identity",
     "get_model_info",
     "has_identity",
+    "settable_property",
 ]
 
 # A memo of facts derived from immutable mappings: filled once per model class.
@@ -195,6 +198,12 @@ class ModelInfo:
         except Rejected as exc:
             raise reject(f"{self.model.__name__}.{key}", exc.expected, value) from None
 
+    def with_pk_key(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` with Django's ``pk`` alias named by the primary-key attribute."""
+        if "pk" not in values or len(self.pk_keys) != 1:
+            return values
+        return {self.pk_key if k == "pk" else k: v for k, v in values.items()}
+
     def _none_refused(self, key: str) -> ValidationError:
         return ValidationError(
             f"{self.model.__name__}.{key} cannot be None: the column is NOT NULL. Leave it "
@@ -218,6 +227,18 @@ class ModelInfo:
         """Whether ``key`` is a column the constructor may write straight into ``__dict__``
         (no validators or attribute listeners that a normal set would fire)."""
         return key in self.direct_keys
+
+
+def settable_property(cls: type[Any], name: str) -> bool:
+    """Whether ``name`` is a public property (or hybrid property) of ``cls`` with a setter
+    (the constructor takes those besides fields, as Django's does)."""
+    if not isinstance(name, str) or name.startswith("_"):
+        return False
+    try:
+        attr = pyinspect.getattr_static(cls, name)
+    except AttributeError:
+        return False
+    return isinstance(attr, property | hybrid_property) and attr.fset is not None
 
 
 def _passes(check: Checker, value: Any) -> bool:

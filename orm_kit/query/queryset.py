@@ -52,6 +52,7 @@ from orm_kit.query.relations import (
     resolve_grouped,
 )
 from orm_kit.query.state import ForUpdate, QueryState
+from orm_kit.query.values import is_sql
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Row
@@ -95,12 +96,18 @@ def _exact_pairs(
 
 def _check_alias(name: str, what: str) -> None:
     # Names become SQL labels and result keys: identifiers only (Django refuses quotes,
-    # semicolons, whitespace and comments in aliases for the same reason).
+    # semicolons, whitespace and comments in aliases for the same reason), and without the
+    # lookup separator, which filter() would read as a path.
     if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
         shown = repr(name)[:60]
         raise ValidationError(
             f"The {what} name {shown} is not allowed: use a Python identifier that does not "
             "start with an underscore."
+        )
+    if "__" in name:
+        raise ValidationError(
+            f"The {what} name {name!r} contains '__', the lookup separator; choose a name "
+            "without it."
         )
 
 
@@ -351,11 +358,6 @@ class QuerySet(Generic[ModelT, RowT]):
         added = []
         for name, value in expressions.items():
             _check_alias(name, "annotation")
-            if "__" in name:
-                raise ValidationError(
-                    f"The annotation name {name!r} contains '__', which filter() would read as "
-                    "a lookup path; choose a name without it."
-                )
             # Per row the name becomes an instance attribute, so it must not shadow one;
             # a grouped values() annotation only needs a name no field has.
             if name in info.attribute_keys or (not grouped and hasattr(self.model, name)):
@@ -363,7 +365,7 @@ class QuerySet(Generic[ModelT, RowT]):
                     f"The annotation {name!r} conflicts with a field or attribute of "
                     f"{self.model.__name__}; choose another name."
                 )
-            if not isinstance(value, Resolvable) and not writes.is_sql(value):
+            if not isinstance(value, Resolvable) and not is_sql(value):
                 raise ValidationError(
                     f"annotate({name}=...) takes an F() expression, an aggregate or a "
                     f"SQLAlchemy expression, not {type(value).__name__}; wrap a constant "
@@ -863,11 +865,6 @@ class QuerySet(Generic[ModelT, RowT]):
         named = {a.default_alias: a for a in args} | kwargs
         for name in kwargs:
             _check_alias(name, "aggregate")
-            if "__" in name:
-                raise ValidationError(
-                    f"The aggregate name {name!r} contains '__', the lookup separator; choose a "
-                    "name without it (positional aggregates are named field__function)."
-                )
         if qs._state.is_sliced or qs._state.distinct:
             raise ValidationError(
                 "aggregate() over a sliced or distinct QuerySet is not supported."

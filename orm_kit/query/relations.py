@@ -165,11 +165,10 @@ def split_relation_key(model: type[Any], key: str) -> tuple[RelationshipProperty
     rel = relationship_of(model, field)
     if rel is None:
         return None
-    if rest.startswith("__") or rest.endswith("__") or "____" in rest or key.endswith("__"):
-        raise InvalidLookupError(
-            f"{model.__name__} lookup {key[:60]!r} has an empty part; lookups are "
-            "field__transform__lookup names joined by double underscores."
-        )
+    if "" in key.split("__"):
+        from orm_kit.query.lookups import empty_part_error
+
+        raise empty_part_error(model, key)
     # "author__in=[...]" / "author__gt=3" compare the related primary key.
     if rest and "__" not in rest and rest != "isnull":
         from orm_kit.query.lookups import lookups

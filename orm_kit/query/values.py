@@ -56,6 +56,7 @@ from sqlalchemy import (
     Time,
     Uuid,
 )
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.types import NullType, TypeEngine
 
 from orm_kit.exceptions import ValidationError
@@ -69,6 +70,7 @@ __all__ = [
     "checker_for",
     "describe",
     "family",
+    "is_sql",
     "reject",
     "text_value",
     "value_family",
@@ -85,6 +87,11 @@ class Rejected(Exception):  # noqa: N818 - internal signal, never escapes this p
 
 Checker = Callable[[Any], Any]
 """``check(value) -> value to bind``; raises :class:`Rejected`."""
+
+
+def is_sql(value: Any) -> bool:
+    """Whether ``value`` is a SQL expression rather than a value to bind."""
+    return isinstance(value, ClauseElement) or hasattr(type(value), "__clause_element__")
 
 
 def describe(value: Any) -> str:

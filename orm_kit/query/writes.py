@@ -17,7 +17,6 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.sql.elements import ClauseElement
 
 from orm_kit.exceptions import ConflictError, NotFoundError, ValidationError, translated
 from orm_kit.history import audit_log_table, audit_value, bulk_entry, entry, is_tracked
@@ -33,8 +32,14 @@ from orm_kit.query.executor import (
 )
 from orm_kit.query.expressions import Resolvable, to_expression
 from orm_kit.query.lookups import field_column
-from orm_kit.query.meta import ModelInfo, forget_identity, get_model_info, has_identity
-from orm_kit.query.values import check_comparable
+from orm_kit.query.meta import (
+    ModelInfo,
+    forget_identity,
+    get_model_info,
+    has_identity,
+    settable_property,
+)
+from orm_kit.query.values import check_comparable, is_sql
 from orm_kit.rules import check_writable
 from orm_kit.signals import post_save, pre_save
 
@@ -59,7 +64,9 @@ def construct(model: type[Any], values: dict[str, Any]) -> Any:
     """Instantiate ``model`` from ``values``, turning unknown names into ``ValidationError``."""
     info = get_model_info(model)
     unknown = sorted(
-        k for k in values if k not in info.attribute_keys and k != "pk" and not settable(model, k)
+        k
+        for k in info.with_pk_key(values)
+        if k not in info.attribute_keys and not settable_property(model, k)
     )
     if unknown:
         raise ValidationError(
@@ -67,13 +74,6 @@ def construct(model: type[Any], values: dict[str, Any]) -> Any:
             f"Valid fields: {', '.join(sorted(info.attribute_keys))}."
         )
     return model(**values)
-
-
-def settable(model: type[Any], name: str) -> bool:
-    """Whether the constructor takes ``name`` although it is not a field (a property)."""
-    from orm_kit.model import settable_property
-
-    return settable_property(model, name)
 
 
 def checked_values(info: ModelInfo, values: dict[str, Any]) -> dict[str, Any]:
@@ -113,9 +113,7 @@ async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     model = qs.model
     check_writable(model, "create()")
     info = get_model_info(model)
-    if "pk" in values and len(info.pk_keys) == 1:
-        values = {info.pk_key if k == "pk" else k: v for k, v in values.items()}
-    values = checked_values(info, _unset_generated_keys(info, values))
+    values = checked_values(info, _unset_generated_keys(info, info.with_pk_key(values)))
     obj = construct(model, values)
     target = resolve_target(qs.query_state.using)
     signals = pre_save.has_receivers(model) or post_save.has_receivers(model)
@@ -152,11 +150,6 @@ _SET_PARAM = "orm_kit_v_"
 
 def _one(result: Result[Any]) -> Any:
     return result.one()
-
-
-def is_sql(value: Any) -> bool:
-    """Whether ``value`` is a SQL expression rather than a value to bind."""
-    return isinstance(value, ClauseElement) or hasattr(type(value), "__clause_element__")
 
 
 def _rowcount(result: Result[Any]) -> int:
