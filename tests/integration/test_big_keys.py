@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, SmallInteger, String, text
+from sqlalchemy import BigInteger, ForeignKey, SmallInteger, String, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.schema import CreateTable
 
 from orm_kit import Database, Model
+from tests.backends import supports
 
 
 class BigKeyed(Model):
@@ -31,15 +32,10 @@ class BigKeyedChild(Model):
 
 
 async def column_type(db: Database, table: str, column: str) -> str:
+    """The type the database reports for ``table.column``, as SQL (``BIGINT`` ...)."""
     async with db.engine.connect() as conn:
-        if db.dialect == "sqlite":
-            rows = await conn.execute(text(f"PRAGMA table_info({table})"))
-            return next(str(r[2]) for r in rows if r[1] == column)
-        query = text(
-            "SELECT data_type FROM information_schema.columns "
-            "WHERE table_name = :table AND column_name = :column"
-        )
-        return str((await conn.execute(query, {"table": table, "column": column})).scalar_one())
+        columns = await conn.run_sync(lambda c: inspect(c).get_columns(table))
+    return next(str(c["type"]) for c in columns if c["name"] == column)
 
 
 async def test_big_integer_keys_get_ids_from_create_bulk_create_and_save(db: Database) -> None:
@@ -57,16 +53,12 @@ async def test_big_integer_keys_get_ids_from_create_bulk_create_and_save(db: Dat
 
 
 async def test_big_integer_key_ddl(db: Database) -> None:
-    if db.dialect == "sqlite":
-        # NOTE(sqlite): only INTEGER PRIMARY KEY is an alias of the rowid, which autoincrements.
-        assert await column_type(db, "big_keyed", "id") == "INTEGER"
-        assert await column_type(db, "small_keyed", "id") == "INTEGER"
-        assert await column_type(db, "big_keyed", "views") == "BIGINT"
-        assert await column_type(db, "big_keyed_child", "id") == "BIGINT"
-    else:
-        assert await column_type(db, "big_keyed", "id") == "bigint"
-        assert await column_type(db, "small_keyed", "id") == "smallint"
-        assert await column_type(db, "big_keyed_child", "id") == "bigint"
+    # NOTE(sqlite): only INTEGER PRIMARY KEY is an alias of the rowid, which autoincrements.
+    keeps = supports(db.dialect, "bigint_keys")
+    assert await column_type(db, "big_keyed", "id") == ("BIGINT" if keeps else "INTEGER")
+    assert await column_type(db, "small_keyed", "id") == ("SMALLINT" if keeps else "INTEGER")
+    assert await column_type(db, "big_keyed", "views") == "BIGINT"  # not a key: left alone
+    assert await column_type(db, "big_keyed_child", "id") == "BIGINT"  # not autoincrement
     pg_ddl = str(CreateTable(BigKeyed.__table__).compile(dialect=postgresql.dialect()))  # type: ignore[arg-type]
     assert "id BIGSERIAL NOT NULL" in pg_ddl
     sqlite_ddl = str(CreateTable(BigKeyed.__table__).compile(dialect=sqlite.dialect()))  # type: ignore[arg-type]

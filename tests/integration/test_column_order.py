@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import String, text
+from sqlalchemy import String, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_kit import Database, Model
@@ -70,17 +70,10 @@ def test_table_columns_start_with_the_primary_key(model: type[Any]) -> None:
 
 
 async def database_columns(db: Database, table: str) -> list[str]:
+    """The table's columns in the order the database keeps them (its DDL order)."""
     async with db.engine.connect() as conn:
-        if db.dialect == "sqlite":
-            return [str(r[1]) for r in await conn.execute(text(f"PRAGMA table_info({table})"))]
-        rows = await conn.execute(
-            text(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_name = :table ORDER BY ordinal_position"
-            ),
-            {"table": table},
-        )
-        return [str(r[0]) for r in rows]
+        columns = await conn.run_sync(lambda c: inspect(c).get_columns(table))
+    return [str(column["name"]) for column in columns]
 
 
 async def test_the_ddl_puts_the_primary_key_first(db: Database) -> None:

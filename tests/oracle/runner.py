@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Table, delete, insert, select, text
 
 from orm_kit import Avg, Count, Database, F, Max, Min, Model, ORMKitError, Q, QuerySet, Sum
+from tests.backends import supports
 from tests.oracle.compare import canon, diff, ids, needs_text_order, row_dict, same_number, short
 from tests.oracle.data import Dataset
 from tests.oracle.describe import (
@@ -205,13 +206,14 @@ class Harness:
             for table in (CHILDREN, ROWS, PARENTS):
                 await conn.execute(delete(table))
             await conn.execute(insert(PARENTS), list(self.dataset.parents))
-            if self.backend == "postgresql":
+            collated = supports(self.backend, "database_collation")
+            if collated:  # NOTE(postgresql): the database's collation decides text order
                 query = "select datcollate from pg_database where datname = current_database()"
                 collation = str((await conn.execute(text(query))).scalar_one())
             else:
                 collation = "BINARY"
         self.stats.collation = collation
-        self.stats.text_order = self.backend == "sqlite" or collation in C_COLLATIONS
+        self.stats.text_order = not collated or collation in C_COLLATIONS
         await self.restore()
         self.ready = True
 

@@ -60,6 +60,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC
 from typing import Any
 
+from tests.backends import supports
 from tests.oracle.data import Dataset
 from tests.oracle.describe import (
     AggSpec,
@@ -297,7 +298,7 @@ class Oracle:
 
     def null_key(self, value: Any) -> tuple[Any, ...]:
         """A sort key for ``value`` ascending, with NULLs where the backend puts them."""
-        nulls_first = self.backend == "sqlite"
+        nulls_first = supports(self.backend, "nulls_first")
         if value is None:
             return (not nulls_first,)
         return (nulls_first, value)

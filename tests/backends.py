@@ -1,0 +1,57 @@
+"""The backends the suite runs on and what each of them can do.
+
+Tests gate on a capability, never on a backend's name: ``@pytest.mark.requires("copy")``
+skips the test (with the capability and the backend in the reason) where the backend lacks
+it, and ``supports(db.dialect, "copy")`` picks the expected result where both backends
+run the test but legitimately differ. A new backend declares its row here.
+"""
+
+from __future__ import annotations
+
+BACKENDS = ["sqlite", "postgresql"]
+
+URL_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "postgres_url"}
+"""The session fixture that gives each backend's database URL (see tests/conftest.py)."""
+
+CAPABILITIES: dict[str, str] = {
+    "bigint_keys": "a BIGINT / SMALLINT primary key keeps its type in the DDL (SQLite "
+    "autoincrements only an INTEGER PRIMARY KEY, the rowid)",
+    "concurrent_writers": "two units of work can write at the same time (SQLite has one "
+    "writer: a second one waits)",
+    "copy_bulk_insert": "bulk_create sends large batches with COPY rather than INSERT",
+    "database_collation": "text compares and sorts by the database's collation, which may "
+    "not be code-point order",
+    "nulls_first": "NULLs sort first ascending and last descending (Django follows the backend)",
+    "pragmas": "connection PRAGMAs (foreign_keys, journal_mode) and in-memory databases",
+    "sequences": "generated keys come from a sequence that setval() can move",
+    "sleep": "the server can sleep inside a query (pg_sleep), to test cancellation",
+    "unicode_lower": "lower() folds non-ASCII letters whatever the database's locale "
+    "(orm_kit registers Python's str.lower on SQLite; on PostgreSQL it depends on the "
+    "locale, so tests probe it)",
+}
+"""Every capability a test may ask for, and what it means."""
+
+SUPPORTS: dict[str, frozenset[str]] = {
+    "sqlite": frozenset({"nulls_first", "pragmas", "unicode_lower"}),
+    "postgresql": frozenset(
+        {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
+        | {"sequences", "sleep"}
+    ),
+}
+"""The capabilities of each backend."""
+
+
+def supports(backend: str, capability: str) -> bool:
+    """Whether ``backend`` has ``capability`` (a name from :data:`CAPABILITIES`).
+
+    Raises:
+        KeyError: An unknown backend or capability: a typo must not skip a test silently.
+    """
+    if capability not in CAPABILITIES:
+        raise KeyError(f"Unknown capability {capability!r}; declare it in tests/backends.py.")
+    return capability in SUPPORTS[backend]
+
+
+def missing_reason(backend: str, capability: str) -> str:
+    """The skip reason of a test that needs ``capability`` on a backend without it."""
+    return f"requires {capability} ({CAPABILITIES[capability]}): {backend} does not have it"
