@@ -1,4 +1,4 @@
-"""Models shared by the integration tests."""
+"""Models several test modules share; a model only one module uses lives in that module."""
 
 from __future__ import annotations
 
@@ -21,13 +21,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orm_kit import Manager, Model, QuerySet
 from orm_kit.mixins import (
-    AuditLogMixin,
     AuditMixin,
     ReadOnlyMixin,
     SoftDeleteMixin,
     TimestampMixin,
     UUIDPrimaryKeyMixin,
-    unique_among_live,
 )
 
 
@@ -112,19 +110,6 @@ class HTTPLog(Model):
     path: Mapped[str] = mapped_column(String(200))
 
 
-class Shelf(Model):
-    """A relationship declared eager (lazy="selectin"): loaded on every query."""
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    books: Mapped[list[ShelfBook]] = relationship(lazy="selectin", back_populates="shelf")
-
-
-class ShelfBook(Model):
-    id: Mapped[int] = mapped_column(primary_key=True)
-    shelf_id: Mapped[int] = mapped_column(ForeignKey("shelf.id"))
-    shelf: Mapped[Shelf] = relationship(back_populates="books")
-
-
 # --- mixins ------------------------------------------------------------------------------
 
 
@@ -150,16 +135,3 @@ class Order(Model, SoftDeleteMixin):
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
     total: Mapped[int] = mapped_column(default=0)
     shop: Mapped[Shop] = relationship(back_populates="orders")
-
-
-class Member(Model, SoftDeleteMixin):
-    __table_args__ = (unique_among_live("email"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(255))
-
-
-class Ledger(Model, AuditLogMixin):
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
-    balance: Mapped[int] = mapped_column(default=0)

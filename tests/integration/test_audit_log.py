@@ -6,11 +6,17 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import String, text
+from sqlalchemy.orm import Mapped, mapped_column
 
-from orm_kit import Database, F, transaction
-from orm_kit.mixins import acting_as
-from tests.models import Ledger
+from orm_kit import Database, F, Model, transaction
+from orm_kit.mixins import AuditLogMixin, acting_as
+
+
+class Ledger(Model, AuditLogMixin):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    balance: Mapped[int] = mapped_column(default=0)
 
 
 async def audit_rows(db: Database) -> list[tuple[Any, ...]]:

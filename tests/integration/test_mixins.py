@@ -8,11 +8,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import String, text, update
+from sqlalchemy.orm import Mapped, mapped_column
 
-from orm_kit import ConflictError, Count, Database, ReadOnlyError, Repository
-from orm_kit.mixins import acting_as, allow_writes, current_actor
-from tests.models import Country, Invoice, Member, Order, Shop
+from orm_kit import ConflictError, Count, Database, Model, ReadOnlyError, Repository
+from orm_kit.mixins import (
+    SoftDeleteMixin,
+    acting_as,
+    allow_writes,
+    current_actor,
+    unique_among_live,
+)
+from tests.models import Country, Invoice, Order, Shop
+
+
+class Subscriber(Model, SoftDeleteMixin):
+    """Unique among live rows (not named Member: examples/repository.py has that table)."""
+
+    __table_args__ = (unique_among_live("email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255))
 
 
 async def raw(db: Database, sql: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -214,14 +230,14 @@ async def test_soft_delete_in_relations_and_loading(db: Database) -> None:
 
 
 async def test_unique_among_live_rows_lets_deleted_values_be_reused(db: Database) -> None:
-    first = await Member.objects.create(email="ann@x.io")
+    first = await Subscriber.objects.create(email="ann@x.io")
     with pytest.raises(ConflictError) as info:
-        await Member.objects.create(email="ann@x.io")
-    assert info.value.constraint == "uq_member_email"
+        await Subscriber.objects.create(email="ann@x.io")
+    assert info.value.constraint == "uq_subscriber_email"
     await first.delete()
-    again = await Member.objects.create(email="ann@x.io")  # the deleted row no longer counts
+    again = await Subscriber.objects.create(email="ann@x.io")  # the deleted row no longer counts
     assert again.id != first.id
-    assert await Member.all_objects.filter(email="ann@x.io").count() == 2
+    assert await Subscriber.all_objects.filter(email="ann@x.io").count() == 2
     with pytest.raises(ConflictError):
         await first.restore()  # two live rows would share the email
 

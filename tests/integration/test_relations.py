@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import ForeignKey, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orm_kit import (
     Avg,
@@ -15,12 +16,26 @@ from orm_kit import (
     DatabaseUnavailableError,
     InvalidLookupError,
     Max,
+    Model,
     Q,
     RelationNotLoadedError,
     Sum,
     get_database,
 )
-from tests.models import Comment, Post, Shelf, ShelfBook, Tag, User
+from tests.models import Comment, Post, Tag, User
+
+
+class Shelf(Model):
+    """A relationship declared eager (lazy="selectin"): loaded on every query."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    books: Mapped[list[ShelfBook]] = relationship(lazy="selectin", back_populates="shelf")
+
+
+class ShelfBook(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shelf_id: Mapped[int] = mapped_column(ForeignKey("shelf.id"))
+    shelf: Mapped[Shelf] = relationship(back_populates="books")
 
 
 @pytest.fixture
