@@ -3,6 +3,7 @@
 import asyncio
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_kit import (
@@ -72,13 +73,16 @@ async def main() -> None:
             print(f"check:       kind={exc.kind} constraint={exc.constraint}")
         try:
             await Shipment.objects.create(supplier_id=999, quantity=1)
-        except ConflictError as exc:  # SQLite does not name the foreign key
-            print(f"foreign key: kind={exc.kind} constraint={exc.constraint}")
+        except ConflictError as exc:
+            # exc.constraint: fk_shipment_supplier_id_supplier on PostgreSQL; SQLite does not
+            # name the foreign key, so None there.
+            print(f"foreign key: kind={exc.kind}")
         try:
             await Supplier.objects.create(email="x@example.com")  # country left unset
         except ConflictError as exc:
             print(f"not null:    kind={exc.kind}")
-            print(f"message:     {str(exc).splitlines()[0][:60]}...")
+            summary = str(exc).split(": ", 1)[0]  # then the driver's words, which differ
+            print(f"message:     {summary}: ...")
             print(f"__cause__:   {type(exc.__cause__).__name__} (the original error)")
         # --8<-- [end:conflict]
 
@@ -131,8 +135,11 @@ async def main() -> None:
             print(f"DatabaseUnavailableError: {exc}")
         try:
             await Repository(Supplier).execute(text("SELECT nope FROM supplier"))
-        except DatabaseError as exc:
-            print(f"DatabaseError:            cause {type(exc.__cause__).__name__}")
+        except DatabaseError as exc:  # cause: OperationalError (SQLite), ProgrammingError (PG)
+            cause = exc.__cause__
+            print(
+                f"DatabaseError:            cause is a DBAPIError: {isinstance(cause, DBAPIError)}"
+            )
         # --8<-- [end:database]
 
         # --8<-- [start:base]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -67,14 +68,13 @@ async def main() -> None:
         # --8<-- [start:uuid_timestamps_audit]
         with acting_as("user-42"):
             bill = await Bill.objects.create(number="2026-001")
-        print(f"id:            {bill.id} (UUID version {bill.id.version}, made in Python)")
-        print(f"created:       by {bill.created_by} at {bill.created_at.isoformat()}")
+        print(f"id:            a UUID version {bill.id.version}, made in Python")
+        print(f"created:       by {bill.created_by}, in UTC: {bill.created_at.tzinfo == UTC}")
         before = bill.updated_at
         with acting_as("user-7"):
             await Bill.objects.filter(number__startswith="2026").update(paid=True)
         bill = await Bill.objects.get(number="2026-001")
-        print(f"updated:       by {bill.updated_by} at {bill.updated_at.isoformat()}")
-        print(f"               later than before: {bill.updated_at > before}")
+        print(f"updated:       by {bill.updated_by}, later than before: {bill.updated_at > before}")
         # --8<-- [end:uuid_timestamps_audit]
 
         # --8<-- [start:read_only]
@@ -90,7 +90,8 @@ async def main() -> None:
         # --8<-- [start:soft_delete]
         await Bill.objects.create(number="2026-002")
         await bill.delete()  # sets deleted_at; the row stays
-        print(f"soft delete:   is_deleted={bill.is_deleted}, deleted_at={bill.deleted_at}")
+        in_utc = bill.deleted_at.tzinfo == UTC
+        print(f"soft delete:   is_deleted={bill.is_deleted}, deleted_at in UTC: {in_utc}")
         print(f"default:       {await Bill.objects.count()} visible")
         print(f"with_deleted:  {await Bill.objects.with_deleted().count()} in the table")
         in_bin = await Bill.objects.only_deleted().values_list("number", flat=True)

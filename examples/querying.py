@@ -1,6 +1,7 @@
 """Querying: lazy QuerySets, chaining, terminal methods, values and bulk writes."""
 
 import asyncio
+import re
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,7 +42,9 @@ async def main() -> None:
         # --8<-- [start:lazy]
         scifi = Movie.objects.filter(genre="sci-fi")  # no query yet: QuerySets are lazy
         recent = scifi.filter(year__gte=1975).order_by("-year")  # a new QuerySet; scifi unchanged
-        print(f"SQL:           {' '.join(recent.sql().split())}")
+        sql = " ".join(recent.sql().split())
+        sql = re.sub(r"\$\d+::\w+", "?", sql)  # asyncpg's placeholders ($1::VARCHAR) shown as ?
+        print(f"SQL:           {sql}")
         print(f"await:         {[m.title for m in await recent]}")  # awaiting runs it
         print(f"scifi count:   {await scifi.count()}")
         # --8<-- [end:lazy]
