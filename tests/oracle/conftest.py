@@ -40,6 +40,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     runs = terminalreporter.config.stash.get(STATS, {})
     if not runs:
         return
+    terminalreporter.ensure_newline()  # after the progress line, not inside the section
     terminalreporter.section("orm_kit oracle")
     terminalreporter.write_line(describe_mode())
     for nodeid, s in runs.items():
