@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import URL, Connection, Result, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,6 +41,7 @@ from orm_kit.exceptions import (
     translated,
 )
 from orm_kit.settings import DatabaseSettings
+from orm_kit.unit_of_work import OrmKitSession, run_unit_of_work, savepoint
 
 __all__ = [
     "Database",
@@ -122,6 +123,24 @@ class _Registry:
 
 
 _registry = _Registry()
+_default_metadata: list[MetaData] = []
+
+
+def set_default_metadata(metadata: MetaData) -> None:
+    """Make ``metadata`` what ``create_all()`` / ``drop_all()`` use when given none (the
+    model layer registers ``Model.metadata``: this layer knows no models)."""
+    _default_metadata[:] = [metadata]
+
+
+def _metadata(metadata: MetaData | None) -> MetaData:
+    if metadata is not None:
+        return metadata
+    if not _default_metadata:
+        raise ValidationError(
+            "create_all() / drop_all() got no metadata and no models are defined; pass "
+            "the MetaData whose tables to create, e.g. `await db.create_all(Model.metadata)`."
+        )
+    return _default_metadata[0]
 
 
 def get_database(name: str | None = None) -> Database:
@@ -310,8 +329,6 @@ class Database:
             self._direct_engine = engine.execution_options(
                 isolation_level="AUTOCOMMIT", **{_DIRECT: True}
             )
-        from orm_kit.hooks import OrmKitSession
-
         self._sessionmaker = async_sessionmaker(
             engine.execution_options(**{_UNIT_OF_WORK: True}),
             expire_on_commit=False,
@@ -389,16 +406,16 @@ class Database:
         if outer is not None and self.owns(outer) and not is_foreign(outer):
             yield outer
             return
-        from orm_kit.transaction import run_unit_of_work
-
         async with run_unit_of_work(self) as session:
             yield session
 
     def transaction(self) -> Any:
-        """Return ``transaction()`` bound to this database (SAVEPOINT when nested)."""
-        from orm_kit.transaction import transaction
-
-        return transaction(self)
+        """Return ``transaction()`` bound to this database: a SAVEPOINT inside a session of
+        this database, else a new unit of work on it."""
+        ambient = _current_session.get()
+        if ambient is not None and self.owns(ambient) and not is_foreign(ambient):
+            return savepoint(ambient)
+        return run_unit_of_work(self)
 
     # --- the direct path ----------------------------------------------------------------
 
@@ -459,22 +476,22 @@ class Database:
         except SQLAlchemyError as exc:
             raise translate_error(exc, operation=operation) from exc
 
-    async def create_all(self) -> None:
-        """Create every table of ``Model.metadata`` that does not exist yet."""
-        from orm_kit.model import Model
+    async def create_all(self, metadata: MetaData | None = None) -> None:
+        """Create every table of ``metadata`` that does not exist yet.
 
-        await self._run_sync(Model.metadata.create_all, "create_all")
+        Args:
+            metadata: The tables; by default ``Model.metadata`` (every orm_kit model).
+        """
+        await self._run_sync(_metadata(metadata).create_all, "create_all")
 
-    async def drop_all(self) -> None:
-        """Drop every table of ``Model.metadata``."""
-        from orm_kit.model import Model
+    async def drop_all(self, metadata: MetaData | None = None) -> None:
+        """Drop every table of ``metadata`` (by default ``Model.metadata``)."""
+        await self._run_sync(_metadata(metadata).drop_all, "drop_all")
 
-        await self._run_sync(Model.metadata.drop_all, "drop_all")
-
-    async def reset(self) -> None:
+    async def reset(self, metadata: MetaData | None = None) -> None:
         """Drop and re-create every table (tests and scripts; migrations are for production)."""
-        await self.drop_all()
-        await self.create_all()
+        await self.drop_all(metadata)
+        await self.create_all(metadata)
 
     # --- health and info ----------------------------------------------------------------
 

@@ -11,7 +11,10 @@ from sqlalchemy.orm import DeclarativeBase, MappedColumn
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 
-from orm_kit import exceptions
+import orm_kit.hooks  # noqa: F401 - installs the session events that apply the model rules
+from orm_kit import exceptions, rules
+from orm_kit.database import set_default_metadata
+from orm_kit.query.executor import delete_instance, save_instance
 from orm_kit.query.manager import Manager
 from orm_kit.query.meta import (
     _FAST_NEW,
@@ -316,33 +319,29 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         Inside a session the instance joins it and is flushed; outside one a short unit
         of work commits it.
         """
-        from orm_kit.query.executor import save_instance
-
         await save_instance(self, using)
         return self
 
     async def delete(self, *, using: Database | str | None = None) -> int:
         """Delete this instance's row and return the number of rows deleted (0 or 1)."""
-        from orm_kit.query.executor import delete_instance
         from orm_kit.query.queryset import QuerySet
 
         pk = self._require_pk("delete")
-        soft = get_model_info(type(self)).soft_delete
+        # A rule may turn the delete into an update (soft delete sets deleted_at).
+        values = rules.delete_values(type(self))
 
         async def operation(target: Any) -> int:
             qs: QuerySet[Any] = QuerySet(type(self)).filter(pk=pk)
             if target is not None:
                 qs = qs.using(target)
-            if not soft:
+            if values is None:
                 return await qs.delete()
-            from orm_kit.types import utcnow
-
-            now = utcnow()
-            count = await qs.update(deleted_at=now)
-            set_committed_value(self, "deleted_at", now)
+            count = await qs.update(**values)
+            for key, value in values.items():
+                set_committed_value(self, key, value)
             return count
 
-        return await delete_instance(self, using, operation, soft=soft)
+        return await delete_instance(self, using, operation, soft=values is not None)
 
     async def refresh_from_db(
         self, *, fields: list[str] | None = None, using: Database | str | None = None
@@ -406,6 +405,9 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
                 "save() it first."
             )
         return pk
+
+
+set_default_metadata(Model.metadata)
 
 
 def _set_saved_parent(obj: Any, info: ModelInfo, key: str, value: Any) -> bool:

@@ -10,17 +10,19 @@ to bring them back and ``hard_delete()`` to remove rows for good.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Index, event, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, with_loader_criteria
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import conv
 
+from orm_kit.query.executor import delete_instance
 from orm_kit.query.manager import Manager
 from orm_kit.query.queryset import QuerySet
+from orm_kit.rules import Rule, Visibility, register_rule
 from orm_kit.types import MIXIN_SORT_ORDER, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -101,12 +103,40 @@ class SoftDeleteMixin:
 
     async def hard_delete(self, *, using: Database | str | None = None) -> int:
         """Delete this instance's row for good; return the row count."""
-        from orm_kit.query.executor import delete_instance
 
         async def operation(target: Any) -> int:
             return await self._by_pk(target).hard_delete()
 
         return await delete_instance(self, using, operation, soft=False)
+
+
+class _SoftDeleteRule(Rule):
+    """Hides rows whose ``deleted_at`` is set; a delete sets it, a restore clears it."""
+
+    def applies(self, model: type[Any]) -> bool:
+        return issubclass(model, SoftDeleteMixin)
+
+    def row_filter(
+        self, model: type[Any], column: Callable[[str], Any], visibility: Visibility
+    ) -> Any:
+        if visibility == "include":
+            return None
+        deleted_at = column("deleted_at")
+        return deleted_at.is_(None) if visibility == "hide" else deleted_at.is_not(None)
+
+    def loader_option(self) -> Any:
+        return with_loader_criteria(
+            SoftDeleteMixin, lambda cls: cls.deleted_at.is_(None), include_aliases=True
+        )
+
+    def delete_values(self, model: type[Any]) -> dict[str, Any] | None:
+        return {"deleted_at": utcnow()}
+
+    def restore_values(self, model: type[Any]) -> dict[str, Any] | None:
+        return {"deleted_at": None}
+
+
+register_rule(_SoftDeleteRule())
 
 
 def unique_among_live(*columns: str) -> Index:

@@ -8,6 +8,7 @@ from sqlalchemy import Delete, Select, Update, delete, false, func, literal_colu
 from sqlalchemy.orm import defer, load_only
 from sqlalchemy.sql.elements import ColumnElement
 
+from orm_kit import rules
 from orm_kit.exceptions import InvalidLookupError
 from orm_kit.query.meta import ModelInfo, get_model_info
 from orm_kit.query.relations import apply_joins, loader_options, path_column
@@ -29,14 +30,11 @@ def _where(stmt: Any, state: QueryState) -> Any:
         return stmt.where(false())
     if state.where:
         stmt = stmt.where(*state.where)
-    info = get_model_info(state.model)
-    if info.soft_delete and state.deleted != "include":
-        # SoftDeleteMixin: default queries see live rows only (with_deleted() lifts it).
-        deleted_at = info.columns["deleted_at"]
-        stmt = stmt.where(
-            deleted_at.is_(None) if state.deleted == "hide" else deleted_at.is_not(None)
-        )
-    return stmt
+    # The model's rules (soft delete hides deleted rows; with_deleted() lifts it).
+    hidden = rules.row_filters(
+        state.model, get_model_info(state.model).columns.__getitem__, state.deleted
+    )
+    return stmt.where(*hidden) if hidden else stmt
 
 
 def _order(stmt: Any, state: QueryState) -> Any:

@@ -16,12 +16,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
+from orm_kit import rules
 from orm_kit.context import _current_session, is_foreign
 from orm_kit.exceptions import ValidationError, translated
+from orm_kit.signals import post_delete, post_save, pre_delete, pre_save
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
@@ -122,10 +125,6 @@ async def flush(session: AsyncSession, model: type[Any], operation: str) -> None
 async def save_instance(obj: Any, using: Any) -> None:
     """Insert or update ``obj`` through the unit of work (changed columns only), sending
     ``pre_save`` / ``post_save`` inside it."""
-    from sqlalchemy import inspect as sa_inspect
-
-    from orm_kit.signals import post_save, pre_save
-
     model = type(obj)
     created = sa_inspect(obj).key is None
     async with unit_of_work(using) as session:
@@ -140,22 +139,19 @@ async def save_instance(obj: Any, using: Any) -> None:
 async def delete_instance(obj: Any, using: Any, operation: Any, *, soft: bool) -> int:
     """Run ``operation(using)`` (the row's delete), with ``pre_delete`` / ``post_delete``
     sent in the same unit of work when receivers are connected."""
-    from sqlalchemy import insert
-
-    from orm_kit.history import audit_log_table, entry, instance_operation, is_tracked
-    from orm_kit.signals import post_delete, pre_delete
-
     model = type(obj)
-    tracked = is_tracked(model)
-    if not (tracked or pre_delete.has_receivers(model) or post_delete.has_receivers(model)):
+    recorded = rules.records(model)
+    if not (recorded or pre_delete.has_receivers(model) or post_delete.has_receivers(model)):
         count: int = await operation(using)
         return count
     async with unit_of_work(using) as session:
         await pre_delete.send(model, instance=obj, soft=soft)
-        with instance_operation():
+        with rules.instance_write():  # the statement inside is reported as this delete
             count = await operation(session)
-        if tracked and count:
-            row = entry(model, str(obj.pk), "soft_delete" if soft else "delete", {})
-            await session.execute(insert(audit_log_table()), [row])
+        if recorded and count:
+            event = rules.WriteEvent(model, "soft_delete" if soft else "delete", objects=(obj,))
+            for follow_up, rows in rules.after_write(event):
+                with translated(model=model, operation="delete"):
+                    await session.execute(follow_up, rows)
         await post_delete.send(model, instance=obj, soft=soft)
     return count

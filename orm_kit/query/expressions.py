@@ -14,6 +14,8 @@ from sqlalchemy import Float, and_, cast, false, func, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from orm_kit.exceptions import ValidationError
+from orm_kit.query.clauses import resolve_grouped, resolve_lookup, split_relation_key
+from orm_kit.query.resolvable import Resolvable, to_expression
 from orm_kit.query.values import check_arithmetic, family
 
 __all__ = [
@@ -33,19 +35,6 @@ __all__ = [
 ColumnFor = Callable[[str], ColumnElement[Any]]
 KeyResolver = Callable[[str, Any], "ColumnElement[bool] | None"]
 """Maps a field path of an aggregate to the column it aggregates."""
-
-
-class Resolvable:
-    """Something that becomes a SQLAlchemy expression once the model is known."""
-
-    def resolve(self, model: type[Any]) -> ColumnElement[Any]:
-        """Return the SQLAlchemy expression for ``model``."""
-        raise NotImplementedError
-
-
-def to_expression(value: Any, model: type[Any]) -> Any:
-    """Resolve ``value`` if it is an orm_kit expression; leave plain values as they are."""
-    return value.resolve(model) if isinstance(value, Resolvable) else value
 
 
 class Combinable(Resolvable):
@@ -210,9 +199,6 @@ class Q:
         ``key_resolver(key, value)`` may resolve a lookup first (annotations, aggregate
         filters); when it returns ``None`` the lookup is resolved on the model.
         """
-        from orm_kit.query.lookups import resolve_lookup
-        from orm_kit.query.relations import resolve_grouped, split_relation_key
-
         inside_not = negated != self.negated
         clauses: list[ColumnElement[bool]] = []
         custom: dict[int, ColumnElement[bool]] = {}

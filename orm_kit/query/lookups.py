@@ -39,8 +39,8 @@ from orm_kit.query.constructs import (
     StartsWith,
     WholeSeconds,
 )
-from orm_kit.query.expressions import Resolvable
 from orm_kit.query.meta import get_model_info
+from orm_kit.query.resolvable import Resolvable
 from orm_kit.query.values import (
     Checker,
     Rejected,
@@ -427,8 +427,9 @@ def _json_path(
     return element.as_string(), rest
 
 
-def resolve_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
-    """Turn ``field__transform__lookup=value`` into a SQLAlchemy clause.
+def resolve_field_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
+    """Turn ``field__transform__lookup=value`` on a column of ``model`` into a SQLAlchemy
+    clause (lookups through relationships: :func:`orm_kit.query.clauses.resolve_lookup`).
 
     Raises:
         InvalidLookupError: Unknown field, transform or lookup, or a lookup that does not
@@ -442,12 +443,6 @@ def resolve_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
     info = get_model_info(model)
     if not field or "" in parts:
         raise empty_part_error(model, key)
-    if field in info.relationship_keys:
-        from orm_kit.query.relations import resolve_relation, split_relation_key
-
-        rel, rest = split_relation_key(model, key)  # type: ignore[misc]
-        clause = resolve_relation(model, rel, [(rest, value)])
-        return ResolvedLookup(clause, "relation", UNBOUND, rest == "")
     column = field_column(model, field)
     expr: ColumnElement[Any] = column
     json_key = isinstance(column.type, JSON) and bool(parts)

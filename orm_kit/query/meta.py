@@ -116,7 +116,6 @@ class ModelInfo:
     direct_keys: frozenset[str]
     plain_init: bool
     eager_relationships: bool
-    soft_delete: bool
     column_set: frozenset[str] = frozenset()  # column_keys as a set
     # Statements that take all their values as execution parameters, built once.
     statements: dict[Any, Any] = field(default_factory=dict)
@@ -294,8 +293,6 @@ def get_model_info(model: type[Any]) -> ModelInfo:
         table_columns=table_columns,
         pk_keys=pk_keys,
         relationship_keys=rel_keys,
-        soft_delete=bool(getattr(model, "__orm_kit_soft_delete__", False))
-        and "deleted_at" in columns,
         eager_relationships=any(
             r.lazy in ("joined", "selectin", "subquery", "immediate") for r in mapper.relationships
         ),

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from typing_extensions import TypeVar
 
+from orm_kit import rules
 from orm_kit.exceptions import (
     InvalidLookupError,
     NotFoundError,
@@ -24,13 +25,12 @@ from orm_kit.exceptions import (
     translated,
 )
 from orm_kit.query import compiler, writes
+from orm_kit.query.clauses import resolve_grouped, resolve_lookup
 from orm_kit.query.executor import Target, resolve_target, run
 from orm_kit.query.expressions import (
     Aggregate,
     OrderBy,
     Q,
-    Resolvable,
-    to_expression,
     true_only,
 )
 from orm_kit.query.lookups import (
@@ -39,7 +39,6 @@ from orm_kit.query.lookups import (
     expression_lookup,
     field_column,
     is_plain_exact,
-    resolve_lookup,
 )
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.pagination import Page, keyset_page, offset_page
@@ -49,8 +48,8 @@ from orm_kit.query.relations import (
     correlated_aggregate,
     joined_column_for,
     path_column,
-    resolve_grouped,
 )
+from orm_kit.query.resolvable import Resolvable, to_expression
 from orm_kit.query.state import ForUpdate, QueryState
 from orm_kit.query.values import is_sql
 
@@ -1003,10 +1002,9 @@ class QuerySet(Generic[ModelT, RowT]):
         also bumps ``updated_at`` / ``updated_by``); ``hard_delete()`` removes rows.
         """
         qs = self._base()
-        if get_model_info(self.model).soft_delete:
-            from orm_kit.types import utcnow
-
-            return await writes.update(qs, {"deleted_at": utcnow()})
+        values = rules.delete_values(self.model)  # a rule may make it an update
+        if values is not None:
+            return await writes.update(qs, values)
         return await writes.delete(qs)
 
     async def hard_delete(self) -> int:
@@ -1014,11 +1012,21 @@ class QuerySet(Generic[ModelT, RowT]):
         return await writes.delete(self._base())
 
     async def restore(self) -> int:
-        """Undo the soft delete of the matching rows; return the row count."""
+        """Undo the soft delete of the matching rows; return the row count.
+
+        Raises:
+            ValidationError: The model has no soft delete (nothing to restore).
+        """
         qs = self._base()
+        values = rules.restore_values(self.model)
+        if values is None:
+            raise ValidationError(
+                f"{self.model.__name__} has no soft delete, so there is nothing to restore(); "
+                "add SoftDeleteMixin to the model."
+            )
         if qs._state.deleted == "hide":
             qs = qs._clone(deleted="only")
-        return await writes.update(qs, {"deleted_at": None})
+        return await writes.update(qs, values)
 
     async def get_or_create(
         self, defaults: dict[str, Any] | None = None, **lookups: Any

@@ -16,11 +16,11 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import RelationshipProperty
 from sqlalchemy.orm.attributes import set_committed_value
 
+from orm_kit import rules
 from orm_kit.exceptions import InvalidLookupError, ValidationError
 from orm_kit.query.executor import flush, resolve_target, run, unit_of_work
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.relations import relationship_of
-from orm_kit.rules import check_writable
 
 __all__ = ["RelatedManager"]
 
@@ -163,8 +163,8 @@ class RelatedManager:
         the read-only instance's relationship changes.
         """
         operation = f"{type(self.instance).__name__}.related({self.rel.key!r}).{method}()"
-        check_writable(type(self.instance), operation)
-        check_writable(self.target, operation)
+        rules.check_write(type(self.instance), operation)
+        rules.check_write(self.target, operation)
 
     # --- public API -------------------------------------------------------------------
 

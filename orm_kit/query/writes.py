@@ -18,8 +18,8 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from orm_kit import rules
 from orm_kit.exceptions import ConflictError, NotFoundError, ValidationError, translated
-from orm_kit.history import audit_log_table, audit_value, bulk_entry, entry, is_tracked
 from orm_kit.query import compiler
 from orm_kit.query.copy import COPY_MIN_ROWS, copy_columns, copy_insert
 from orm_kit.query.executor import (
@@ -30,7 +30,6 @@ from orm_kit.query.executor import (
     save_instance,
     unit_of_work,
 )
-from orm_kit.query.expressions import Resolvable, to_expression
 from orm_kit.query.lookups import field_column
 from orm_kit.query.meta import (
     ModelInfo,
@@ -39,8 +38,8 @@ from orm_kit.query.meta import (
     has_identity,
     settable_property,
 )
+from orm_kit.query.resolvable import Resolvable, to_expression
 from orm_kit.query.values import check_comparable, is_sql
-from orm_kit.rules import check_writable
 from orm_kit.signals import post_save, pre_save
 
 if TYPE_CHECKING:
@@ -111,7 +110,7 @@ def _unset_generated_keys(info: ModelInfo, values: dict[str, Any]) -> dict[str, 
 
 async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     model = qs.model
-    check_writable(model, "create()")
+    rules.check_write(model, "create()")
     info = get_model_info(model)
     values = checked_values(info, _unset_generated_keys(info, info.with_pk_key(values)))
     obj = construct(model, values)
@@ -119,7 +118,7 @@ async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
     signals = pre_save.has_receivers(model) or post_save.has_receivers(model)
     if (
         signals
-        or is_tracked(model)
+        or rules.records(model)
         or target.session is not None
         or not set(values) <= set(info.table_columns)
     ):
@@ -167,7 +166,7 @@ def _check_unsliced(qs: QuerySet[Any, Any], operation: str) -> None:
 
 async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
     model = qs.model
-    check_writable(model, "update()")
+    rules.check_write(model, "update()")
     if not values:
         raise ValidationError("update() needs at least one field=value.")
     _check_unsliced(qs, "update")
@@ -186,9 +185,9 @@ async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
     state = qs.query_state
     if state.empty:
         return 0
-    if is_tracked(model):
+    if rules.records(model):
         stmt = compiler.compile_update(state, resolved, orm=True)
-        return await _with_audit(qs, stmt, "bulk_update", values)
+        return await _recorded(qs, stmt, "bulk_update", values)
     target = resolve_target(state.using)
     params = _exact_update_params(qs, target, values, resolved)
     if params is not None:
@@ -240,31 +239,30 @@ def _exact_update_params(
     return params
 
 
-async def _with_audit(
-    qs: QuerySet[Any, Any], stmt: Any, action: str, values: dict[str, Any]
-) -> int:
-    """Run a set-based write of a tracked model and its audit row in one transaction."""
+async def _recorded(qs: QuerySet[Any, Any], stmt: Any, action: str, values: dict[str, Any]) -> int:
+    """Run a set-based write of a model some rule records (the audit log) in one
+    transaction with the statements the rules add for it."""
     state = qs.query_state
     async with unit_of_work(state.using) as session:
         target = resolve_target(session)
         count: int = await run(
             target, stmt, _rowcount, model=qs.model, operation=action, filters=state.filter_names
         )
-        row = bulk_entry(qs.model, action, state.filter_names, values)
-        if row is not None:
-            await run(target, insert(audit_log_table()), _rowcount, [row], operation="audit")
+        event = rules.WriteEvent(qs.model, action, state.filter_names, values)
+        for follow_up, rows in rules.after_write(event):
+            await run(target, follow_up, _rowcount, rows, operation=action)
     return count
 
 
 async def delete(qs: QuerySet[Any, Any]) -> int:
     model = qs.model
-    check_writable(model, "delete()")
+    rules.check_write(model, "delete()")
     _check_unsliced(qs, "delete")
     state = qs.query_state
     if state.empty:
         return 0
-    if is_tracked(model):
-        return await _with_audit(qs, compiler.compile_delete(state, orm=True), "bulk_delete", {})
+    if rules.records(model):
+        return await _recorded(qs, compiler.compile_delete(state, orm=True), "bulk_delete", {})
     target = resolve_target(state.using)
     params = qs._exact_params() if target.session is None else None
     if params is not None:
@@ -383,7 +381,7 @@ async def bulk_create(
     update_fields: Sequence[str] | None,
 ) -> list[Any]:
     model = qs.model
-    check_writable(model, "bulk_create()")
+    rules.check_write(model, "bulk_create()")
     info = get_model_info(model)
     if not objs:
         return objs
@@ -497,22 +495,15 @@ async def bulk_create(
                     for obj, row in zip(batch, result.all(), strict=True):
                         _fill(info, obj, returning, row)
 
-    async def work_and_audit(conn: AsyncConnection, dialect: str) -> None:
+    async def work_and_record(conn: AsyncConnection, dialect: str) -> None:
         await work(conn, dialect)
-        if is_tracked(model) and fetch_back:
-            rows = [
-                entry(
-                    model,
-                    str(obj.pk),
-                    "insert",
-                    {k: [None, audit_value(v)] for k, v in obj.to_dict().items()},
-                )
-                for obj in objs
-            ]
-            await conn.execute(insert(audit_log_table()), rows)
+        if fetch_back and rules.records(model):  # the rows are known only when fetched back
+            event = rules.WriteEvent(model, "insert", objects=objs)
+            for follow_up, rows in rules.after_write(event):
+                await conn.execute(follow_up, rows)
 
     try:
-        await _on_connection(qs, work_and_audit, "bulk_create", objs if related else None)
+        await _on_connection(qs, work_and_record, "bulk_create", objs if related else None)
     except BaseException:
         _unsave(info, runs, stored)
         raise
@@ -609,7 +600,7 @@ async def bulk_update(
     qs: QuerySet[Any, Any], objs: list[Any], fields: Sequence[str], *, batch_size: int | None
 ) -> int:
     model = qs.model
-    check_writable(model, "bulk_update()")
+    rules.check_write(model, "bulk_update()")
     info = get_model_info(model)
     if not fields:
         raise ValidationError("bulk_update() needs the names of the fields to write.")
