@@ -13,7 +13,8 @@ from typing import Any, overload
 from typing_extensions import TypeVar
 
 from orm_kit.exceptions import ValidationError
-from orm_kit.query.queryset import ModelT, QuerySet, register_plain_base
+from orm_kit.query.prepared import register_plain_base
+from orm_kit.query.queryset import ModelT, QuerySet
 
 __all__ = ["Manager"]
 
@@ -86,6 +87,6 @@ class Manager(QuerySet[ModelT, ModelT]):
             base = self.__dict__.get("_base_qs")
             if base is None:
                 base = self.__dict__["_base_qs"] = self.get_queryset()
-                register_plain_base(base)
+                register_plain_base(base.query_state)
             return base
         return self.get_queryset()

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, cast, overload
 
-from sqlalchemy import JSON, bindparam, not_, select
+from sqlalchemy import not_, select
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -24,7 +24,7 @@ from orm_kit.exceptions import (
     ValidationError,
     translated,
 )
-from orm_kit.query import compiler, writes
+from orm_kit.query import bulk, compiler, get_or_create, prepared, writes
 from orm_kit.query.clauses import resolve_grouped, resolve_lookup
 from orm_kit.query.executor import Target, resolve_target, run
 from orm_kit.query.expressions import (
@@ -34,11 +34,8 @@ from orm_kit.query.expressions import (
     true_only,
 )
 from orm_kit.query.lookups import (
-    UNBOUND,
-    ResolvedLookup,
     expression_lookup,
     field_column,
-    is_plain_exact,
 )
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.pagination import Page, keyset_page, offset_page
@@ -64,34 +61,6 @@ RowT = TypeVar("RowT", default=ModelT)
 _UNSET: Any = object()
 _MAX_BOUND = (1 << 63) - 2  # LIMIT / OFFSET are 64-bit on every backend
 
-# The states of plain managers' base QuerySets (no filters, nothing changed), by id:
-# filter(column=value, ...) on one of them can run cached statements (QueryState.exact).
-_PLAIN_BASES: dict[int, QueryState] = {}
-_WHERE_PARAM = "orm_kit_w_"
-
-
-def _exact_pairs(
-    model: type[Any], kwargs: dict[str, Any], resolved: list[ResolvedLookup]
-) -> tuple[tuple[str, Any], ...] | None:
-    """``kwargs`` as (column, checked value) pairs when the resolver bound each one as a
-    plain value in a built-in equality on a table column (not JSON); else ``None``."""
-    if len(resolved) != len(kwargs):
-        return None
-    columns = get_model_info(model).table_columns
-    pairs = []
-    for key, res in zip(kwargs, resolved, strict=True):
-        column = columns.get(key)
-        if (
-            column is None
-            or res.lookup != "exact"
-            or res.bound is UNBOUND
-            or isinstance(column.type, JSON)
-            or not is_plain_exact(column.type)
-        ):
-            return None
-        pairs.append((key, res.bound))
-    return tuple(pairs)
-
 
 def _check_alias(name: str, what: str) -> None:
     # Names become SQL labels and result keys: identifiers only (Django refuses quotes,
@@ -112,13 +81,6 @@ def _check_alias(name: str, what: str) -> None:
 
 def _scalar_one(result: Result[Any]) -> Any:
     return result.scalar_one()
-
-
-def register_plain_base(qs: QuerySet[Any, Any]) -> None:
-    """Note ``qs`` (a manager's long-lived base QuerySet) if its state is the default one."""
-    state = qs._state
-    if state == QueryState(qs.model):
-        _PLAIN_BASES[id(state)] = state
 
 
 class QuerySet(Generic[ModelT, RowT]):
@@ -142,34 +104,6 @@ class QuerySet(Generic[ModelT, RowT]):
     def _clone(self, **changes: Any) -> QuerySet[ModelT, Any]:
         changes.setdefault("exact", None)  # any chaining leaves the cached-statement path
         return type(self)(self.model, dataclasses.replace(self._state, **changes))
-
-    def _exact_params(self) -> dict[str, Any] | None:
-        """The parameters of this QuerySet's filters when it can run a cached statement
-        (``filter(column=value, ...)`` straight off a plain manager, outside a session)."""
-        exact = self._state.exact
-        if exact is None or get_model_info(self.model).eager_relationships:
-            return None
-        return {f"{_WHERE_PARAM}{key}": value for key, value in exact}
-
-    def _exact_statement(self, kind: Any, build: Any) -> Any:
-        """The cached statement ``build(state)`` makes for this filter shape and ``kind``,
-        with each filter value a named parameter (see :meth:`_exact_params`)."""
-        state = self._state
-        assert state.exact is not None
-        info = get_model_info(self.model)
-        cache_key = (kind, state.statement_shape())
-        stmt = info.statements.get(cache_key)
-        if stmt is None:
-            where = tuple(
-                resolve_lookup(
-                    self.model,
-                    key,
-                    bindparam(f"{_WHERE_PARAM}{key}", type_=info.table_columns[key].type),
-                ).clause
-                for key, _ in state.exact
-            )
-            stmt = info.statements[cache_key] = build(dataclasses.replace(state, where=where))
-        return stmt
 
     @property
     def query_state(self) -> QueryState:
@@ -210,8 +144,8 @@ class QuerySet(Generic[ModelT, RowT]):
             else:
                 resolved = [resolve_lookup(self.model, k, v) for k, v in kwargs.items()]
             exact = (
-                _exact_pairs(self.model, kwargs, resolved)
-                if kwargs and _PLAIN_BASES.get(id(state)) is state
+                prepared.exact_pairs(self.model, list(kwargs), resolved)
+                if kwargs and prepared.is_plain_base(state)
                 else None
             )
             return qs._clone(
@@ -633,10 +567,10 @@ class QuerySet(Generic[ModelT, RowT]):
         return await self._run_fetch(target)
 
     async def _run_fetch(self, target: Target) -> list[RowT]:
-        params = self._exact_params() if target.session is None else None
+        params = prepared.exact_params(self._state) if target.session is None else None
         if params is not None:
             info = get_model_info(self.model)
-            stmt, keys = self._exact_statement("rows", compiler.compile_rows)
+            stmt, keys = prepared.exact_statement(self._state, "rows", compiler.compile_rows)
             found: list[RowT] = await run(
                 target,
                 stmt,
@@ -808,11 +742,11 @@ class QuerySet(Generic[ModelT, RowT]):
         qs = self._base()
         if qs._state.empty or qs._state.limit == 0:  # none(), or an empty window: qs[5:5]
             return 0
-        params = qs._exact_params()
+        params = prepared.exact_params(qs._state)
         stmt = (
             compiler.compile_count(qs._state)
             if params is None
-            else qs._exact_statement("count", compiler.compile_count)
+            else prepared.exact_statement(qs._state, "count", compiler.compile_count)
         )
         n: int = await run(
             qs._target(),
@@ -953,7 +887,7 @@ class QuerySet(Generic[ModelT, RowT]):
             ValidationError: A name is not a field of the model.
             ConflictError: A unique, foreign-key, not-null or check constraint failed.
         """
-        return cast(ModelT, await writes.create(self._base(), values))
+        return cast(ModelT, await writes.create(self._base()._state, values))
 
     async def bulk_create(
         self,
@@ -972,8 +906,8 @@ class QuerySet(Generic[ModelT, RowT]):
         All or nothing: when a batch fails, the earlier ones are rolled back too and every
         instance is left unsaved (no primary key), ready to be passed again.
         """
-        return await writes.bulk_create(
-            self._base(),
+        return await bulk.bulk_create(
+            self._base()._state,
             list(objs),
             batch_size=batch_size,
             ignore_conflicts=ignore_conflicts,
@@ -986,14 +920,16 @@ class QuerySet(Generic[ModelT, RowT]):
         self, objs: Iterable[ModelT], fields: Sequence[str], *, batch_size: int | None = None
     ) -> int:
         """Write ``fields`` of each instance by primary key; return the rows matched."""
-        return await writes.bulk_update(self._base(), list(objs), fields, batch_size=batch_size)
+        return await bulk.bulk_update(
+            self._base()._state, list(objs), fields, batch_size=batch_size
+        )
 
     async def update(self, **values: Any) -> int:
         """Update the matching rows in one statement; return the row count.
 
         Values may be ``F`` expressions: ``update(views=F("views") + 1)``.
         """
-        return await writes.update(self._base(), values)
+        return await writes.update(self._base()._state, values)
 
     async def delete(self) -> int:
         """Delete the matching rows in one statement; return the row count.
@@ -1004,12 +940,12 @@ class QuerySet(Generic[ModelT, RowT]):
         qs = self._base()
         values = rules.delete_values(self.model)  # a rule may make it an update
         if values is not None:
-            return await writes.update(qs, values)
-        return await writes.delete(qs)
+            return await writes.update(qs._state, values)
+        return await writes.delete(qs._state)
 
     async def hard_delete(self) -> int:
         """Delete the matching rows for good, soft-delete models included."""
-        return await writes.delete(self._base())
+        return await writes.delete(self._base()._state)
 
     async def restore(self) -> int:
         """Undo the soft delete of the matching rows; return the row count.
@@ -1026,7 +962,7 @@ class QuerySet(Generic[ModelT, RowT]):
             )
         if qs._state.deleted == "hide":
             qs = qs._clone(deleted="only")
-        return await writes.update(qs, values)
+        return await writes.update(qs._state, values)
 
     async def get_or_create(
         self, defaults: dict[str, Any] | None = None, **lookups: Any
@@ -1034,7 +970,7 @@ class QuerySet(Generic[ModelT, RowT]):
         """Return ``(obj, created)``: the matching row, or a new one made from the lookups
         and ``defaults``. A concurrent insert of the same unique values is resolved by
         re-reading the row."""
-        return await writes.get_or_create(self._base(), defaults, lookups)
+        return await get_or_create.get_or_create(self._base(), defaults, lookups)
 
     async def update_or_create(
         self,
@@ -1044,7 +980,9 @@ class QuerySet(Generic[ModelT, RowT]):
     ) -> tuple[ModelT, bool]:
         """Return ``(obj, created)``: update the matching row with ``defaults``, or create
         one from the lookups and ``create_defaults`` (else ``defaults``)."""
-        return await writes.update_or_create(self._base(), defaults, create_defaults, lookups)
+        return await get_or_create.update_or_create(
+            self._base(), defaults, create_defaults, lookups
+        )
 
     # --- repository-style methods (shared with Repository) ------------------------------
 

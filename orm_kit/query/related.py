@@ -18,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from orm_kit import rules
 from orm_kit.exceptions import InvalidLookupError, ValidationError
+from orm_kit.query.bulk import insert_for
 from orm_kit.query.executor import flush, resolve_target, run, unit_of_work
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.relations import relationship_of
@@ -110,8 +111,6 @@ class RelatedManager:
             match = [and_(*(c == v for c, v in zip(cols, key, strict=True))) for key in keys]
             unlink = delete(secondary).where(self._secondary_where(), or_(*match))
             return await self._run(unlink, "related.remove")
-        from orm_kit.query.writes import _insert_for
-
         rows = []
         for key in keys:
             row = {col.name: value for col, value in self._links}
@@ -123,7 +122,7 @@ class RelatedManager:
             if target.session is not None
             else target.database.dialect  # type: ignore[union-attr]
         )
-        link: Any = _insert_for(dialect, secondary)
+        link: Any = insert_for(dialect, secondary)
         # Links that exist already are skipped by the database.
         if dialect in ("mysql", "mariadb"):
             link = link.prefix_with("IGNORE")
