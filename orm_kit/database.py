@@ -424,15 +424,12 @@ class Database:
         stmt: Executable,
         consume: Callable[[Result[Any]], ResultT],
         params: Any = None,
-        *,
-        model: type[Any] | None = None,
-        operation: str = "query",
-        filters: tuple[str, ...] = (),
     ) -> ResultT:
         """Run one statement in autocommit on a pooled connection and consume its result.
 
         The connection goes back to the pool before this returns, also on error or
-        cancellation. Driver errors come out translated.
+        cancellation. Errors come out as SQLAlchemy / driver errors: callers on the
+        execution path go through :mod:`orm_kit.query.executor`, which translates them.
         """
         engine = self._direct_engine
         if engine is None:
@@ -454,8 +451,7 @@ class Database:
                     conn.invalidate()
                     raise
 
-        with translated(model=model, operation=operation, filters=filters):
-            return await greenlet_spawn(work)
+        return await greenlet_spawn(work)
 
     @asynccontextmanager
     async def direct_connection(self) -> AsyncIterator[AsyncConnection]:
@@ -502,7 +498,8 @@ class Database:
         """
         start = time.perf_counter()
         try:
-            await self.run_direct(text("SELECT 1"), lambda r: r.scalar_one(), operation="health")
+            with translated(operation="health"):
+                await self.run_direct(text("SELECT 1"), lambda r: r.scalar_one())
         except ORMKitError as exc:
             return HealthStatus(False, None, datetime.now(UTC), str(exc))
         latency = (time.perf_counter() - start) * 1000
@@ -511,7 +508,8 @@ class Database:
     async def info(self) -> dict[str, Any]:
         """Return the server version, dialect and pool figures."""
         query = "SELECT sqlite_version()" if self.dialect == "sqlite" else "SELECT version()"
-        version = await self.run_direct(text(query), lambda r: r.scalar_one(), operation="info")
+        with translated(operation="info"):
+            version = await self.run_direct(text(query), lambda r: r.scalar_one())
         pool = self.engine.pool
         figures: dict[str, Any] = {"pool_size": None, "checked_out": None, "overflow": None}
         for key, attr in (

@@ -5,7 +5,6 @@ large plain batches) and ``bulk_update`` (one UPDATE ... CASE per batch), all or
 from __future__ import annotations
 
 import operator
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,9 +14,10 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orm_kit import rules
-from orm_kit.exceptions import ValidationError, translated
+from orm_kit.exceptions import ValidationError
 from orm_kit.query.copy import COPY_MIN_ROWS, copy_columns, copy_insert
 from orm_kit.query.executor import (
+    on_connection,
     resolve_target,
 )
 from orm_kit.query.lookups import field_column
@@ -37,40 +37,9 @@ _MAX_PARAMS = 30000  # under SQLite's 32766 and PostgreSQL's 32767 bound paramet
 async def _on_connection(
     state: QueryState, work: Any, operation: str, join: list[Any] | None = None
 ) -> Any:
-    """Run ``work(conn, dialect_name)`` in the session, or in one transaction outside one.
-
-    Inside a session, the instances in ``join`` (bulk-created ones with a related object
-    set) are added to it once written, as persistent rows.
-    """
-    model = state.model
+    """Run ``work(conn, dialect_name)`` where ``state`` says (see :func:`on_connection`)."""
     target = resolve_target(state.using)
-    with translated(model=model, operation=operation):
-        if target.session is not None:
-            session = target.session
-            # Under a savepoint, so a failure undoes every batch of this call while the
-            # session goes on (on SQLite a failed statement only undoes itself).
-            with warnings.catch_warnings():
-                if join:
-                    # Item(owner=owner) put the new items into owner.items (a backref),
-                    # so the savepoint's flush says it will not insert them; this call
-                    # inserts them, and adds them to the session afterwards.
-                    warnings.filterwarnings(
-                        "ignore", message=f"Object of type <{model.__name__}> not in session"
-                    )
-                nested = await session.begin_nested().start()
-            try:
-                conn = await session.connection()
-                result = await work(conn, conn.dialect.name)
-            except BaseException:
-                await nested.rollback()
-                raise
-            await nested.commit()
-            if join:
-                session.add_all(join)
-            return result
-        assert target.database is not None
-        async with target.database.engine.begin() as conn:
-            return await work(conn, conn.dialect.name)
+    return await on_connection(target, work, model=state.model, operation=operation, join=join)
 
 
 def insert_for(dialect: str, table: Table) -> Any:

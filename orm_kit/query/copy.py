@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Integer, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orm_kit.exceptions import translate_error
-
 if TYPE_CHECKING:
     from orm_kit.query.meta import ModelInfo
 
@@ -86,17 +84,14 @@ async def copy_insert(
         columns[i] = list(map(proc, columns[i]))  # None too: JSON turns it into JSON null
     records = list(zip(*columns, strict=True))
     raw = await conn.get_raw_connection()
-    try:
-        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            table.name,
-            records=records,
-            columns=[pk.name, *(info.table_columns[k].name for k in keys)],
-            schema_name=table.schema,
-        )
-    except Exception as exc:
-        if getattr(exc, "sqlstate", None) is None:
-            raise
-        raise translate_error(exc, model=info.model, operation="bulk_create") from exc
+    # A driver error here is raw asyncpg: the executor's translation around the bulk work
+    # turns it into an orm_kit error like any other.
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        table.name,
+        records=records,
+        columns=[pk.name, *(info.table_columns[k].name for k in keys)],
+        schema_name=table.schema,
+    )
     for obj in objs:
         info.mark_loaded(obj)
     return True

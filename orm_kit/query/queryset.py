@@ -22,11 +22,10 @@ from orm_kit.exceptions import (
     InvalidLookupError,
     NotFoundError,
     ValidationError,
-    translated,
 )
 from orm_kit.query import bulk, compiler, get_or_create, prepared, writes
 from orm_kit.query.clauses import resolve_grouped, resolve_lookup
-from orm_kit.query.executor import Target, resolve_target, run
+from orm_kit.query.executor import Target, resolve_target, run, stream
 from orm_kit.query.expressions import (
     Aggregate,
     OrderBy,
@@ -610,20 +609,9 @@ class QuerySet(Generic[ModelT, RowT]):
             return
         target = qs._target()
         stmt, consume = qs._consumer(target)
-        stmt = stmt.execution_options(yield_per=chunk_size)
-        with translated(model=self.model, operation="iterate"):
-            if target.session is not None:
-                result = await target.session.stream(stmt)
-                async for partition in result.partitions(chunk_size):
-                    for item in consume(_Rows(partition, result)):
-                        yield item
-                return
-            assert target.database is not None
-            async with target.database.engine.connect() as conn:
-                result = await conn.stream(stmt)
-                async for partition in result.partitions(chunk_size):
-                    for item in consume(_Rows(partition, result)):
-                        yield item
+        async for partition, result in stream(target, stmt, chunk_size, model=self.model):
+            for item in consume(_Rows(partition, result)):
+                yield item
 
     def _no_match(self, kind: type[Exception], what: str) -> Exception:
         names = ", ".join(self._state.filter_names) or "no filters"
