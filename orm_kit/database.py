@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -394,7 +394,7 @@ class Database:
         async with run_unit_of_work(self) as session:
             yield session
 
-    def transaction(self) -> Any:
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """Return ``transaction()`` bound to this database (SAVEPOINT when nested)."""
         from orm_kit.transaction import transaction
 

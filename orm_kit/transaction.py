@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -102,7 +102,9 @@ async def _outer_on_session(session: AsyncSession) -> AsyncIterator[AsyncSession
     await _run_callbacks(callbacks)
 
 
-def transaction(target: Database | AsyncSession | None = None) -> Any:
+def transaction(
+    target: Database | AsyncSession | None = None,
+) -> AbstractAsyncContextManager[AsyncSession]:
     """Run the block atomically: commit on success, roll back on error, SAVEPOINT if nested.
 
     Args:
