@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -409,7 +409,7 @@ class Database:
         async with run_unit_of_work(self) as session:
             yield session
 
-    def transaction(self) -> Any:
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """Return ``transaction()`` bound to this database: a SAVEPOINT inside a session of
         this database, else a new unit of work on it."""
         ambient = _current_session.get()

@@ -198,7 +198,7 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-    objects: ClassVar[Manager[Any]] = Manager()
+    objects: ClassVar[Manager[Self]] = Manager()
     # SQLAlchemy's per-instance state, made on first use for instances orm_kit builds.
     _sa_instance_state: ClassVar[Any] = LazyInstanceState()
     DoesNotExist: ClassVar[type[exceptions.NotFoundError]] = exceptions.NotFoundError
@@ -383,8 +383,11 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
                 set_committed_value(self, key, fresh.__dict__[key])
         return self
 
-    def related(self, name: str, *, using: Database | str | None = None) -> RelatedManager:
+    def related(self, name: str, *, using: Database | str | None = None) -> RelatedManager[Any]:
         """Return a manager for the to-many relationship ``name`` of this saved instance.
+
+        A name cannot tell a type checker the related model; annotate the variable for
+        precise types: ``tags: RelatedManager[Tag] = post.related("tags")``.
 
         Example:
             ```python

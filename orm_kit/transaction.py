@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import AbstractAsyncContextManager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +13,9 @@ from orm_kit.unit_of_work import on_commit, outer_on_session, savepoint
 __all__ = ["on_commit", "transaction"]
 
 
-def transaction(target: Database | AsyncSession | None = None) -> Any:
+def transaction(
+    target: Database | AsyncSession | None = None,
+) -> AbstractAsyncContextManager[AsyncSession]:
     """Run the block atomically: commit on success, roll back on error, SAVEPOINT if nested.
 
     Args:

@@ -51,6 +51,17 @@ EXPECTED_LINES = {
         "ValidationError:     Track.released expects a date (not a datetime), not str; pass a "
         "value of the column's type.",
     ],
+    "managers": [
+        "objects.published():      2",
+        "published().popular(200): ['Hello']",
+        "filter(...).published():  ['Deep dive']",
+        "popular()...[:1]:         ['Old news']",
+        "featured.published():     ['Hello']",
+        "manager class:            ManagerFromArticleQuerySet",
+        "from_queryset() is it:    True",
+        "after filter():           ArticleQuerySet",
+        "values_list(flat=True):   ['Deep dive', 'Hello']",
+    ],
 }
 
 

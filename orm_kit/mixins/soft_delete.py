@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import Index, event, text
 from sqlalchemy.orm import Mapped, mapped_column, with_loader_criteria
@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import conv
 
 from orm_kit.query.executor import delete_instance
 from orm_kit.query.manager import Manager
-from orm_kit.query.queryset import QuerySet
+from orm_kit.query.queryset import ModelT, QuerySet
 from orm_kit.rules import Rule, Visibility, register_rule
 from orm_kit.types import MIXIN_SORT_ORDER, UTCDateTime, utcnow
 
@@ -31,10 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["AllObjectsManager", "SoftDeleteMixin", "unique_among_live"]
 
 
-class AllObjectsManager(Manager[Any]):
+class AllObjectsManager(Manager[ModelT]):
     """A manager that sees soft-deleted rows too (``Model.all_objects``)."""
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[ModelT]:
         return super().get_queryset().with_deleted()
 
 
@@ -65,7 +65,7 @@ class SoftDeleteMixin:
         UTCDateTime, default=None, index=True, sort_order=MIXIN_SORT_ORDER
     )
 
-    all_objects: ClassVar[Manager[Any]] = AllObjectsManager()
+    all_objects: ClassVar[AllObjectsManager[Self]] = AllObjectsManager()
 
     @property
     def is_deleted(self) -> bool:

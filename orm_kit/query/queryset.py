@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Literal, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, Self, cast, overload
 
 from sqlalchemy import not_, select
 from sqlalchemy.engine import Result
@@ -52,10 +52,15 @@ from orm_kit.query.values import is_sql
 if TYPE_CHECKING:
     from sqlalchemy.engine import Row
 
-__all__ = ["ModelT", "QuerySet", "RowT"]
+    from orm_kit.query.manager import Manager
+
+__all__ = ["ModelT", "QuerySet", "QuerySetT", "RowT"]
 
 ModelT = TypeVar("ModelT")
 RowT = TypeVar("RowT", default=ModelT)
+# What a chaining method returns when it is called on a manager: its get_queryset() type.
+QuerySetT = TypeVar("QuerySetT", bound="QuerySet[Any, Any]")
+_QuerySetT_co = TypeVar("_QuerySetT_co", bound="QuerySet[Any, Any]", covariant=True)
 
 _UNSET: Any = object()
 _MAX_BOUND = (1 << 63) - 2  # LIMIT / OFFSET are 64-bit on every backend
@@ -82,13 +87,28 @@ def _scalar_one(result: Result[Any]) -> Any:
     return result.scalar_one()
 
 
+class _ManagerOf(Protocol[_QuerySetT_co]):
+    """A manager: its operations start from ``get_queryset()``, so its chaining methods
+    return that QuerySet type rather than the manager's own (see the overloads below)."""
+
+    def get_queryset(self) -> _QuerySetT_co: ...
+
+
 class QuerySet(Generic[ModelT, RowT]):
     """A lazy query over ``model``; ``await qs`` returns a list, ``async for`` streams.
+
+    Chaining methods return ``Self``, so the methods of a ``QuerySet`` subclass survive
+    them; called on a :class:`~orm_kit.query.manager.Manager` they return the type of its
+    ``get_queryset()`` (each is overloaded on the type of ``self`` to say so).
 
     Args:
         model: The model class queried.
         state: The query state (built by the chaining methods; rarely passed by hand).
     """
+
+    # The Manager class as_manager() builds on. orm_kit.query.manager (the layer above)
+    # registers it here, so this module never imports it.
+    _manager_class: ClassVar[type[Manager[Any, Any]]]
 
     def __init__(self, model: type[ModelT], state: QueryState | None = None) -> None:
         self.model = model
@@ -100,7 +120,7 @@ class QuerySet(Generic[ModelT, RowT]):
         """The QuerySet operations start from (a Manager returns ``get_queryset()``)."""
         return self
 
-    def _clone(self, **changes: Any) -> QuerySet[ModelT, Any]:
+    def _clone(self, **changes: Any) -> Self:
         changes.setdefault("exact", None)  # any chaining leaves the cached-statement path
         return type(self)(self.model, dataclasses.replace(self._state, **changes))
 
@@ -115,8 +135,31 @@ class QuerySet(Generic[ModelT, RowT]):
     def _filters(self) -> tuple[str, ...]:
         return self._state.filter_names
 
+    @classmethod
+    def as_manager(cls) -> Manager[ModelT, Self]:
+        """Return a manager whose QuerySets are of this class, with its methods.
+
+        The same as ``Manager.from_queryset(cls)()`` (Django's spelling); the manager's
+        class is made once per QuerySet class.
+
+        Example:
+            ```python
+            class Article(Model):
+                ...
+                objects = ArticleQuerySet.as_manager()  # Manager[Article, ArticleQuerySet]
+
+            await Article.objects.published()  # the QuerySet's method, on the manager
+            Article.objects.filter(views__gte=10).published()  # and after chaining
+            ```
+        """
+        return cls._manager_class.from_queryset(cls)()
+
     # --- chaining -------------------------------------------------------------------
 
+    @overload
+    def all(self: _ManagerOf[QuerySetT]) -> QuerySetT: ...
+    @overload
+    def all(self) -> Self: ...
     def all(self) -> QuerySet[ModelT, RowT]:
         """Return a copy of this QuerySet."""
         return self._base()._clone()
@@ -191,6 +234,12 @@ class QuerySet(Generic[ModelT, RowT]):
             clauses.append(not_(true_only(clause)) if negate else clause)
         return rest, clauses
 
+    @overload
+    def filter(
+        self: _ManagerOf[QuerySetT], *args: Q | ColumnElement[bool], **lookups: Any
+    ) -> QuerySetT: ...
+    @overload
+    def filter(self, *args: Q | ColumnElement[bool], **lookups: Any) -> Self: ...
     def filter(self, *args: Q | ColumnElement[bool], **lookups: Any) -> QuerySet[ModelT, RowT]:
         """Keep the rows matching every lookup, ``Q`` and SQLAlchemy clause given.
 
@@ -200,6 +249,12 @@ class QuerySet(Generic[ModelT, RowT]):
         result: QuerySet[ModelT, RowT] = self._add_where(False, args, lookups)
         return result
 
+    @overload
+    def exclude(
+        self: _ManagerOf[QuerySetT], *args: Q | ColumnElement[bool], **lookups: Any
+    ) -> QuerySetT: ...
+    @overload
+    def exclude(self, *args: Q | ColumnElement[bool], **lookups: Any) -> Self: ...
     def exclude(self, *args: Q | ColumnElement[bool], **lookups: Any) -> QuerySet[ModelT, RowT]:
         """Drop the rows matching all the lookups given (NULL columns are kept, as in Django)."""
         result: QuerySet[ModelT, RowT] = self._add_where(True, args, lookups)
@@ -238,6 +293,10 @@ class QuerySet(Generic[ModelT, RowT]):
                 f"{self.model.__name__} QuerySet). {fix}"
             )
 
+    @overload
+    def order_by(self: _ManagerOf[QuerySetT], *fields: str | Any) -> QuerySetT: ...
+    @overload
+    def order_by(self, *fields: str | Any) -> Self: ...
     def order_by(self, *fields: str | Any) -> QuerySet[ModelT, RowT]:
         """Order by fields (``"-name"`` descending) or expressions; replaces earlier ordering.
 
@@ -253,6 +312,10 @@ class QuerySet(Generic[ModelT, RowT]):
             terms.append(term)
         return qs._clone(order_by=tuple(terms), joins=joins)
 
+    @overload
+    def distinct(self: _ManagerOf[QuerySetT]) -> QuerySetT: ...
+    @overload
+    def distinct(self) -> Self: ...
     def distinct(self) -> QuerySet[ModelT, RowT]:
         """Return distinct rows (``SELECT DISTINCT``).
 
@@ -271,15 +334,27 @@ class QuerySet(Generic[ModelT, RowT]):
             checked.append(pk_key if name == "pk" else name)
         return tuple(checked)
 
+    @overload
+    def only(self: _ManagerOf[QuerySetT], *fields: str) -> QuerySetT: ...
+    @overload
+    def only(self, *fields: str) -> Self: ...
     def only(self, *fields: str) -> QuerySet[ModelT, RowT]:
         """Load only these columns (and the primary key); others are left unloaded."""
         return self._base()._clone(only=self._check_fields(fields), defer=())
 
+    @overload
+    def defer(self: _ManagerOf[QuerySetT], *fields: str) -> QuerySetT: ...
+    @overload
+    def defer(self, *fields: str) -> Self: ...
     def defer(self, *fields: str) -> QuerySet[ModelT, RowT]:
         """Do not load these columns."""
         qs = self._base()
         return qs._clone(defer=(*qs._state.defer, *self._check_fields(fields)))
 
+    @overload
+    def annotate(self: _ManagerOf[QuerySetT], **expressions: Any) -> QuerySetT: ...
+    @overload
+    def annotate(self, **expressions: Any) -> Self: ...
     def annotate(self, **expressions: Any) -> QuerySet[ModelT, RowT]:
         """Add computed values (``F`` arithmetic, SQLAlchemy expressions) as attributes."""
         qs = self._base()
@@ -365,6 +440,10 @@ class QuerySet(Generic[ModelT, RowT]):
             raise ValidationError("values_list(flat=True) needs exactly one field.")
         return self._shape("flat" if flat else "named" if named else "values_list", fields)
 
+    @overload
+    def using(self: _ManagerOf[QuerySetT], target: AsyncSession | Any) -> QuerySetT: ...
+    @overload
+    def using(self, target: AsyncSession | Any) -> Self: ...
     def using(self, target: AsyncSession | Any) -> QuerySet[ModelT, RowT]:
         """Run on an ``AsyncSession``, a ``Database`` or a database name.
 
@@ -372,6 +451,18 @@ class QuerySet(Generic[ModelT, RowT]):
         """
         return self._base()._clone(using=target)
 
+    @overload
+    def select_for_update(
+        self: _ManagerOf[QuerySetT],
+        *,
+        nowait: bool = ...,
+        skip_locked: bool = ...,
+        of: Sequence[str] = ...,
+    ) -> QuerySetT: ...
+    @overload
+    def select_for_update(
+        self, *, nowait: bool = ..., skip_locked: bool = ..., of: Sequence[str] = ...
+    ) -> Self: ...
     def select_for_update(
         self, *, nowait: bool = False, skip_locked: bool = False, of: Sequence[str] = ()
     ) -> QuerySet[ModelT, RowT]:
@@ -383,6 +474,10 @@ class QuerySet(Generic[ModelT, RowT]):
         self._check_fields(of)
         return self._base()._clone(for_update=ForUpdate(nowait, skip_locked, tuple(of)))
 
+    @overload
+    def select_related(self: _ManagerOf[QuerySetT], *paths: str) -> QuerySetT: ...
+    @overload
+    def select_related(self, *paths: str) -> Self: ...
     def select_related(self, *paths: str) -> QuerySet[ModelT, RowT]:
         """Load these to-one relationships in the same query (a JOIN); nest with ``__``.
 
@@ -393,6 +488,10 @@ class QuerySet(Generic[ModelT, RowT]):
         added = check_paths(self.model, paths, to_one_only=True)
         return qs._clone(select_related=(*qs._state.select_related, *added))
 
+    @overload
+    def prefetch_related(self: _ManagerOf[QuerySetT], *paths: str) -> QuerySetT: ...
+    @overload
+    def prefetch_related(self, *paths: str) -> Self: ...
     def prefetch_related(self, *paths: str) -> QuerySet[ModelT, RowT]:
         """Load these relationships with one extra query per level (``"comments__author"``).
 
@@ -403,14 +502,26 @@ class QuerySet(Generic[ModelT, RowT]):
         added = check_paths(self.model, paths, to_one_only=False)
         return qs._clone(prefetch_related=(*qs._state.prefetch_related, *added))
 
+    @overload
+    def with_deleted(self: _ManagerOf[QuerySetT]) -> QuerySetT: ...
+    @overload
+    def with_deleted(self) -> Self: ...
     def with_deleted(self) -> QuerySet[ModelT, RowT]:
         """Include soft-deleted rows (``SoftDeleteMixin`` models)."""
         return self._base()._clone(deleted="include")
 
+    @overload
+    def only_deleted(self: _ManagerOf[QuerySetT]) -> QuerySetT: ...
+    @overload
+    def only_deleted(self) -> Self: ...
     def only_deleted(self) -> QuerySet[ModelT, RowT]:
         """Only soft-deleted rows (``SoftDeleteMixin`` models)."""
         return self._base()._clone(deleted="only")
 
+    @overload
+    def none(self: _ManagerOf[QuerySetT]) -> QuerySetT: ...
+    @overload
+    def none(self) -> Self: ...
     def none(self) -> QuerySet[ModelT, RowT]:
         """Return a QuerySet that matches nothing and never queries."""
         return self._base()._clone(empty=True)
@@ -418,8 +529,10 @@ class QuerySet(Generic[ModelT, RowT]):
     @overload
     def __getitem__(self, key: int) -> Awaitable[RowT]: ...
     @overload
-    def __getitem__(self, key: slice) -> QuerySet[ModelT, RowT]: ...
-    def __getitem__(self, key: int | slice) -> Any:
+    def __getitem__(self: _ManagerOf[QuerySetT], key: slice) -> QuerySetT: ...
+    @overload
+    def __getitem__(self, key: slice) -> Self: ...
+    def __getitem__(self, key: int | slice) -> QuerySet[ModelT, RowT] | Awaitable[RowT]:
         """``qs[10:20]`` sets LIMIT / OFFSET; ``await qs[3]`` fetches one row.
 
         Raises:
@@ -449,7 +562,7 @@ class QuerySet(Generic[ModelT, RowT]):
                 raise ValueError(f"A QuerySet slice bound must be at most {_MAX_BOUND}.")
         return qs._slice(key.start or 0, key.stop)
 
-    def _slice(self, start: int, stop: int | None) -> QuerySet[ModelT, RowT]:
+    def _slice(self, start: int, stop: int | None) -> Self:
         state = self._state
         base = state.offset or 0
         new_start = base + start
@@ -644,7 +757,7 @@ class QuerySet(Generic[ModelT, RowT]):
             )
         return rows[0]
 
-    def _pk_ordered(self, descending: bool) -> QuerySet[ModelT, RowT]:
+    def _pk_ordered(self, descending: bool) -> Self:
         info = get_model_info(self.model)
         terms = tuple((info.columns[k], descending, k) for k in info.pk_keys)
         return self._clone(order_by=terms)
@@ -1012,6 +1125,10 @@ class QuerySet(Generic[ModelT, RowT]):
         """Delete the rows matching the lookups; return the row count."""
         return await self._base().filter(**lookups).delete()
 
+    @overload
+    def clone_with(self: _ManagerOf[QuerySetT], **changes: Any) -> QuerySetT: ...
+    @overload
+    def clone_with(self, **changes: Any) -> Self: ...
     def clone_with(self, **changes: Any) -> QuerySet[ModelT, RowT]:
         """Return a copy with :class:`~orm_kit.query.state.QueryState` fields replaced.
 
