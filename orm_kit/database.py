@@ -61,7 +61,7 @@ SESSION_DB_KEY = "orm_kit_database"
 
 @dataclass(frozen=True, slots=True)
 class HealthStatus:
-    """The outcome of :meth:`Database.health`."""
+    """The outcome of ``Database.health``."""
 
     healthy: bool
     latency_ms: float | None
@@ -253,7 +253,7 @@ class Database:
 
     @property
     def is_connected(self) -> bool:
-        """Whether :meth:`connect` has run (and :meth:`disconnect` has not)."""
+        """Whether ``connect`` has run (and ``disconnect`` has not)."""
         return self._engine is not None
 
     @property
@@ -400,7 +400,7 @@ class Database:
 
         Inside the block the session is the ambient one, so every manager call uses it.
         Nested inside another ``session()`` of the same database, the outer session is
-        reused (use :meth:`transaction` for a savepoint).
+        reused (use ``transaction`` for a savepoint).
         """
         outer = _current_session.get()
         if outer is not None and self.owns(outer) and not is_foreign(outer):
@@ -429,7 +429,7 @@ class Database:
 
         The connection goes back to the pool before this returns, also on error or
         cancellation. Errors come out as SQLAlchemy / driver errors: callers on the
-        execution path go through :mod:`orm_kit.query.executor`, which translates them.
+        execution path go through ``orm_kit.query.executor``, which translates them.
         """
         engine = self._direct_engine
         if engine is None:
@@ -552,6 +552,6 @@ async def close_database(name: str | None = None) -> None:
 
 @asynccontextmanager
 async def get_session() -> AsyncIterator[AsyncSession]:
-    """Open a unit of work on the default database (see :meth:`Database.session`)."""
+    """Open a unit of work on the default database (see ``Database.session``)."""
     async with get_database().session() as session:
         yield session

@@ -12,7 +12,7 @@ tracked model writes a row with the actor (``acting_as()``) and a timestamp:
 
 Writes to tracked models always run in a transaction, so a rollback leaves no audit rows
 and a committed change always has one. The rule behind this registers with the hook point
-(:mod:`orm_kit.rules`): the write paths and the session events ask it, never this module.
+(``orm_kit.rules``): the write paths and the session events ask it, never this module.
 """
 
 from __future__ import annotations

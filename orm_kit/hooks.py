@@ -2,8 +2,8 @@
 
 Listened for on ``OrmKitSession``, the session class of every orm_kit ``Database``, so
 they apply to orm_kit's own session work *and* to raw SQLAlchemy use of those sessions —
-never to sessions orm_kit did not create. They ask the hook point (:mod:`orm_kit.rules`),
-so they know no mixin. Installed when :mod:`orm_kit.model` is imported.
+never to sessions orm_kit did not create. They ask the hook point (``orm_kit.rules``),
+so they know no mixin. Installed when ``orm_kit.model`` is imported.
 
 * ``before_flush`` — fires on every flush (``save()``, ``create()`` in a session,
   ``session.add`` / ``session.delete`` + flush or commit). Asks the rules' write check

@@ -106,17 +106,17 @@ def _json_none_is_null(table: Table) -> None:
 
 
 class ModelMeta(DeclarativeAttributeIntercept):
-    """Metaclass of :class:`Model`.
+    """Metaclass of ``Model``.
 
     When a concrete model class is created it:
 
     * derives ``__tablename__`` in snake_case from the class name, unless the class sets
       one, is ``__abstract__``, or inherits a mapped table (single-table inheritance);
     * attaches per-model ``DoesNotExist`` / ``MultipleObjectsReturned`` exceptions that
-      subclass :class:`~orm_kit.exceptions.NotFoundError` /
-      :class:`~orm_kit.exceptions.MultipleObjectsReturned` (and the parent model's).
+      subclass ``NotFoundError`` /
+      ``MultipleObjectsReturned`` (and the parent model's).
 
-    The default manager ``objects`` is declared on :class:`Model` itself; a model may
+    The default manager ``objects`` is declared on ``Model`` itself; a model may
     declare further managers, or replace ``objects`` with its own.
     """
 
@@ -285,10 +285,10 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
     # --- instance API ---------------------------------------------------------------
 
     def update(self, **values: Any) -> Self:
-        """Set attributes from ``values`` (no I/O; call :meth:`save` to persist).
+        """Set attributes from ``values`` (no I/O; call ``save`` to persist).
 
         Values are checked against their columns' types first (see
-        :mod:`orm_kit.query.values`); nothing is set if one is refused.
+        ``orm_kit.query.values``); nothing is set if one is refused.
 
         Raises:
             ValidationError: A name is not a column or relationship of the model, or a
@@ -467,5 +467,5 @@ def _pk_keys(model: type[Any]) -> tuple[str, ...]:
 
 
 def model_info(model: type[Any]) -> ModelInfo:
-    """Return the cached :class:`~orm_kit.query.meta.ModelInfo` of ``model``."""
+    """Return the cached ``ModelInfo`` of ``model``."""
     return get_model_info(model)

@@ -4,22 +4,22 @@ and the query compiler, the write paths and the session events ask it.
 The core never names a mixin or one of its columns. It asks "which rows of this model are
 visible?", "may this model be written?", "what does deleting a row of it write?", "what
 must be recorded with this write?" — and each rule answers for the models it applies to.
-A rule is a :class:`Rule` subclass instance passed to :func:`register_rule`; its hooks
+A rule is a ``Rule`` subclass instance passed to ``register_rule``; its hooks
 default to "nothing to add", so a rule overrides only what it is about.
 
 Hooks and where they are asked (each says whether bulk statements reach it):
 
-* :meth:`Rule.row_filter` — every SELECT / UPDATE / DELETE the compiler builds for the
-  model, every relationship EXISTS and JOIN to it, and (through :meth:`Rule.loader_option`)
+* ``Rule.row_filter`` — every SELECT / UPDATE / DELETE the compiler builds for the
+  model, every relationship EXISTS and JOIN to it, and (through ``Rule.loader_option``)
   ORM selects and relationship loads on an orm_kit session.
-* :meth:`Rule.check_write` — before any SQL on every write path: ``create``,
+* ``Rule.check_write`` — before any SQL on every write path: ``create``,
   ``bulk_create``, ``bulk_update``, ``QuerySet.update()`` / ``delete()``, related-object
   writes, flushes and ORM-enabled insert / update / delete statements.
-* :meth:`Rule.delete_values` / :meth:`Rule.restore_values` — ``QuerySet.delete()`` and
+* ``Rule.delete_values`` / ``Rule.restore_values`` — ``QuerySet.delete()`` and
   ``obj.delete()`` become an UPDATE of these values; ``restore()`` writes the others.
-* :meth:`Rule.records` and :meth:`Rule.after_write` — set-based writes, ``bulk_create``
+* ``Rule.records`` and ``Rule.after_write`` — set-based writes, ``bulk_create``
   and instance deletes of a recorded model run in a transaction together with the
-  statements ``after_write`` returns; :meth:`Rule.after_flush` does the same for the unit
+  statements ``after_write`` returns; ``Rule.after_flush`` does the same for the unit
   of work.
 """
 
@@ -57,7 +57,7 @@ the hidden rows)."""
 
 @dataclass(frozen=True, slots=True)
 class WriteEvent:
-    """A write that has just run, passed to :meth:`Rule.after_write`.
+    """A write that has just run, passed to ``Rule.after_write``.
 
     ``action`` is ``"bulk_update"`` / ``"bulk_delete"`` (a set-based statement, with its
     filter names and the values written), ``"insert"`` (``bulk_create``, with the
@@ -77,7 +77,7 @@ FollowUps = list[tuple[Any, list[dict[str, Any]]]]
 
 class Rule:
     """A rule some models follow. Subclass it, override the hooks that apply, register
-    an instance with :func:`register_rule`."""
+    an instance with ``register_rule``."""
 
     def applies(self, model: type[Any]) -> bool:
         """Whether this rule applies to ``model``."""
@@ -104,11 +104,11 @@ class Rule:
         return None
 
     def restore_values(self, model: type[Any]) -> dict[str, Any] | None:
-        """The column values that undo :meth:`delete_values`, or ``None``."""
+        """The column values that undo ``delete_values``, or ``None``."""
         return None
 
     def records(self, model: type[Any]) -> bool:
-        """Whether writes of ``model`` must run in a transaction with :meth:`after_write`."""
+        """Whether writes of ``model`` must run in a transaction with ``after_write``."""
         return False
 
     def after_write(self, event: WriteEvent) -> FollowUps:
@@ -135,7 +135,7 @@ def register_rule(rule: Rule) -> Rule:
 
 
 def unregister_rule(rule: Rule) -> None:
-    """Remove a rule added by :func:`register_rule` (tests of custom rules)."""
+    """Remove a rule added by ``register_rule`` (tests of custom rules)."""
     _rules.remove(rule)
     _changed()
 
@@ -204,7 +204,7 @@ _instance: ContextVar[bool] = ContextVar("orm_kit_instance_write", default=False
 
 @contextmanager
 def instance_write() -> Iterator[None]:
-    """Inside, set-based statements are not reported to :func:`after_write`: they run on
+    """Inside, set-based statements are not reported to ``after_write``: they run on
     behalf of an instance operation (``obj.delete()``), which reports itself."""
     token = _instance.set(True)
     try:

@@ -2,8 +2,8 @@
 session, savepoints, and ``on_commit`` callbacks.
 
 The lowest part of the session layer: it knows sessions, not databases, models or
-queries. Rules that must hold in a session (:mod:`orm_kit.hooks`) listen for events on
-:class:`OrmKitSession` from above.
+queries. Rules that must hold in a session (``orm_kit.hooks``) listen for events on
+``OrmKitSession`` from above.
 """
 
 from __future__ import annotations

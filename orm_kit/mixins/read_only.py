@@ -1,6 +1,6 @@
 """``ReadOnlyMixin``: models whose rows orm_kit refuses to write.
 
-Its rule answers the hook point's write check (:func:`orm_kit.rules.check_write`), which
+Its rule answers the hook point's write check (``orm_kit.rules.check_write``), which
 every orm_kit write path asks before any SQL is sent — ``create``, ``bulk_create``,
 ``bulk_update``, ``QuerySet.update()`` / ``delete()``, ``save()``, ``obj.related(...)``
 writes (refused when either side's model is read-only) — and, through session events, on

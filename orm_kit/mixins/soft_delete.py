@@ -95,7 +95,7 @@ class SoftDeleteMixin:
     def restore(self, *, using: Database | str | None = None) -> _Write:
         """Undo a soft delete of this instance; ``await`` it to write the row at once.
 
-        Like :meth:`soft_delete`, the in-memory change is also picked up by a session's
+        Like ``soft_delete``, the in-memory change is also picked up by a session's
         next flush or commit.
         """
         self.deleted_at = None

@@ -20,7 +20,7 @@ from orm_kit.query.executor import (
     on_connection,
     resolve_target,
 )
-from orm_kit.query.lookups import field_column
+from orm_kit.query.lookups.resolver import field_column
 from orm_kit.query.meta import (
     ModelInfo,
     forget_identity,
@@ -37,7 +37,7 @@ _MAX_PARAMS = 30000  # under SQLite's 32766 and PostgreSQL's 32767 bound paramet
 async def _on_connection(
     state: QueryState, work: Any, operation: str, join: list[Any] | None = None
 ) -> Any:
-    """Run ``work(conn, dialect_name)`` where ``state`` says (see :func:`on_connection`)."""
+    """Run ``work(conn, dialect_name)`` where ``state`` says (see ``on_connection``)."""
     target = resolve_target(state.using)
     return await on_connection(target, work, model=state.model, operation=operation, join=join)
 

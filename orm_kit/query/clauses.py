@@ -2,7 +2,7 @@
 relationships as EXISTS subqueries (``author__name__icontains="a"``).
 
 The entry point of filtering (``filter()``, ``exclude()``, ``Q``): it sends a key on a
-column to the lookup resolver (:mod:`orm_kit.query.lookups`) and a key through a
+column to the lookup resolver (``orm_kit.query.lookups``) and a key through a
 relationship here, where the rest of the key is resolved again on the related model.
 """
 
@@ -16,13 +16,9 @@ from sqlalchemy.orm import RelationshipProperty
 from sqlalchemy.sql.elements import ColumnElement
 
 from orm_kit.exceptions import InvalidLookupError
-from orm_kit.query.lookups import (
-    UNBOUND,
-    ResolvedLookup,
-    empty_part_error,
-    resolve_field_lookup,
-)
-from orm_kit.query.lookups import lookups as registry
+from orm_kit.query.lookups.registry import UNBOUND
+from orm_kit.query.lookups.registry import lookups as registry
+from orm_kit.query.lookups.resolver import ResolvedLookup, empty_part_error, resolve_field_lookup
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.relations import live_criterion, relationship_of
 
@@ -104,7 +100,7 @@ def split_relation_key(model: type[Any], key: str) -> tuple[RelationshipProperty
 
 
 def resolve_grouped(model: type[Any], items: list[tuple[str, Any]]) -> list[Any]:
-    """Resolve ``(key, value)`` lookups into :class:`~orm_kit.query.lookups.ResolvedLookup`
+    """Resolve ``(key, value)`` lookups into ``ResolvedLookup``
     objects, grouping those through one relationship so they must hold for the same
     related row (Django's rule within one ``filter()`` call)."""
     resolved: list[Any] = []

@@ -7,10 +7,10 @@ This is the single place that chooses between the two execution paths of the des
   statement runs on the session's connection and transaction;
 * otherwise the direct path: one statement in autocommit on a pooled connection.
 
-Multi-statement work outside a session gets a short unit of work (:func:`unit_of_work`).
-Every way a query, a write or a repository call reaches the database — :func:`run`,
-:func:`stream`, :func:`on_connection`, :func:`flush`, :func:`execute_statement` — goes
-through :func:`_guard`, so no raw SQLAlchemy or driver exception leaves this module. (The
+Multi-statement work outside a session gets a short unit of work (``unit_of_work``).
+Every way a query, a write or a repository call reaches the database — ``run``,
+``stream``, ``on_connection``, ``flush``, ``execute_statement`` — goes
+through ``_guard``, so no raw SQLAlchemy or driver exception leaves this module. (The
 session layer translates the errors of its own boundaries: connect, commit, savepoint.)
 """
 

@@ -28,8 +28,6 @@ __all__ = [
     "Q",
     "Resolvable",
     "Sum",
-    "leaf",
-    "true_only",
 ]
 
 ColumnFor = Callable[[str], ColumnElement[Any]]
@@ -117,7 +115,7 @@ class F(Combinable):
         self.name = name
 
     def resolve(self, model: type[Any]) -> ColumnElement[Any]:
-        from orm_kit.query.lookups import field_column
+        from orm_kit.query.lookups.resolver import field_column
 
         return field_column(model, self.name)
 
@@ -302,7 +300,7 @@ class Aggregate(Resolvable):
         return f"{self.field}__{self.function}".replace("*", "all")
 
     def _argument(self, model: type[Any], column_for: ColumnFor | None = None) -> Any:
-        from orm_kit.query.lookups import field_column
+        from orm_kit.query.lookups.resolver import field_column
         from orm_kit.query.relations import relationship_of
 
         self._check_arguments()

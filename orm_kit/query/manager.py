@@ -1,6 +1,6 @@
 """``Manager``: the QuerySet entry point on a model class (``User.objects``).
 
-A manager *is* a QuerySet whose operations all start from :meth:`Manager.get_queryset`,
+A manager *is* a QuerySet whose operations all start from ``Manager.get_queryset``,
 so there is one override point and no forwarding code to drift. ``Manager.from_queryset``
 (and ``QuerySet.as_manager``) add a custom QuerySet's own methods the same way. It is a
 descriptor: ``User.objects`` binds the manager to ``User``; instances cannot reach it.
@@ -69,7 +69,7 @@ def _manager_class(
 
 
 class Manager(QuerySet[ModelT, ModelT], Generic[ModelT, QuerySetT_co]):
-    """The default manager; subclass it and override :meth:`get_queryset` to customise.
+    """The default manager; subclass it and override ``get_queryset`` to customise.
 
     ``Manager[Article, ArticleQuerySet]`` is a manager whose operations start from an
     ``ArticleQuerySet``: its chaining methods return one (type checkers see it too).
@@ -106,7 +106,7 @@ class Manager(QuerySet[ModelT, ModelT], Generic[ModelT, QuerySetT_co]):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Give a manager class with a QuerySet class among its bases that class's methods.
 
-        ``class M(Manager, ArticleQuerySet)`` (what :meth:`from_queryset` builds) gets
+        ``class M(Manager, ArticleQuerySet)`` (what ``from_queryset`` builds) gets
         ``queryset_class = ArticleQuerySet`` unless it sets one, and each public method
         that ``ArticleQuerySet`` (or a QuerySet class it derives from) defines runs on
         ``get_queryset()``, not on the manager, as Django's ``from_queryset`` does. A

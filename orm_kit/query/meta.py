@@ -45,7 +45,7 @@ class LazyInstanceState:
     SQLAlchemy reads an instance's state through ``getattr(obj, "_sa_instance_state")``
     and keeps it in the instance ``__dict__``. Instances that orm_kit builds in bulk
     (query results outside a session, the fast constructor) start with only their column
-    values and :data:`LAZY_STATE`; this non-data descriptor makes the state the first time
+    values and ``LAZY_STATE``; this non-data descriptor makes the state the first time
     SQLAlchemy asks for it (an attribute write, ``session.add()``, ``inspect()``), stores it
     where SQLAlchemy keeps it and removes the marker. Reading loaded columns never needs
     it, so a result that is only read never pays for the state, in time or in memory.
@@ -210,7 +210,7 @@ class ModelInfo:
         )
 
     def checked_all(self, key: str, values: list[Any]) -> list[Any]:
-        """:meth:`checked` for many values of column ``key`` at once (bulk writes)."""
+        """``checked`` for many values of column ``key`` at once (bulk writes)."""
         if key in self.not_null and None in values:
             raise self._none_refused(key)
         check = self.write_checks.get(key)
@@ -266,7 +266,7 @@ def _plain_init(mapper: Mapper[Any]) -> bool:
 
 
 def get_model_info(model: type[Any]) -> ModelInfo:
-    """Return (computing once) the :class:`ModelInfo` of ``model``."""
+    """Return (computing once) the ``ModelInfo`` of ``model``."""
     cached = _INFOS.get(model)
     if cached is not None:
         return cached

@@ -3,7 +3,7 @@ runs one statement per filter shape, built once, with the values as parameters.
 
 A plain manager's base state is registered here; filtering it with plain equalities on
 table columns records those pairs in ``QueryState.exact``. The statement is keyed by
-:meth:`~orm_kit.query.state.QueryState.statement_shape` — every state field except the
+``statement_shape`` — every state field except the
 per-call ones — so two states that differ in anything that changes the SQL never share a
 statement.
 """
@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import JSON, bindparam
 
 from orm_kit.query.clauses import resolve_lookup
-from orm_kit.query.lookups import UNBOUND, ResolvedLookup, is_plain_exact
+from orm_kit.query.lookups.registry import UNBOUND, is_plain_exact
+from orm_kit.query.lookups.resolver import ResolvedLookup
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.state import QueryState
 
@@ -79,7 +80,7 @@ def exact_params(state: QueryState) -> dict[str, Any] | None:
 
 def exact_statement(state: QueryState, kind: Any, build: Callable[[QueryState], Any]) -> Any:
     """The cached statement ``build(state)`` makes for this filter shape and ``kind``,
-    with each filter value a named parameter (see :func:`exact_params`)."""
+    with each filter value a named parameter (see ``exact_params``)."""
     assert state.exact is not None
     info = get_model_info(state.model)
     cache_key = (kind, state.statement_shape())

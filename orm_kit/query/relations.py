@@ -8,7 +8,7 @@
 * ``select_related`` / ``prefetch_related`` paths become ``joinedload`` /
   ``selectinload`` options.
 * Relationships of orm_kit models default to a loader that raises
-  :class:`~orm_kit.exceptions.RelationNotLoadedError` instead of lazy-loading (which
+  ``RelationNotLoadedError`` instead of lazy-loading (which
   async code cannot do) — on detached instances too.
 """
 
@@ -24,7 +24,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from orm_kit import rules
 from orm_kit.exceptions import InvalidLookupError, RelationNotLoadedError
-from orm_kit.query.lookups import expression_lookup, field_column, lookups
+from orm_kit.query.lookups.registry import lookups
+from orm_kit.query.lookups.resolver import expression_lookup, field_column
 from orm_kit.query.meta import get_model_info
 
 __all__ = [

@@ -1,5 +1,5 @@
 """``Resolvable``: the base of orm_kit expressions (``F``, aggregates, ordering terms)
-that become SQL once the model is known. Kept apart from :mod:`orm_kit.query.expressions`
+that become SQL once the model is known. Kept apart from ``orm_kit.query.expressions``
 so the lookup resolver can recognise them without importing what builds them."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each takes the state of the QuerySet and runs where its ``using`` says: the direct path
 (one statement in autocommit; cached statements for ``filter(column=value)`` shapes)
 outside a session, else the session. Every one asks the model rules first
-(:mod:`orm_kit.rules`): the write check, and whether the write is recorded (then it runs
+(``orm_kit.rules``): the write check, and whether the write is recorded (then it runs
 in a transaction with the rules' follow-up statements).
 """
 
@@ -24,7 +24,7 @@ from orm_kit.query.executor import (
     save_instance,
     unit_of_work,
 )
-from orm_kit.query.lookups import field_column
+from orm_kit.query.lookups.resolver import field_column
 from orm_kit.query.meta import (
     ModelInfo,
     get_model_info,

@@ -44,3 +44,14 @@ def test_errors_are_translated_only_at_the_choke_points() -> None:
 def test_the_executor_translates_in_one_place() -> None:
     source = (PACKAGE / "query" / "executor.py").read_text()
     assert len(_TRANSLATE_CALL.findall(source)) == 1
+
+
+def test_no_module_is_over_600_lines() -> None:
+    sizes = {_relative(path): len(path.read_text().splitlines()) for path in MODULES}
+    assert {name: n for name, n in sizes.items() if n > 600} == {}
+
+
+def test_docstrings_use_markdown_not_sphinx_roles() -> None:
+    # mkdocstrings renders Markdown: a :class:`...` role would show up literally.
+    role = re.compile(r":(?:class|func|meth|mod|data|attr|exc):`")
+    assert [_relative(p) for p in MODULES if role.search(p.read_text())] == []

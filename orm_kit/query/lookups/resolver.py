@@ -1,7 +1,7 @@
 """The ``field__transform__lookup=value`` resolver for a model's columns.
 
 The one place that decides what a lookup's value *is*: a plain value (checked against the
-column's type, :mod:`orm_kit.query.values`, then bound), an expression (``F``, SQLAlchemy
+column's type, ``orm_kit.query.values``, then bound), an expression (``F``, SQLAlchemy
 clauses), a subquery (a QuerySet or ``select()``), ``None`` (``IS NULL``) or a collection
 (``in`` / ``range``). What it returns says so, and the cached-statement path relies on that
 instead of guessing. Names are checked against the model and the registry, so no user
@@ -105,7 +105,7 @@ class ResolvedLookup:
         clause: The boolean SQL clause.
         lookup: The lookup name (``"exact"``, ``"in"`` ...; ``"relation"`` through one).
         bound: The checked plain value bound as the clause's one parameter, or
-            :data:`UNBOUND` (an expression, a subquery, ``None``, a collection).
+            ``UNBOUND`` (an expression, a subquery, ``None``, a collection).
         maybe_null: Whether the clause can be SQL NULL for some row (a nullable column, an
             expression operand, a JSON key); a negation must then treat NULL as false.
     """
@@ -143,7 +143,7 @@ def _json_path(
 
 def resolve_field_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
     """Turn ``field__transform__lookup=value`` on a column of ``model`` into a SQLAlchemy
-    clause (lookups through relationships: :func:`orm_kit.query.clauses.resolve_lookup`).
+    clause (lookups through relationships: ``orm_kit.query.clauses.resolve_lookup``).
 
     Raises:
         InvalidLookupError: Unknown field, transform or lookup, or a lookup that does not
@@ -177,7 +177,7 @@ def expression_lookup(
     nullable: bool = True,
 ) -> ResolvedLookup:
     """Apply the transforms and the lookup named by ``parts`` to ``expr`` (a column or an
-    annotation) with ``value``; see :func:`resolve_lookup`."""
+    annotation) with ``value``; see ``resolve_lookup``."""
     lookup_name = "exact"
     for i, part in enumerate(parts):
         transform = lookups.transform(part, expr.type)
