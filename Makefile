@@ -31,9 +31,10 @@ test-pg: $(BIN)/.installed ## Run the suite on PostgreSQL only
 fuzz: $(BIN)/.installed ## Long randomized oracle run on both backends (replay: ORM_KIT_FUZZ_SEED=...; size: ORM_KIT_FUZZ_EXAMPLES=...)
 	ORM_KIT_FUZZ=1 $(BIN)/pytest -m fuzz -p no:cacheprovider
 
-lint: $(BIN)/.installed ## Ruff on the package, tests, examples and benchmarks
+lint: $(BIN)/.installed ## Ruff, and the import contracts (layers, no cycles) of pyproject.toml
 	$(BIN)/ruff check orm_kit tests examples benchmarks
 	$(BIN)/ruff format --check orm_kit tests examples benchmarks
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(BIN)/.installed ## mypy --strict on the package and the typing tests
 	$(BIN)/mypy orm_kit tests/typing

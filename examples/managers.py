@@ -1,7 +1,7 @@
 """Managers: the default ``objects``, custom managers, and custom QuerySet methods."""
 
 import asyncio
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -10,7 +10,7 @@ from orm_kit import Database, Manager, Model, QuerySet
 
 
 # --8<-- [start:queryset]
-class ArticleQuerySet(QuerySet[Any]):
+class ArticleQuerySet(QuerySet["Article"]):
     """Chainable, reusable filters: they work after any other QuerySet method."""
 
     def published(self) -> "ArticleQuerySet":
@@ -20,24 +20,26 @@ class ArticleQuerySet(QuerySet[Any]):
         return self.filter(views__gte=min_views)
 
 
-class ArticleManager(Manager[Any]):
-    queryset_class = ArticleQuerySet  # every QuerySet of this manager is an ArticleQuerySet
-
-    def published(self) -> ArticleQuerySet:  # the entry points on the manager itself
-        return self.get_queryset().published()
-
-    def popular(self, min_views: int = 100) -> ArticleQuerySet:
-        return self.get_queryset().popular(min_views)
-
-
 # --8<-- [end:queryset]
 
 
+# --8<-- [start:manager_class]
+class FeaturedManager(Manager["Article", ArticleQuerySet], ArticleQuerySet):
+    """A manager with ArticleQuerySet's methods, like Manager.from_queryset(ArticleQuerySet),
+    as a class statement; its get_queryset() applies to every method, those included."""
+
+    def get_queryset(self) -> ArticleQuerySet:
+        return super().get_queryset().popular(min_views=200)
+
+
+# --8<-- [end:manager_class]
+
+
 # --8<-- [start:get_queryset]
-class PublishedManager(Manager[Any]):
+class PublishedManager(Manager["Article"]):
     """A manager whose every query starts from the published articles."""
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet["Article"]:
         return super().get_queryset().filter(status="published")
 
 
@@ -51,8 +53,9 @@ class Article(Model):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     views: Mapped[int] = mapped_column(default=0)
 
-    objects: ClassVar[ArticleManager] = ArticleManager()  # replaces the default manager
-    live: ClassVar[Manager[Any]] = PublishedManager()  # a second manager
+    objects = ArticleQuerySet.as_manager()  # replaces the default manager (Django's spelling)
+    live: ClassVar[PublishedManager] = PublishedManager()  # a second manager
+    featured: ClassVar[FeaturedManager] = FeaturedManager()  # a third
 
 
 # --8<-- [end:model]
@@ -87,6 +90,15 @@ async def main() -> None:
         print(f"published().popular(200): {[a.title for a in await both]}")
         chained = Article.objects.filter(title__istartswith="d").published()
         print(f"filter(...).published():  {[a.title for a in await chained]}")
+        top = Article.objects.popular().order_by("-views")[:1]
+        print(f"popular()...[:1]:         {[a.title for a in await top]}")
+        print(f"featured.published():     {[a.title for a in await Article.featured.published()]}")
+        print(f"manager class:            {type(Article.objects).__name__}")
+        same = type(Article.objects) is Manager.from_queryset(ArticleQuerySet)
+        print(f"from_queryset() is it:    {same}")
+        print(f"after filter():           {type(Article.objects.filter(views=0)).__name__}")
+        titles = Article.objects.published().order_by("title").values_list("title", flat=True)
+        print(f"values_list(flat=True):   {await titles}")
         # --8<-- [end:use_queryset]
 
         # --8<-- [start:repository_methods]

@@ -1,5 +1,6 @@
 """orm_kit: Django-style declarative models, managers and lazy QuerySets on async SQLAlchemy."""
 
+from orm_kit.context import acting_as, current_actor
 from orm_kit.database import (
     Database,
     HealthStatus,
@@ -20,6 +21,7 @@ from orm_kit.exceptions import (
     RelationNotLoadedError,
     ValidationError,
 )
+from orm_kit.mixins.read_only import allow_writes
 from orm_kit.model import Model, ModelMeta
 from orm_kit.query.expressions import Avg, Count, F, Max, Min, Q, Sum
 from orm_kit.query.lookups import register_lookup, register_transform
@@ -27,7 +29,6 @@ from orm_kit.query.manager import Manager
 from orm_kit.query.pagination import Page
 from orm_kit.query.queryset import QuerySet
 from orm_kit.repository import Repository
-from orm_kit.rules import acting_as, allow_writes, current_actor
 from orm_kit.settings import DatabaseSettings
 from orm_kit.transaction import on_commit, transaction
 

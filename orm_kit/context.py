@@ -1,4 +1,5 @@
-"""The ambient session: a ContextVar holding the session of the current unit of work."""
+"""Per-task state in ContextVars: the ambient session of the current unit of work, and the
+acting user recorded by audit fields."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ _current_session: ContextVar[AsyncSession | None] = ContextVar(
 
 
 _OWNER = "orm_kit_owner_task"
+_actor: ContextVar[str | None] = ContextVar("orm_kit_actor", default=None)
 
 
 def current_session() -> AsyncSession | None:
@@ -48,3 +50,22 @@ def bind_session(session: AsyncSession) -> Iterator[AsyncSession]:
     finally:
         _current_session.reset(token)
         session.info[_OWNER] = previous
+
+
+@contextmanager
+def acting_as(actor: object) -> Iterator[str | None]:
+    """Record ``actor`` (a user id, name ...) as the author of writes inside the block.
+
+    ``AuditMixin`` fills ``created_by`` / ``updated_by`` with ``str(actor)``, and the
+    audit log records it. Task-local: concurrent tasks each see their own actor.
+    """
+    token = _actor.set(None if actor is None else str(actor))
+    try:
+        yield _actor.get()
+    finally:
+        _actor.reset(token)
+
+
+def current_actor() -> str | None:
+    """The actor set by the innermost ``acting_as()``, or ``None``."""
+    return _actor.get()

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import URL, Connection, Result, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,6 +41,7 @@ from orm_kit.exceptions import (
     translated,
 )
 from orm_kit.settings import DatabaseSettings
+from orm_kit.unit_of_work import OrmKitSession, run_unit_of_work, savepoint
 
 __all__ = [
     "Database",
@@ -60,7 +61,7 @@ SESSION_DB_KEY = "orm_kit_database"
 
 @dataclass(frozen=True, slots=True)
 class HealthStatus:
-    """The outcome of :meth:`Database.health`."""
+    """The outcome of ``Database.health``."""
 
     healthy: bool
     latency_ms: float | None
@@ -122,6 +123,24 @@ class _Registry:
 
 
 _registry = _Registry()
+_default_metadata: list[MetaData] = []
+
+
+def set_default_metadata(metadata: MetaData) -> None:
+    """Make ``metadata`` what ``create_all()`` / ``drop_all()`` use when given none (the
+    model layer registers ``Model.metadata``: this layer knows no models)."""
+    _default_metadata[:] = [metadata]
+
+
+def _metadata(metadata: MetaData | None) -> MetaData:
+    if metadata is not None:
+        return metadata
+    if not _default_metadata:
+        raise ValidationError(
+            "create_all() / drop_all() got no metadata and no models are defined; pass "
+            "the MetaData whose tables to create, e.g. `await db.create_all(Model.metadata)`."
+        )
+    return _default_metadata[0]
 
 
 def get_database(name: str | None = None) -> Database:
@@ -234,7 +253,7 @@ class Database:
 
     @property
     def is_connected(self) -> bool:
-        """Whether :meth:`connect` has run (and :meth:`disconnect` has not)."""
+        """Whether ``connect`` has run (and ``disconnect`` has not)."""
         return self._engine is not None
 
     @property
@@ -310,8 +329,6 @@ class Database:
             self._direct_engine = engine.execution_options(
                 isolation_level="AUTOCOMMIT", **{_DIRECT: True}
             )
-        from orm_kit.hooks import OrmKitSession
-
         self._sessionmaker = async_sessionmaker(
             engine.execution_options(**{_UNIT_OF_WORK: True}),
             expire_on_commit=False,
@@ -383,22 +400,22 @@ class Database:
 
         Inside the block the session is the ambient one, so every manager call uses it.
         Nested inside another ``session()`` of the same database, the outer session is
-        reused (use :meth:`transaction` for a savepoint).
+        reused (use ``transaction`` for a savepoint).
         """
         outer = _current_session.get()
         if outer is not None and self.owns(outer) and not is_foreign(outer):
             yield outer
             return
-        from orm_kit.transaction import run_unit_of_work
-
         async with run_unit_of_work(self) as session:
             yield session
 
-    def transaction(self) -> Any:
-        """Return ``transaction()`` bound to this database (SAVEPOINT when nested)."""
-        from orm_kit.transaction import transaction
-
-        return transaction(self)
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """Return ``transaction()`` bound to this database: a SAVEPOINT inside a session of
+        this database, else a new unit of work on it."""
+        ambient = _current_session.get()
+        if ambient is not None and self.owns(ambient) and not is_foreign(ambient):
+            return savepoint(ambient)
+        return run_unit_of_work(self)
 
     # --- the direct path ----------------------------------------------------------------
 
@@ -407,15 +424,12 @@ class Database:
         stmt: Executable,
         consume: Callable[[Result[Any]], ResultT],
         params: Any = None,
-        *,
-        model: type[Any] | None = None,
-        operation: str = "query",
-        filters: tuple[str, ...] = (),
     ) -> ResultT:
         """Run one statement in autocommit on a pooled connection and consume its result.
 
         The connection goes back to the pool before this returns, also on error or
-        cancellation. Driver errors come out translated.
+        cancellation. Errors come out as SQLAlchemy / driver errors: callers on the
+        execution path go through ``orm_kit.query.executor``, which translates them.
         """
         engine = self._direct_engine
         if engine is None:
@@ -437,8 +451,7 @@ class Database:
                     conn.invalidate()
                     raise
 
-        with translated(model=model, operation=operation, filters=filters):
-            return await greenlet_spawn(work)
+        return await greenlet_spawn(work)
 
     @asynccontextmanager
     async def direct_connection(self) -> AsyncIterator[AsyncConnection]:
@@ -459,22 +472,22 @@ class Database:
         except SQLAlchemyError as exc:
             raise translate_error(exc, operation=operation) from exc
 
-    async def create_all(self) -> None:
-        """Create every table of ``Model.metadata`` that does not exist yet."""
-        from orm_kit.model import Model
+    async def create_all(self, metadata: MetaData | None = None) -> None:
+        """Create every table of ``metadata`` that does not exist yet.
 
-        await self._run_sync(Model.metadata.create_all, "create_all")
+        Args:
+            metadata: The tables; by default ``Model.metadata`` (every orm_kit model).
+        """
+        await self._run_sync(_metadata(metadata).create_all, "create_all")
 
-    async def drop_all(self) -> None:
-        """Drop every table of ``Model.metadata``."""
-        from orm_kit.model import Model
+    async def drop_all(self, metadata: MetaData | None = None) -> None:
+        """Drop every table of ``metadata`` (by default ``Model.metadata``)."""
+        await self._run_sync(_metadata(metadata).drop_all, "drop_all")
 
-        await self._run_sync(Model.metadata.drop_all, "drop_all")
-
-    async def reset(self) -> None:
+    async def reset(self, metadata: MetaData | None = None) -> None:
         """Drop and re-create every table (tests and scripts; migrations are for production)."""
-        await self.drop_all()
-        await self.create_all()
+        await self.drop_all(metadata)
+        await self.create_all(metadata)
 
     # --- health and info ----------------------------------------------------------------
 
@@ -485,7 +498,8 @@ class Database:
         """
         start = time.perf_counter()
         try:
-            await self.run_direct(text("SELECT 1"), lambda r: r.scalar_one(), operation="health")
+            with translated(operation="health"):
+                await self.run_direct(text("SELECT 1"), lambda r: r.scalar_one())
         except ORMKitError as exc:
             return HealthStatus(False, None, datetime.now(UTC), str(exc))
         latency = (time.perf_counter() - start) * 1000
@@ -494,7 +508,8 @@ class Database:
     async def info(self) -> dict[str, Any]:
         """Return the server version, dialect and pool figures."""
         query = "SELECT sqlite_version()" if self.dialect == "sqlite" else "SELECT version()"
-        version = await self.run_direct(text(query), lambda r: r.scalar_one(), operation="info")
+        with translated(operation="info"):
+            version = await self.run_direct(text(query), lambda r: r.scalar_one())
         pool = self.engine.pool
         figures: dict[str, Any] = {"pool_size": None, "checked_out": None, "overflow": None}
         for key, attr in (
@@ -537,6 +552,6 @@ async def close_database(name: str | None = None) -> None:
 
 @asynccontextmanager
 async def get_session() -> AsyncIterator[AsyncSession]:
-    """Open a unit of work on the default database (see :meth:`Database.session`)."""
+    """Open a unit of work on the default database (see ``Database.session``)."""
     async with get_database().session() as session:
         yield session

@@ -236,7 +236,7 @@ def translated(
     *, model: type[Any] | None = None, operation: str = "query", filters: Iterable[str] = ()
 ) -> Iterator[None]:
     """Turn anything but an orm_kit error raised in the block into one (see
-    :func:`translate_error`); the original stays on ``__cause__``.
+    ``translate_error``); the original stays on ``__cause__``.
 
     Wraps every call into SQLAlchemy and the drivers, so no raw exception reaches users;
     ``asyncio.CancelledError`` (a ``BaseException``) passes through untouched.

@@ -11,24 +11,24 @@ tracked model writes a row with the actor (``acting_as()``) and a timestamp:
 * for ``obj.delete()`` (soft or hard), one ``delete`` / ``soft_delete`` row for the object.
 
 Writes to tracked models always run in a transaction, so a rollback leaves no audit rows
-and a committed change always has one.
+and a committed change always has one. The rule behind this registers with the hook point
+(``orm_kit.rules``): the write paths and the session events ask it, never this module.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
-from sqlalchemy import JSON, Column, Index, Integer, String, Table, inspect
+from sqlalchemy import JSON, Column, Index, Integer, String, Table, insert, inspect
 from sqlalchemy.orm import Session
 
-from orm_kit.rules import current_actor
+from orm_kit.context import current_actor
+from orm_kit.model import Model
+from orm_kit.rules import Rule, WriteEvent, register_rule
 from orm_kit.types import UTCDateTime, utcnow
 
 __all__ = [
@@ -40,13 +40,10 @@ __all__ = [
 ]
 
 _TABLE = "audit_log"
-_suppressed: ContextVar[bool] = ContextVar("orm_kit_audit_suppressed", default=False)
 
 
 def audit_log_table() -> Table:
     """The ``audit_log`` table on ``Model.metadata`` (declared the first time it is needed)."""
-    from orm_kit.model import Model
-
     existing = Model.metadata.tables.get(_TABLE)
     if existing is not None:
         return existing
@@ -144,25 +141,40 @@ def audit_rows_for_flush(session: Session) -> list[dict[str, Any]]:
     return rows
 
 
-def bulk_entry(
-    model: type[Any], action: str, filters: tuple[str, ...], values: dict[str, Any]
-) -> dict[str, Any] | None:
-    """The audit row of a set-based statement, unless an instance operation writes its own."""
-    if _suppressed.get():
-        return None
-    return entry(
-        model,
-        None,
-        action,
-        {"filter": list(filters), "values": {k: audit_value(v) for k, v in values.items()}},
-    )
+class _AuditLogRule(Rule):
+    """Writes of tracked models go with their ``audit_log`` rows, in one transaction."""
+
+    def applies(self, model: type[Any]) -> bool:
+        return is_tracked(model)
+
+    def records(self, model: type[Any]) -> bool:
+        return True
+
+    def after_write(self, event: WriteEvent) -> list[tuple[Any, list[dict[str, Any]]]]:
+        model = event.model
+        if event.action == "insert":  # bulk_create: the instances, keys and values filled
+            rows = [
+                entry(
+                    model,
+                    str(obj.pk),
+                    "insert",
+                    {k: [None, audit_value(v)] for k, v in obj.to_dict().items()},
+                )
+                for obj in event.objects
+            ]
+        elif event.objects:  # one instance deleted (soft or for good)
+            rows = [entry(model, str(obj.pk), event.action, {}) for obj in event.objects]
+        else:  # a set-based update / delete: its filter names and values, not the rows
+            changes = {
+                "filter": list(event.filters),
+                "values": {k: audit_value(v) for k, v in event.values.items()},
+            }
+            rows = [entry(model, None, event.action, changes)]
+        return [(insert(audit_log_table()), rows)] if rows else []
+
+    def after_flush(self, session: Any) -> list[tuple[Any, list[dict[str, Any]]]]:
+        rows = audit_rows_for_flush(session)
+        return [(insert(audit_log_table()), rows)] if rows else []
 
 
-@contextmanager
-def instance_operation() -> Iterator[None]:
-    """Inside, set-based statements write no audit row: the instance operation writes one."""
-    token = _suppressed.set(True)
-    try:
-        yield
-    finally:
-        _suppressed.reset(token)
+register_rule(_AuditLogRule())

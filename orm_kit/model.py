@@ -11,7 +11,10 @@ from sqlalchemy.orm import DeclarativeBase, MappedColumn
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 
-from orm_kit import exceptions
+import orm_kit.hooks  # noqa: F401 - installs the session events that apply the model rules
+from orm_kit import exceptions, rules
+from orm_kit.database import set_default_metadata
+from orm_kit.query.executor import delete_instance, save_instance
 from orm_kit.query.manager import Manager
 from orm_kit.query.meta import (
     _FAST_NEW,
@@ -103,17 +106,17 @@ def _json_none_is_null(table: Table) -> None:
 
 
 class ModelMeta(DeclarativeAttributeIntercept):
-    """Metaclass of :class:`Model`.
+    """Metaclass of ``Model``.
 
     When a concrete model class is created it:
 
     * derives ``__tablename__`` in snake_case from the class name, unless the class sets
       one, is ``__abstract__``, or inherits a mapped table (single-table inheritance);
     * attaches per-model ``DoesNotExist`` / ``MultipleObjectsReturned`` exceptions that
-      subclass :class:`~orm_kit.exceptions.NotFoundError` /
-      :class:`~orm_kit.exceptions.MultipleObjectsReturned` (and the parent model's).
+      subclass ``NotFoundError`` /
+      ``MultipleObjectsReturned`` (and the parent model's).
 
-    The default manager ``objects`` is declared on :class:`Model` itself; a model may
+    The default manager ``objects`` is declared on ``Model`` itself; a model may
     declare further managers, or replace ``objects`` with its own.
     """
 
@@ -195,7 +198,7 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-    objects: ClassVar[Manager[Any]] = Manager()
+    objects: ClassVar[Manager[Self]] = Manager()
     # SQLAlchemy's per-instance state, made on first use for instances orm_kit builds.
     _sa_instance_state: ClassVar[Any] = LazyInstanceState()
     DoesNotExist: ClassVar[type[exceptions.NotFoundError]] = exceptions.NotFoundError
@@ -282,10 +285,10 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
     # --- instance API ---------------------------------------------------------------
 
     def update(self, **values: Any) -> Self:
-        """Set attributes from ``values`` (no I/O; call :meth:`save` to persist).
+        """Set attributes from ``values`` (no I/O; call ``save`` to persist).
 
         Values are checked against their columns' types first (see
-        :mod:`orm_kit.query.values`); nothing is set if one is refused.
+        ``orm_kit.query.values``); nothing is set if one is refused.
 
         Raises:
             ValidationError: A name is not a column or relationship of the model, or a
@@ -316,33 +319,29 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         Inside a session the instance joins it and is flushed; outside one a short unit
         of work commits it.
         """
-        from orm_kit.query.executor import save_instance
-
         await save_instance(self, using)
         return self
 
     async def delete(self, *, using: Database | str | None = None) -> int:
         """Delete this instance's row and return the number of rows deleted (0 or 1)."""
-        from orm_kit.query.executor import delete_instance
         from orm_kit.query.queryset import QuerySet
 
         pk = self._require_pk("delete")
-        soft = get_model_info(type(self)).soft_delete
+        # A rule may turn the delete into an update (soft delete sets deleted_at).
+        values = rules.delete_values(type(self))
 
         async def operation(target: Any) -> int:
             qs: QuerySet[Any] = QuerySet(type(self)).filter(pk=pk)
             if target is not None:
                 qs = qs.using(target)
-            if not soft:
+            if values is None:
                 return await qs.delete()
-            from orm_kit.types import utcnow
-
-            now = utcnow()
-            count = await qs.update(deleted_at=now)
-            set_committed_value(self, "deleted_at", now)
+            count = await qs.update(**values)
+            for key, value in values.items():
+                set_committed_value(self, key, value)
             return count
 
-        return await delete_instance(self, using, operation, soft=soft)
+        return await delete_instance(self, using, operation, soft=values is not None)
 
     async def refresh_from_db(
         self, *, fields: list[str] | None = None, using: Database | str | None = None
@@ -384,8 +383,11 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
                 set_committed_value(self, key, fresh.__dict__[key])
         return self
 
-    def related(self, name: str, *, using: Database | str | None = None) -> RelatedManager:
+    def related(self, name: str, *, using: Database | str | None = None) -> RelatedManager[Any]:
         """Return a manager for the to-many relationship ``name`` of this saved instance.
+
+        A name cannot tell a type checker the related model; annotate the variable for
+        precise types: ``tags: RelatedManager[Tag] = post.related("tags")``.
 
         Example:
             ```python
@@ -406,6 +408,9 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
                 "save() it first."
             )
         return pk
+
+
+set_default_metadata(Model.metadata)
 
 
 def _set_saved_parent(obj: Any, info: ModelInfo, key: str, value: Any) -> bool:
@@ -462,5 +467,5 @@ def _pk_keys(model: type[Any]) -> tuple[str, ...]:
 
 
 def model_info(model: type[Any]) -> ModelInfo:
-    """Return the cached :class:`~orm_kit.query.meta.ModelInfo` of ``model``."""
+    """Return the cached ``ModelInfo`` of ``model``."""
     return get_model_info(model)

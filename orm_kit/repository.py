@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Generic
 
-from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
-from orm_kit.exceptions import translated
-from orm_kit.query.executor import flush, resolve_target, unit_of_work
+from orm_kit.query.executor import execute_statement, flush, unit_of_work
 from orm_kit.query.queryset import ModelT, QuerySet
 
 __all__ = ["Repository"]
@@ -128,17 +127,4 @@ class Repository(Generic[ModelT]):
             result.rowcount  # the rows updated, already committed
             ```
         """
-        target = resolve_target(self.session)
-        with translated(model=self.model, operation="execute"):
-            if target.session is not None:
-                return await target.session.execute(stmt)
-            async with unit_of_work(None) as session:
-                result = await session.execute(stmt)
-                if isinstance(result, CursorResult):
-                    # A Core-level result (update(), delete(), text(), inserts): the asyncio
-                    # layer has buffered its rows and read its rowcount already, so it stays
-                    # readable once the session is closed. (freeze() would refuse one that
-                    # returns no rows, and drop the rowcount.)
-                    return result
-                # ORM rows are built by the session's loading machinery: build them now.
-                return result.freeze()()
+        return await execute_statement(self.session, stmt, model=self.model)

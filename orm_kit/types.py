@@ -30,7 +30,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     PostgreSQL stores ``timestamptz``. SQLite has no time zones, so the value is converted
     to UTC before it is stored and comes back with ``tzinfo=UTC``. orm_kit refuses a naive
-    value with a ``ValidationError`` before any SQL (see :mod:`orm_kit.query.values`); the
+    value with a ``ValidationError`` before any SQL (see ``orm_kit.query.values``); the
     type itself, given one by raw SQLAlchemy code, takes it to be UTC already.
     """
 

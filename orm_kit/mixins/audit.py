@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orm_kit.rules import current_actor
+from orm_kit.context import current_actor
 from orm_kit.types import MIXIN_SORT_ORDER
 
 __all__ = ["AuditMixin"]

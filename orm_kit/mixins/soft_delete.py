@@ -10,17 +10,19 @@ to bring them back and ``hard_delete()`` to remove rows for good.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import Index, event, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, with_loader_criteria
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import conv
 
+from orm_kit.query.executor import delete_instance
 from orm_kit.query.manager import Manager
-from orm_kit.query.queryset import QuerySet
+from orm_kit.query.queryset import ModelT, QuerySet
+from orm_kit.rules import Rule, Visibility, register_rule
 from orm_kit.types import MIXIN_SORT_ORDER, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -29,10 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["AllObjectsManager", "SoftDeleteMixin", "unique_among_live"]
 
 
-class AllObjectsManager(Manager[Any]):
+class AllObjectsManager(Manager[ModelT]):
     """A manager that sees soft-deleted rows too (``Model.all_objects``)."""
 
-    def get_queryset(self) -> QuerySet[Any]:
+    def get_queryset(self) -> QuerySet[ModelT]:
         return super().get_queryset().with_deleted()
 
 
@@ -63,7 +65,7 @@ class SoftDeleteMixin:
         UTCDateTime, default=None, index=True, sort_order=MIXIN_SORT_ORDER
     )
 
-    all_objects: ClassVar[Manager[Any]] = AllObjectsManager()
+    all_objects: ClassVar[AllObjectsManager[Self]] = AllObjectsManager()
 
     @property
     def is_deleted(self) -> bool:
@@ -93,7 +95,7 @@ class SoftDeleteMixin:
     def restore(self, *, using: Database | str | None = None) -> _Write:
         """Undo a soft delete of this instance; ``await`` it to write the row at once.
 
-        Like :meth:`soft_delete`, the in-memory change is also picked up by a session's
+        Like ``soft_delete``, the in-memory change is also picked up by a session's
         next flush or commit.
         """
         self.deleted_at = None
@@ -101,12 +103,40 @@ class SoftDeleteMixin:
 
     async def hard_delete(self, *, using: Database | str | None = None) -> int:
         """Delete this instance's row for good; return the row count."""
-        from orm_kit.query.executor import delete_instance
 
         async def operation(target: Any) -> int:
             return await self._by_pk(target).hard_delete()
 
         return await delete_instance(self, using, operation, soft=False)
+
+
+class _SoftDeleteRule(Rule):
+    """Hides rows whose ``deleted_at`` is set; a delete sets it, a restore clears it."""
+
+    def applies(self, model: type[Any]) -> bool:
+        return issubclass(model, SoftDeleteMixin)
+
+    def row_filter(
+        self, model: type[Any], column: Callable[[str], Any], visibility: Visibility
+    ) -> Any:
+        if visibility == "include":
+            return None
+        deleted_at = column("deleted_at")
+        return deleted_at.is_(None) if visibility == "hide" else deleted_at.is_not(None)
+
+    def loader_option(self) -> Any:
+        return with_loader_criteria(
+            SoftDeleteMixin, lambda cls: cls.deleted_at.is_(None), include_aliases=True
+        )
+
+    def delete_values(self, model: type[Any]) -> dict[str, Any] | None:
+        return {"deleted_at": utcnow()}
+
+    def restore_values(self, model: type[Any]) -> dict[str, Any] | None:
+        return {"deleted_at": None}
+
+
+register_rule(_SoftDeleteRule())
 
 
 def unique_among_live(*columns: str) -> Index:

@@ -8,12 +8,14 @@ from sqlalchemy import Delete, Select, Update, delete, false, func, literal_colu
 from sqlalchemy.orm import defer, load_only
 from sqlalchemy.sql.elements import ColumnElement
 
+from orm_kit import rules
 from orm_kit.exceptions import InvalidLookupError
 from orm_kit.query.meta import ModelInfo, get_model_info
-from orm_kit.query.relations import apply_joins, loader_options, path_column
+from orm_kit.query.relations import apply_joins, joined_column_for, loader_options, path_column
 from orm_kit.query.state import QueryState
 
 __all__ = [
+    "compile_aggregate",
     "compile_count",
     "compile_delete",
     "compile_exists",
@@ -29,14 +31,11 @@ def _where(stmt: Any, state: QueryState) -> Any:
         return stmt.where(false())
     if state.where:
         stmt = stmt.where(*state.where)
-    info = get_model_info(state.model)
-    if info.soft_delete and state.deleted != "include":
-        # SoftDeleteMixin: default queries see live rows only (with_deleted() lifts it).
-        deleted_at = info.columns["deleted_at"]
-        stmt = stmt.where(
-            deleted_at.is_(None) if state.deleted == "hide" else deleted_at.is_not(None)
-        )
-    return stmt
+    # The model's rules (soft delete hides deleted rows; with_deleted() lifts it).
+    hidden = rules.row_filters(
+        state.model, get_model_info(state.model).columns.__getitem__, state.deleted
+    )
+    return stmt.where(*hidden) if hidden else stmt
 
 
 def _order(stmt: Any, state: QueryState) -> Any:
@@ -108,7 +107,7 @@ def value_column(state: QueryState, info: ModelInfo, name: str) -> ColumnElement
             return expr
     if "__" in name and name.split("__", 1)[0] in info.relationship_keys:
         return path_column(state.model, state.joins, name)[0]
-    from orm_kit.query.lookups import field_column
+    from orm_kit.query.lookups.resolver import field_column
 
     try:
         return field_column(state.model, name)
@@ -174,6 +173,15 @@ def compile_exists(state: QueryState) -> Select[Any]:
     table = get_model_info(state.model).table
     stmt = _where(select(literal_column("1")).select_from(table), state)
     return stmt.limit(1)  # type: ignore[no-any-return]
+
+
+def compile_aggregate(state: QueryState, named: dict[str, Any]) -> Select[Any]:
+    """``SELECT agg AS name, ...`` over the filtered rows, joining what the aggregates reach."""
+    info = get_model_info(state.model)
+    column_for, box = joined_column_for(state.model, ())
+    columns = [agg.resolve(state.model, column_for).label(n) for n, agg in named.items()]
+    stmt = apply_joins(select(*columns).select_from(info.table), box[0])
+    return _where(stmt, state)  # type: ignore[no-any-return]
 
 
 def compile_update(state: QueryState, values: dict[str, Any], *, orm: bool) -> Update:

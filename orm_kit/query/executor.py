@@ -1,4 +1,5 @@
-"""Where a statement runs: the ambient or given session, or the direct autocommit path.
+"""Where a statement runs, and the one place on the execution path where driver errors
+become orm_kit errors.
 
 This is the single place that chooses between the two execution paths of the design:
 
@@ -6,27 +7,46 @@ This is the single place that chooses between the two execution paths of the des
   statement runs on the session's connection and transaction;
 * otherwise the direct path: one statement in autocommit on a pooled connection.
 
-Multi-statement work outside a session gets a short unit of work (:func:`unit_of_work`).
+Multi-statement work outside a session gets a short unit of work (``unit_of_work``).
+Every way a query, a write or a repository call reaches the database — ``run``,
+``stream``, ``on_connection``, ``flush``, ``execute_statement`` — goes
+through ``_guard``, so no raw SQLAlchemy or driver exception leaves this module. (The
+session layer translates the errors of its own boundaries: connect, commit, savepoint.)
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.engine import Result
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable
 
+from orm_kit import rules
 from orm_kit.context import _current_session, is_foreign
 from orm_kit.exceptions import ValidationError, translated
+from orm_kit.signals import post_delete, post_save, pre_delete, pre_save
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
 
-__all__ = ["Target", "resolve_target", "run", "save_instance", "unit_of_work"]
+__all__ = [
+    "Target",
+    "delete_instance",
+    "execute_statement",
+    "flush",
+    "on_connection",
+    "resolve_target",
+    "run",
+    "save_instance",
+    "stream",
+    "unit_of_work",
+]
 
 ResultT = TypeVar("ResultT")
 
@@ -76,6 +96,16 @@ def resolve_target(using: Any) -> Target:
     return Target(None, db)
 
 
+@contextmanager
+def _guard(
+    model: type[Any] | None, operation: str, filters: tuple[str, ...] = ()
+) -> Iterator[None]:
+    """The choke point: anything but an orm_kit error raised inside becomes one (logged
+    once, the original on ``__cause__``); cancellation passes through untouched."""
+    with translated(model=model, operation=operation, filters=filters):
+        yield
+
+
 async def run(
     target: Target,
     stmt: Executable,
@@ -88,13 +118,93 @@ async def run(
 ) -> ResultT:
     """Run one statement (with ``params``, a dict or a list of dicts) on ``target`` and
     hand its result to ``consume``."""
-    if target.session is None:
-        assert target.database is not None
-        return await target.database.run_direct(
-            stmt, consume, params, model=model, operation=operation, filters=filters
-        )
-    with translated(model=model, operation=operation, filters=filters):
+    with _guard(model, operation, filters):
+        if target.session is None:
+            assert target.database is not None
+            return await target.database.run_direct(stmt, consume, params)
         return consume(await target.session.execute(stmt, params))
+
+
+async def stream(
+    target: Target, stmt: Executable, chunk_size: int, *, model: type[Any] | None
+) -> AsyncIterator[tuple[Sequence[Any], Any]]:
+    """Yield ``(rows, result)`` partitions of ``chunk_size`` rows of ``stmt``: on the
+    session, or outside one on one connection (a server-side cursor where the driver has
+    one)."""
+    stmt = stmt.execution_options(yield_per=chunk_size)
+    with _guard(model, "iterate"):
+        if target.session is not None:
+            result = await target.session.stream(stmt)
+            async for partition in result.partitions(chunk_size):
+                yield partition, result
+            return
+        assert target.database is not None
+        async with target.database.engine.connect() as conn:
+            result = await conn.stream(stmt)
+            async for partition in result.partitions(chunk_size):
+                yield partition, result
+
+
+async def on_connection(
+    target: Target,
+    work: Callable[[AsyncConnection, str], Awaitable[ResultT]],
+    *,
+    model: type[Any],
+    operation: str,
+    join: list[Any] | None = None,
+) -> ResultT:
+    """Run ``work(conn, dialect_name)`` in the session, or in one transaction outside one.
+
+    Inside a session it runs under a savepoint, so a failure undoes all of it while the
+    session goes on (on SQLite a failed statement only undoes itself); the instances in
+    ``join`` (bulk-created ones with a related object set) are added to the session once
+    written, as persistent rows.
+    """
+    with _guard(model, operation):
+        if target.session is not None:
+            session = target.session
+            with warnings.catch_warnings():
+                if join:
+                    # Item(owner=owner) put the new items into owner.items (a backref),
+                    # so the savepoint's flush says it will not insert them; this call
+                    # inserts them, and adds them to the session afterwards.
+                    warnings.filterwarnings(
+                        "ignore", message=f"Object of type <{model.__name__}> not in session"
+                    )
+                nested = await session.begin_nested().start()
+            try:
+                conn = await session.connection()
+                result = await work(conn, conn.dialect.name)
+            except BaseException:
+                await nested.rollback()
+                raise
+            await nested.commit()
+            if join:
+                session.add_all(join)
+            return result
+        assert target.database is not None
+        async with target.database.engine.begin() as conn:
+            return await work(conn, conn.dialect.name)
+
+
+async def execute_statement(using: Any, stmt: Executable, *, model: type[Any]) -> Result[Any]:
+    """Run a SQLAlchemy statement of the caller's (``Repository.execute``): on the session,
+    or in a short unit of work, committed, whose Result stays readable afterwards."""
+    target = resolve_target(using)
+    with _guard(model, "execute"):
+        if target.session is not None:
+            return await target.session.execute(stmt)
+        async with unit_of_work(using) as session:
+            result = await session.execute(stmt)
+            if isinstance(result, CursorResult):
+                # A Core-level result (update(), delete(), text(), inserts): the asyncio
+                # layer has buffered its rows and read its rowcount already, so it stays
+                # readable once the session is closed. (freeze() would refuse one that
+                # returns no rows, and drop the rowcount.)
+                return result
+            # ORM rows are built by the session's loading machinery: build them now.
+            return result.freeze()()
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @asynccontextmanager
@@ -115,17 +225,13 @@ async def unit_of_work(using: Any) -> AsyncIterator[AsyncSession]:
 
 async def flush(session: AsyncSession, model: type[Any], operation: str) -> None:
     """Flush ``session``, translating driver errors."""
-    with translated(model=model, operation=operation):
+    with _guard(model, operation):
         await session.flush()
 
 
 async def save_instance(obj: Any, using: Any) -> None:
     """Insert or update ``obj`` through the unit of work (changed columns only), sending
     ``pre_save`` / ``post_save`` inside it."""
-    from sqlalchemy import inspect as sa_inspect
-
-    from orm_kit.signals import post_save, pre_save
-
     model = type(obj)
     created = sa_inspect(obj).key is None
     async with unit_of_work(using) as session:
@@ -140,22 +246,24 @@ async def save_instance(obj: Any, using: Any) -> None:
 async def delete_instance(obj: Any, using: Any, operation: Any, *, soft: bool) -> int:
     """Run ``operation(using)`` (the row's delete), with ``pre_delete`` / ``post_delete``
     sent in the same unit of work when receivers are connected."""
-    from sqlalchemy import insert
-
-    from orm_kit.history import audit_log_table, entry, instance_operation, is_tracked
-    from orm_kit.signals import post_delete, pre_delete
-
     model = type(obj)
-    tracked = is_tracked(model)
-    if not (tracked or pre_delete.has_receivers(model) or post_delete.has_receivers(model)):
+    recorded = rules.records(model)
+    if not (recorded or pre_delete.has_receivers(model) or post_delete.has_receivers(model)):
         count: int = await operation(using)
         return count
     async with unit_of_work(using) as session:
         await pre_delete.send(model, instance=obj, soft=soft)
-        with instance_operation():
+        with rules.instance_write():  # the statement inside is reported as this delete
             count = await operation(session)
-        if tracked and count:
-            row = entry(model, str(obj.pk), "soft_delete" if soft else "delete", {})
-            await session.execute(insert(audit_log_table()), [row])
+        if recorded and count:
+            event = rules.WriteEvent(model, "soft_delete" if soft else "delete", objects=(obj,))
+            for follow_up, rows in rules.after_write(event):
+                await run(
+                    Target(session, None), follow_up, _ignore, rows, model=model, operation="delete"
+                )
         await post_delete.send(model, instance=obj, soft=soft)
     return count
+
+
+def _ignore(result: Result[Any]) -> None:
+    return None

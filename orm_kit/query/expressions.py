@@ -14,6 +14,8 @@ from sqlalchemy import Float, and_, cast, false, func, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from orm_kit.exceptions import ValidationError
+from orm_kit.query.clauses import resolve_grouped, resolve_lookup, split_relation_key
+from orm_kit.query.resolvable import Resolvable, to_expression
 from orm_kit.query.values import check_arithmetic, family
 
 __all__ = [
@@ -26,26 +28,11 @@ __all__ = [
     "Q",
     "Resolvable",
     "Sum",
-    "leaf",
-    "true_only",
 ]
 
 ColumnFor = Callable[[str], ColumnElement[Any]]
 KeyResolver = Callable[[str, Any], "ColumnElement[bool] | None"]
 """Maps a field path of an aggregate to the column it aggregates."""
-
-
-class Resolvable:
-    """Something that becomes a SQLAlchemy expression once the model is known."""
-
-    def resolve(self, model: type[Any]) -> ColumnElement[Any]:
-        """Return the SQLAlchemy expression for ``model``."""
-        raise NotImplementedError
-
-
-def to_expression(value: Any, model: type[Any]) -> Any:
-    """Resolve ``value`` if it is an orm_kit expression; leave plain values as they are."""
-    return value.resolve(model) if isinstance(value, Resolvable) else value
 
 
 class Combinable(Resolvable):
@@ -128,7 +115,7 @@ class F(Combinable):
         self.name = name
 
     def resolve(self, model: type[Any]) -> ColumnElement[Any]:
-        from orm_kit.query.lookups import field_column
+        from orm_kit.query.lookups.resolver import field_column
 
         return field_column(model, self.name)
 
@@ -210,9 +197,6 @@ class Q:
         ``key_resolver(key, value)`` may resolve a lookup first (annotations, aggregate
         filters); when it returns ``None`` the lookup is resolved on the model.
         """
-        from orm_kit.query.lookups import resolve_lookup
-        from orm_kit.query.relations import resolve_grouped, split_relation_key
-
         inside_not = negated != self.negated
         clauses: list[ColumnElement[bool]] = []
         custom: dict[int, ColumnElement[bool]] = {}
@@ -316,7 +300,7 @@ class Aggregate(Resolvable):
         return f"{self.field}__{self.function}".replace("*", "all")
 
     def _argument(self, model: type[Any], column_for: ColumnFor | None = None) -> Any:
-        from orm_kit.query.lookups import field_column
+        from orm_kit.query.lookups.resolver import field_column
         from orm_kit.query.relations import relationship_of
 
         self._check_arguments()

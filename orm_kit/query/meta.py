@@ -45,7 +45,7 @@ class LazyInstanceState:
     SQLAlchemy reads an instance's state through ``getattr(obj, "_sa_instance_state")``
     and keeps it in the instance ``__dict__``. Instances that orm_kit builds in bulk
     (query results outside a session, the fast constructor) start with only their column
-    values and :data:`LAZY_STATE`; this non-data descriptor makes the state the first time
+    values and ``LAZY_STATE``; this non-data descriptor makes the state the first time
     SQLAlchemy asks for it (an attribute write, ``session.add()``, ``inspect()``), stores it
     where SQLAlchemy keeps it and removes the marker. Reading loaded columns never needs
     it, so a result that is only read never pays for the state, in time or in memory.
@@ -116,7 +116,6 @@ class ModelInfo:
     direct_keys: frozenset[str]
     plain_init: bool
     eager_relationships: bool
-    soft_delete: bool
     column_set: frozenset[str] = frozenset()  # column_keys as a set
     # Statements that take all their values as execution parameters, built once.
     statements: dict[Any, Any] = field(default_factory=dict)
@@ -211,7 +210,7 @@ class ModelInfo:
         )
 
     def checked_all(self, key: str, values: list[Any]) -> list[Any]:
-        """:meth:`checked` for many values of column ``key`` at once (bulk writes)."""
+        """``checked`` for many values of column ``key`` at once (bulk writes)."""
         if key in self.not_null and None in values:
             raise self._none_refused(key)
         check = self.write_checks.get(key)
@@ -267,7 +266,7 @@ def _plain_init(mapper: Mapper[Any]) -> bool:
 
 
 def get_model_info(model: type[Any]) -> ModelInfo:
-    """Return (computing once) the :class:`ModelInfo` of ``model``."""
+    """Return (computing once) the ``ModelInfo`` of ``model``."""
     cached = _INFOS.get(model)
     if cached is not None:
         return cached
@@ -294,8 +293,6 @@ def get_model_info(model: type[Any]) -> ModelInfo:
         table_columns=table_columns,
         pk_keys=pk_keys,
         relationship_keys=rel_keys,
-        soft_delete=bool(getattr(model, "__orm_kit_soft_delete__", False))
-        and "deleted_at" in columns,
         eager_relationships=any(
             r.lazy in ("joined", "selectin", "subquery", "immediate") for r in mapper.relationships
         ),

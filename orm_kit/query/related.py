@@ -10,26 +10,36 @@ read-only (``ReadOnlyMixin``), unless ``allow_writes()`` covers it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import RelationshipProperty
 from sqlalchemy.orm.attributes import set_committed_value
+from typing_extensions import TypeVar
 
+from orm_kit import rules
 from orm_kit.exceptions import InvalidLookupError, ValidationError
+from orm_kit.query.bulk import insert_for
 from orm_kit.query.executor import flush, resolve_target, run, unit_of_work
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.relations import relationship_of
-from orm_kit.rules import check_writable
+
+if TYPE_CHECKING:
+    from orm_kit.query.queryset import QuerySet
 
 __all__ = ["RelatedManager"]
+
+# The related model (``Tag`` for ``post.related("tags")``). A relationship named by a
+# string cannot tell a type checker which model it leads to: ``Model.related()`` returns
+# ``RelatedManager[Any]``; ``RelatedManager[Tag](post, "tags")`` states it.
+TargetT = TypeVar("TargetT", default=Any)
 
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
-class RelatedManager:
+class RelatedManager(Generic[TargetT]):
     """The to-many relationship ``name`` of one saved instance.
 
     Args:
@@ -49,7 +59,7 @@ class RelatedManager:
                 f"To-many relationships: {', '.join(kinds) or 'none'}."
             )
         self.instance, self.rel, self.using = instance, rel, using
-        self.target: type[Any] = rel.mapper.class_
+        self.target: type[TargetT] = rel.mapper.class_
         pairs: Any = rel.synchronize_pairs
         # (link column: the foreign key in the child or the link table, the instance's value)
         self._links: list[tuple[Any, Any]] = [
@@ -71,7 +81,7 @@ class RelatedManager:
             )
         return value
 
-    def _check(self, objs: Iterable[Any]) -> list[Any]:
+    def _check(self, objs: Iterable[TargetT]) -> list[TargetT]:
         items = list(objs)
         for obj in items:
             if not isinstance(obj, self.target):
@@ -110,8 +120,6 @@ class RelatedManager:
             match = [and_(*(c == v for c, v in zip(cols, key, strict=True))) for key in keys]
             unlink = delete(secondary).where(self._secondary_where(), or_(*match))
             return await self._run(unlink, "related.remove")
-        from orm_kit.query.writes import _insert_for
-
         rows = []
         for key in keys:
             row = {col.name: value for col, value in self._links}
@@ -123,7 +131,7 @@ class RelatedManager:
             if target.session is not None
             else target.database.dialect  # type: ignore[union-attr]
         )
-        link: Any = _insert_for(dialect, secondary)
+        link: Any = insert_for(dialect, secondary)
         # Links that exist already are skipped by the database.
         if dialect in ("mysql", "mariadb"):
             link = link.prefix_with("IGNORE")
@@ -163,12 +171,12 @@ class RelatedManager:
         the read-only instance's relationship changes.
         """
         operation = f"{type(self.instance).__name__}.related({self.rel.key!r}).{method}()"
-        check_writable(type(self.instance), operation)
-        check_writable(self.target, operation)
+        rules.check_write(type(self.instance), operation)
+        rules.check_write(self.target, operation)
 
     # --- public API -------------------------------------------------------------------
 
-    async def add(self, *objs: Any) -> None:
+    async def add(self, *objs: TargetT) -> None:
         """Link ``objs`` to the instance (already linked ones are left alone).
 
         Raises:
@@ -180,7 +188,7 @@ class RelatedManager:
             await self._write_links(items, adding=True)
             self._sync(items)
 
-    async def remove(self, *objs: Any) -> None:
+    async def remove(self, *objs: TargetT) -> None:
         """Unlink ``objs`` (one-to-many: their foreign key becomes NULL).
 
         Raises:
@@ -211,7 +219,7 @@ class RelatedManager:
         if rel.key in self.instance.__dict__:
             set_committed_value(self.instance, rel.key, [])
 
-    async def set(self, objs: Iterable[Any]) -> None:
+    async def set(self, objs: Iterable[TargetT]) -> None:
         """Make ``objs`` exactly the related rows (one unit of work).
 
         Raises:
@@ -220,7 +228,9 @@ class RelatedManager:
         self._check_writable("set")
         items = self._check(objs)
         async with unit_of_work(self.using) as session:
-            inner = RelatedManager(self.instance, self.rel.key, using=session)
+            inner: RelatedManager[TargetT] = RelatedManager(
+                self.instance, self.rel.key, using=session
+            )
             await inner.clear()
             if items:
                 await inner._write_links(items, adding=True)
@@ -228,11 +238,11 @@ class RelatedManager:
         if self.rel.key in self.instance.__dict__:
             set_committed_value(self.instance, self.rel.key, items)
 
-    def all(self) -> Any:
+    def all(self) -> QuerySet[TargetT]:
         """A QuerySet of the related rows."""
         from orm_kit.query.queryset import QuerySet
 
-        qs: QuerySet[Any] = QuerySet(self.target)
+        qs: QuerySet[TargetT] = QuerySet(self.target)
         rel: RelationshipProperty[Any] = self.rel
         if rel.secondary is None:
             mapper = get_model_info(self.target).mapper

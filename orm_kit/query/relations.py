@@ -8,7 +8,7 @@
 * ``select_related`` / ``prefetch_related`` paths become ``joinedload`` /
   ``selectinload`` options.
 * Relationships of orm_kit models default to a loader that raises
-  :class:`~orm_kit.exceptions.RelationNotLoadedError` instead of lazy-loading (which
+  ``RelationNotLoadedError`` instead of lazy-loading (which
   async code cannot do) — on detached instances too.
 """
 
@@ -17,19 +17,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, not_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import RelationshipProperty, aliased, joinedload, selectinload, strategies
 from sqlalchemy.orm.base import PassiveFlag
 from sqlalchemy.sql.elements import ColumnElement
 
+from orm_kit import rules
 from orm_kit.exceptions import InvalidLookupError, RelationNotLoadedError
+from orm_kit.query.lookups.registry import lookups
+from orm_kit.query.lookups.resolver import expression_lookup, field_column
 from orm_kit.query.meta import get_model_info
 
 __all__ = [
     "NOT_LOADED",
     "loader_options",
     "relationship_of",
-    "resolve_relation",
 ]
 
 NOT_LOADED = "orm_kit"
@@ -94,12 +96,13 @@ def default_lazy(namespace: dict[str, Any]) -> None:
             value.strategy_key = (("lazy", NOT_LOADED),)
 
 
-def _live(entity: Any, model: type[Any]) -> ColumnElement[bool] | None:
-    """``deleted_at IS NULL`` on ``entity`` when ``model`` uses SoftDeleteMixin."""
-    if not get_model_info(model).soft_delete:
+def live_criterion(entity: Any, model: type[Any]) -> ColumnElement[bool] | None:
+    """The rules' criterion for visible rows of ``model`` on ``entity`` (the model or an
+    alias of it): related rows a rule hides (soft-deleted ones) never match or join."""
+    criteria = rules.row_filters(model, lambda key: getattr(entity, key), "hide")
+    if not criteria:
         return None
-    criterion: ColumnElement[bool] = entity.deleted_at.is_(None)
-    return criterion
+    return criteria[0] if len(criteria) == 1 else and_(*criteria)
 
 
 def relationship_of(model: type[Any], name: str) -> RelationshipProperty[Any] | None:
@@ -117,94 +120,6 @@ def _unknown_relation(model: type[Any], name: str) -> InvalidLookupError:
     return InvalidLookupError(
         f"{model.__name__} has no relationship {name!r}. Its relationships: {listed}."
     )
-
-
-def resolve_relation(
-    model: type[Any], rel: RelationshipProperty[Any], lookups: Iterable[tuple[str, Any]]
-) -> ColumnElement[bool]:
-    """EXISTS through ``rel`` for lookups on the related model (keys without the prefix).
-
-    An empty key compares with the related object itself (``author=user``) or its primary
-    key (``author=3``); ``isnull`` asks whether any related row exists.
-    """
-    from orm_kit.query.lookups import resolve_lookup
-
-    attr = getattr(model, rel.key)
-    target = rel.mapper.class_
-    to_many = rel.uselist
-    live = _live(target, target)  # soft-deleted related rows never match
-    inner: list[ColumnElement[bool]] = [] if live is None else [live]
-    lookups = list(lookups)
-    for key, value in lookups:
-        if key == "isnull":
-            if not isinstance(value, bool):
-                raise InvalidLookupError(
-                    f"The 'isnull' lookup on {model.__name__}.{rel.key} takes True or False."
-                )
-            exists: ColumnElement[bool] = (attr.any if to_many else attr.has)(*inner[:1])
-            return not_(exists) if value else exists
-        if key == "" and isinstance(value, target):
-            if not to_many:
-                return attr == value  # type: ignore[no-any-return]
-            key, value = "pk", value.pk
-        inner.append(resolve_lookup(target, key or "pk", value).clause)
-    condition = and_(*inner) if len(inner) > 1 else inner[0]
-    clause: ColumnElement[bool] = attr.any(condition) if to_many else attr.has(condition)
-    if all(key.endswith("__isnull") and value is True for key, value in lookups):
-        # Django's rule (a LEFT JOIN there): author__name__isnull=True also matches rows
-        # with no related row at all, where the related field is NULL too.
-        alive = () if live is None else (live,)
-        none: ColumnElement[bool] = not_((attr.any if to_many else attr.has)(*alive))
-        clause = or_(clause, none)
-    return clause
-
-
-def split_relation_key(model: type[Any], key: str) -> tuple[RelationshipProperty[Any], str] | None:
-    """``("author", "name__icontains")`` for ``author__name__icontains`` on a relationship."""
-    field, _, rest = key.partition("__")
-    rel = relationship_of(model, field)
-    if rel is None:
-        return None
-    if "" in key.split("__"):
-        from orm_kit.query.lookups import empty_part_error
-
-        raise empty_part_error(model, key)
-    # "author__in=[...]" / "author__gt=3" compare the related primary key.
-    if rest and "__" not in rest and rest != "isnull":
-        from orm_kit.query.lookups import lookups
-
-        target_info = get_model_info(rel.mapper.class_)
-        pk_type = target_info.columns[target_info.pk_key].type
-        if rest not in target_info.attribute_keys and rest in lookups.names(pk_type):
-            rest = f"pk__{rest}"
-    return rel, rest
-
-
-def resolve_grouped(model: type[Any], items: list[tuple[str, Any]]) -> list[Any]:
-    """Resolve ``(key, value)`` lookups into :class:`~orm_kit.query.lookups.ResolvedLookup`
-    objects, grouping those through one relationship so they must hold for the same
-    related row (Django's rule within one ``filter()`` call)."""
-    from orm_kit.query.lookups import UNBOUND, ResolvedLookup, resolve_lookup
-
-    resolved: list[Any] = []
-    groups: dict[str, tuple[RelationshipProperty[Any], list[tuple[str, Any]]]] = {}
-    for key, value in items:
-        split = split_relation_key(model, key)
-        if split is None:
-            resolved.append(resolve_lookup(model, key, value))
-            continue
-        rel, rest = split
-        groups.setdefault(rel.key, (rel, []))[1].append((rest, value))
-    for rel, lookups in groups.values():
-        pairs = [[pair] for pair in lookups if pair[0] == "isnull"]
-        others = [(k, v) for k, v in lookups if k != "isnull"]
-        if others:
-            pairs.append(others)
-        for group in pairs:
-            clause = resolve_relation(model, rel, group)
-            direct = any(k == "" for k, _ in group)  # author=obj compares the foreign key
-            resolved.append(ResolvedLookup(clause, "relation", UNBOUND, direct))
-    return resolved
 
 
 def _path_options(model: type[Any], path: str, loader: Any, *, to_one_only: bool) -> Any:
@@ -260,8 +175,6 @@ def path_column(
     Raises:
         InvalidLookupError: A part is not a relationship, or the last is not a column.
     """
-    from orm_kit.query.lookups import field_column
-
     *rel_names, column_name = name.split("__")
     known = {path: (alias, on) for path, alias, on in joins}
     added = list(joins)
@@ -276,7 +189,7 @@ def path_column(
         if path not in known:
             alias = aliased(rel.mapper.class_)
             onclause = getattr(entity, rel_name).of_type(alias)
-            live = _live(alias, rel.mapper.class_)
+            live = live_criterion(alias, rel.mapper.class_)
             known[path] = (alias, onclause if live is None else onclause.and_(live))
             added.append((path, *known[path]))
         entity = known[path][0]
@@ -359,7 +272,7 @@ def correlated_aggregate(model: type[Any], aggregate: Any) -> ColumnElement[Any]
         sub = sub.join(onclause)
     for path, alias in entities.items():
         target = relationship_target(model, path)
-        live = _live(alias, target)
+        live = live_criterion(alias, target)
         if live is not None:
             sub = sub.where(live)
     for key in info.pk_keys:
@@ -387,8 +300,6 @@ def filter_through(
     aggregate counts. Lookups on the model's own columns return ``None`` (resolved as
     usual).
     """
-    from orm_kit.query.lookups import expression_lookup, field_column
-
     rels, rest, target = _split_path(model, key)
     if not rels:
         return None
@@ -396,8 +307,6 @@ def filter_through(
     target_info = get_model_info(target)
     if column_name not in target_info.attribute_keys and column_name != "pk":
         # "posts__in=[...]" / "parent__gt=3" compare the related primary key.
-        from orm_kit.query.lookups import lookups
-
         pk_type = target_info.columns[target_info.pk_key].type
         if column_name in lookups.names(pk_type):
             column_name, parts = "pk", [column_name, *parts]

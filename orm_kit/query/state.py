@@ -64,7 +64,7 @@ class QueryState:
         """The key of this state's cached statement (the ``exact`` path).
 
         On that path the filter values are execution parameters, so the fields in
-        :data:`PER_CALL` are left out and ``exact`` contributes only its column names.
+        ``PER_CALL`` are left out and ``exact`` contributes only its column names.
         Every other field, one added later included, is part of the key: two states that
         differ in anything that changes the SQL never share a statement.
         """

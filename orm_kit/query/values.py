@@ -4,7 +4,7 @@ SQLite stores almost anything in any column and PostgreSQL rejects a wrong type 
 the statement reaches the server, so the two would disagree about ``is_active="yes"``.
 orm_kit checks each value it binds — lookups, ``create``, ``update``, ``bulk_*`` and
 flushes — against the column's SQLAlchemy type and raises
-:class:`~orm_kit.exceptions.ValidationError` naming the model, the field and the type
+``ValidationError`` naming the model, the field and the type
 expected, the same on every backend.
 
 The rules (a value of the column's Python type passes; nothing is converted silently):
@@ -86,7 +86,7 @@ class Rejected(Exception):  # noqa: N818 - internal signal, never escapes this p
 
 
 Checker = Callable[[Any], Any]
-"""``check(value) -> value to bind``; raises :class:`Rejected`."""
+"""``check(value) -> value to bind``; raises ``Rejected``."""
 
 
 def is_sql(value: Any) -> bool:
@@ -227,7 +227,7 @@ _TEXT = _text(None)
 
 
 def text_value(value: Any) -> str:
-    """``value`` if it is text that can be bound; else :class:`Rejected`."""
+    """``value`` if it is text that can be bound; else ``Rejected``."""
     checked: str = _TEXT(value)
     return checked
 

@@ -1,63 +1,41 @@
-"""The write operations of a QuerySet: create, bulk_create, bulk_update, update, delete,
-get_or_create and update_or_create.
+"""Single-statement writes: ``create``, ``update`` and ``delete`` of a QueryState.
 
-Single statements outside a session take the direct path; everything else runs in the
-ambient session or a short unit of work.
+Each takes the state of the QuerySet and runs where its ``using`` says: the direct path
+(one statement in autocommit; cached statements for ``filter(column=value)`` shapes)
+outside a session, else the session. Every one asks the model rules first
+(``orm_kit.rules``): the write check, and whether the write is recorded (then it runs
+in a transaction with the rules' follow-up statements).
 """
 
 from __future__ import annotations
 
-import operator
-import warnings
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from sqlalchemy import JSON, Table, bindparam, case, insert, literal
-from sqlalchemy import cast as sql_cast
-from sqlalchemy import update as sql_update
+from sqlalchemy import JSON, bindparam, insert
 from sqlalchemy.engine import CursorResult, Result
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from orm_kit.exceptions import ConflictError, NotFoundError, ValidationError, translated
-from orm_kit.history import audit_log_table, audit_value, bulk_entry, entry, is_tracked
-from orm_kit.query import compiler
-from orm_kit.query.copy import COPY_MIN_ROWS, copy_columns, copy_insert
+from orm_kit import rules
+from orm_kit.exceptions import ValidationError
+from orm_kit.query import compiler, prepared
 from orm_kit.query.executor import (
     Target,
-    flush,
     resolve_target,
     run,
     save_instance,
     unit_of_work,
 )
-from orm_kit.query.expressions import Resolvable, to_expression
-from orm_kit.query.lookups import field_column
+from orm_kit.query.lookups.resolver import field_column
 from orm_kit.query.meta import (
     ModelInfo,
-    forget_identity,
     get_model_info,
-    has_identity,
     settable_property,
 )
+from orm_kit.query.resolvable import Resolvable, to_expression
+from orm_kit.query.state import QueryState
 from orm_kit.query.values import check_comparable, is_sql
-from orm_kit.rules import check_writable
 from orm_kit.signals import post_save, pre_save
 
-if TYPE_CHECKING:
-    from orm_kit.query.queryset import QuerySet
-
-__all__ = [
-    "bulk_create",
-    "bulk_update",
-    "construct",
-    "create",
-    "delete",
-    "get_or_create",
-    "update",
-    "update_or_create",
-]
-
-_MAX_PARAMS = 30000  # under SQLite's 32766 and PostgreSQL's 32767 bound parameters
+__all__ = ["checked_values", "construct", "create", "delete", "update"]
 
 
 def construct(model: type[Any], values: dict[str, Any]) -> Any:
@@ -109,21 +87,21 @@ def _unset_generated_keys(info: ModelInfo, values: dict[str, Any]) -> dict[str, 
     return values
 
 
-async def create(qs: QuerySet[Any, Any], values: dict[str, Any]) -> Any:
-    model = qs.model
-    check_writable(model, "create()")
+async def create(state: QueryState, values: dict[str, Any]) -> Any:
+    model = state.model
+    rules.check_write(model, "create()")
     info = get_model_info(model)
     values = checked_values(info, _unset_generated_keys(info, info.with_pk_key(values)))
     obj = construct(model, values)
-    target = resolve_target(qs.query_state.using)
+    target = resolve_target(state.using)
     signals = pre_save.has_receivers(model) or post_save.has_receivers(model)
     if (
         signals
-        or is_tracked(model)
+        or rules.records(model)
         or target.session is not None
         or not set(values) <= set(info.table_columns)
     ):
-        await save_instance(obj, qs.query_state.using)
+        await save_instance(obj, state.using)
         return obj
     data = obj.__dict__
     params: dict[str, Any] | None = {info.table_columns[k].key: data[k] for k in values}
@@ -156,21 +134,20 @@ def _rowcount(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-def _check_unsliced(qs: QuerySet[Any, Any], operation: str) -> None:
-    state = qs.query_state
+def _check_unsliced(state: QueryState, operation: str) -> None:
     if state.is_sliced or state.distinct:
         raise ValidationError(
-            f"Cannot {operation} a sliced or distinct {qs.model.__name__} QuerySet; "
+            f"Cannot {operation} a sliced or distinct {state.model.__name__} QuerySet; "
             f"filter by primary key instead, e.g. filter(pk__in=...)."
         )
 
 
-async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
-    model = qs.model
-    check_writable(model, "update()")
+async def update(state: QueryState, values: dict[str, Any]) -> int:
+    model = state.model
+    rules.check_write(model, "update()")
     if not values:
         raise ValidationError("update() needs at least one field=value.")
-    _check_unsliced(qs, "update")
+    _check_unsliced(state, "update")
     resolved = {}
     info = get_model_info(model)
     for name, value in values.items():
@@ -183,17 +160,17 @@ async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
             )
         else:
             resolved[key] = info.checked(key, value)
-    state = qs.query_state
     if state.empty:
         return 0
-    if is_tracked(model):
+    if rules.records(model):
         stmt = compiler.compile_update(state, resolved, orm=True)
-        return await _with_audit(qs, stmt, "bulk_update", values)
+        return await _recorded(state, stmt, "bulk_update", values)
     target = resolve_target(state.using)
-    params = _exact_update_params(qs, target, values, resolved)
+    params = _exact_update_params(state, target, values, resolved)
     if params is not None:
         columns = get_model_info(model).table_columns
-        stmt = qs._exact_statement(
+        stmt = prepared.exact_statement(
+            state,
             ("update", tuple(resolved)),
             lambda st: compiler.compile_update(
                 st,
@@ -216,16 +193,16 @@ async def update(qs: QuerySet[Any, Any], values: dict[str, Any]) -> int:
 
 
 def _exact_update_params(
-    qs: QuerySet[Any, Any], target: Target, values: dict[str, Any], resolved: dict[str, Any]
+    state: QueryState, target: Target, values: dict[str, Any], resolved: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The parameters for the cached UPDATE of ``filter(column=value).update(...)`` outside
     a session, when every value is a plain one (no expression, no JSON column)."""
     if target.session is not None or len(values) != len(resolved):
         return None
-    params = qs._exact_params()
+    params = prepared.exact_params(state)
     if params is None:
         return None
-    info = get_model_info(qs.model)
+    info = get_model_info(state.model)
     for name, value in values.items():
         key = info.pk_key if name == "pk" else name
         column = info.table_columns.get(key)
@@ -240,35 +217,34 @@ def _exact_update_params(
     return params
 
 
-async def _with_audit(
-    qs: QuerySet[Any, Any], stmt: Any, action: str, values: dict[str, Any]
-) -> int:
-    """Run a set-based write of a tracked model and its audit row in one transaction."""
-    state = qs.query_state
+async def _recorded(state: QueryState, stmt: Any, action: str, values: dict[str, Any]) -> int:
+    """Run a set-based write of a model some rule records (the audit log) in one
+    transaction with the statements the rules add for it."""
     async with unit_of_work(state.using) as session:
         target = resolve_target(session)
         count: int = await run(
-            target, stmt, _rowcount, model=qs.model, operation=action, filters=state.filter_names
+            target, stmt, _rowcount, model=state.model, operation=action, filters=state.filter_names
         )
-        row = bulk_entry(qs.model, action, state.filter_names, values)
-        if row is not None:
-            await run(target, insert(audit_log_table()), _rowcount, [row], operation="audit")
+        event = rules.WriteEvent(state.model, action, state.filter_names, values)
+        for follow_up, rows in rules.after_write(event):
+            await run(target, follow_up, _rowcount, rows, operation=action)
     return count
 
 
-async def delete(qs: QuerySet[Any, Any]) -> int:
-    model = qs.model
-    check_writable(model, "delete()")
-    _check_unsliced(qs, "delete")
-    state = qs.query_state
+async def delete(state: QueryState) -> int:
+    model = state.model
+    rules.check_write(model, "delete()")
+    _check_unsliced(state, "delete")
     if state.empty:
         return 0
-    if is_tracked(model):
-        return await _with_audit(qs, compiler.compile_delete(state, orm=True), "bulk_delete", {})
+    if rules.records(model):
+        return await _recorded(state, compiler.compile_delete(state, orm=True), "bulk_delete", {})
     target = resolve_target(state.using)
-    params = qs._exact_params() if target.session is None else None
+    params = prepared.exact_params(state) if target.session is None else None
     if params is not None:
-        stmt = qs._exact_statement("delete", lambda st: compiler.compile_delete(st, orm=False))
+        stmt = prepared.exact_statement(
+            state, "delete", lambda st: compiler.compile_delete(st, orm=False)
+        )
     else:
         stmt = compiler.compile_delete(state, orm=target.session is not None)
     count: int = await run(
@@ -281,457 +257,3 @@ async def delete(qs: QuerySet[Any, Any]) -> int:
         filters=state.filter_names,
     )
     return count
-
-
-# --- bulk operations ----------------------------------------------------------------------
-
-
-async def _on_connection(
-    qs: QuerySet[Any, Any], work: Any, operation: str, join: list[Any] | None = None
-) -> Any:
-    """Run ``work(conn, dialect_name)`` in the session, or in one transaction outside one.
-
-    Inside a session, the instances in ``join`` (bulk-created ones with a related object
-    set) are added to it once written, as persistent rows.
-    """
-    model = qs.model
-    target = resolve_target(qs.query_state.using)
-    with translated(model=model, operation=operation):
-        if target.session is not None:
-            session = target.session
-            # Under a savepoint, so a failure undoes every batch of this call while the
-            # session goes on (on SQLite a failed statement only undoes itself).
-            with warnings.catch_warnings():
-                if join:
-                    # Item(owner=owner) put the new items into owner.items (a backref),
-                    # so the savepoint's flush says it will not insert them; this call
-                    # inserts them, and adds them to the session afterwards.
-                    warnings.filterwarnings(
-                        "ignore", message=f"Object of type <{model.__name__}> not in session"
-                    )
-                nested = await session.begin_nested().start()
-            try:
-                conn = await session.connection()
-                result = await work(conn, conn.dialect.name)
-            except BaseException:
-                await nested.rollback()
-                raise
-            await nested.commit()
-            if join:
-                session.add_all(join)
-            return result
-        assert target.database is not None
-        async with target.database.engine.begin() as conn:
-            return await work(conn, conn.dialect.name)
-
-
-def _insert_for(dialect: str, table: Table) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table)
-    if dialect in ("mysql", "mariadb"):
-        from sqlalchemy.dialects.mysql import insert as mysql_insert
-
-        return mysql_insert(table)
-    return insert(table)
-
-
-def _conflict_clause(
-    stmt: Any,
-    dialect: str,
-    info: ModelInfo,
-    ignore: bool,
-    update_conflicts: bool,
-    unique_fields: Sequence[str],
-    update_fields: Sequence[str],
-) -> Any:
-    if ignore:
-        if dialect in ("mysql", "mariadb"):
-            return stmt.prefix_with("IGNORE")
-        return stmt.on_conflict_do_nothing()
-    if update_conflicts:
-        if dialect in ("mysql", "mariadb"):
-            return stmt.on_duplicate_key_update(
-                {
-                    info.table_columns[f].key: stmt.inserted[info.table_columns[f].key]
-                    for f in update_fields
-                }
-            )
-        return stmt.on_conflict_do_update(
-            index_elements=[info.table_columns[f] for f in unique_fields],
-            set_={
-                info.table_columns[f].key: stmt.excluded[info.table_columns[f].key]
-                for f in update_fields
-            },
-        )
-    return stmt
-
-
-async def bulk_create(
-    qs: QuerySet[Any, Any],
-    objs: list[Any],
-    *,
-    batch_size: int | None,
-    ignore_conflicts: bool,
-    update_conflicts: bool,
-    unique_fields: Sequence[str] | None,
-    update_fields: Sequence[str] | None,
-) -> list[Any]:
-    model = qs.model
-    check_writable(model, "bulk_create()")
-    info = get_model_info(model)
-    if not objs:
-        return objs
-    for obj in objs:
-        if not isinstance(obj, model):
-            raise ValidationError(
-                f"bulk_create() on {model.__name__} got a {type(obj).__name__} instance."
-            )
-    if ignore_conflicts and update_conflicts:
-        raise ValidationError("bulk_create() takes ignore_conflicts or update_conflicts, not both.")
-    unique_fields = list(unique_fields or ())
-    update_fields = list(update_fields or ())
-    if update_conflicts and (not update_fields or not unique_fields):
-        raise ValidationError(
-            "bulk_create(update_conflicts=True) needs unique_fields= (the conflict target) "
-            "and update_fields= (the columns to overwrite)."
-        )
-    for name in (*unique_fields, *update_fields):
-        if name not in info.table_columns:
-            field_column(model, name)
-            raise ValidationError(f"{model.__name__}.{name} is not a column of its table.")
-    if batch_size is not None and batch_size < 1:
-        raise ValidationError("bulk_create() batch_size must be at least 1.")
-    related = _take_related_keys(info, objs) if info.relationship_keys else False
-
-    # Columns an instance leaves unset are filled with their client-side default (or NULL),
-    # so rows share one column set and insertmanyvalues batches stay whole; only columns
-    # the database must fill (server defaults, identity keys) split a run. Runs keep the
-    # list order, so keys are assigned in that order, as in Django.
-    fills = _fillers(info)
-    fill_keys = fills.keys()
-    column_keys = info.table_columns.keys()
-    runs: list[tuple[tuple[str, ...], list[Any]]] = []
-    last_set: Any = None
-    last_full: Any = None
-    stored: list[Any] = []  # instances that already had an identity (a re-insert)
-    for obj in objs:
-        data = obj.__dict__
-        if has_identity(obj):
-            stored.append(obj)
-        if data.keys() == last_full:  # same attributes as the previous, already filled, row
-            runs[-1][1].append(obj)
-            continue
-        for key in fill_keys - data.keys():
-            is_callable, value = fills[key]
-            data[key] = value(None) if is_callable else value
-        key_set = column_keys & data.keys()
-        last_full = set(data.keys())
-        if key_set == last_set:
-            runs[-1][1].append(obj)
-        else:
-            last_set = key_set
-            runs.append((tuple(k for k in column_keys if k in key_set), [obj]))
-    for keys, group in runs:
-        dicts = list(map(_vars, group))
-        for key in keys:
-            if key not in info.write_checks:
-                continue
-            column_values = list(map(operator.itemgetter(key), dicts))
-            checked = info.checked_all(key, column_values)
-            if checked is not column_values:  # a check converted values (a UUID string)
-                for data, value in zip(dicts, checked, strict=True):
-                    data[key] = value
-    table = info.table
-    fetch_back = not ignore_conflicts
-
-    plain = not ignore_conflicts and not update_conflicts
-
-    async def work(conn: AsyncConnection, dialect: str) -> None:
-        for keys, group in runs:
-            if (
-                plain
-                and len(group) >= COPY_MIN_ROWS
-                and copy_columns(info, conn, keys)
-                and await copy_insert(info, conn, keys, group)
-            ):
-                continue
-            returning = [k for k in info.table_columns if k in info.pk_keys or k not in keys]
-            stmt = _insert_for(dialect, table)
-            stmt = _conflict_clause(
-                stmt,
-                dialect,
-                info,
-                ignore_conflicts,
-                update_conflicts,
-                unique_fields,
-                update_fields,
-            )
-            if fetch_back:
-                stmt = stmt.returning(
-                    *(info.table_columns[k] for k in returning), sort_by_parameter_order=True
-                )
-            # insertmanyvalues pages the rows itself within the driver's parameter limit.
-            size = batch_size or len(group)
-            col_keys = [info.table_columns[k].key for k in keys]
-            for start in range(0, len(group), size):
-                batch = group[start : start + size]
-                params = [
-                    {ck: obj.__dict__[k] for ck, k in zip(col_keys, keys, strict=True)}
-                    for obj in batch
-                ]
-                if not keys:
-                    # Nothing given: let every column take its default, one row at a time.
-                    for obj in batch:
-                        result = await conn.execute(stmt)
-                        if fetch_back:
-                            _fill(info, obj, returning, result.one())
-                    continue
-                result = await conn.execute(stmt, params)
-                if fetch_back:
-                    for obj, row in zip(batch, result.all(), strict=True):
-                        _fill(info, obj, returning, row)
-
-    async def work_and_audit(conn: AsyncConnection, dialect: str) -> None:
-        await work(conn, dialect)
-        if is_tracked(model) and fetch_back:
-            rows = [
-                entry(
-                    model,
-                    str(obj.pk),
-                    "insert",
-                    {k: [None, audit_value(v)] for k, v in obj.to_dict().items()},
-                )
-                for obj in objs
-            ]
-            await conn.execute(insert(audit_log_table()), rows)
-
-    try:
-        await _on_connection(qs, work_and_audit, "bulk_create", objs if related else None)
-    except BaseException:
-        _unsave(info, runs, stored)
-        raise
-    return objs
-
-
-_vars = operator.attrgetter("__dict__")
-
-
-def _take_related_keys(info: ModelInfo, objs: list[Any]) -> bool:
-    """Set the foreign keys of ``Item(owner=owner)`` instances from the related objects (an
-    INSERT writes columns only); return whether any instance had a related object set."""
-    found = False
-    relationships = info.mapper.relationships
-    for obj in objs:
-        data = obj.__dict__
-        for key in info.relationship_keys & data.keys():
-            rel = relationships[key]
-            target = data[key]
-            if rel.uselist:
-                if target:
-                    raise ValidationError(
-                        f"bulk_create() writes columns only, not {info.model.__name__}.{key}; "
-                        f"add those rows afterwards with obj.related({key!r}).add(...)."
-                    )
-                continue
-            found = True
-            if target is None:
-                continue
-            target_info = get_model_info(type(target))
-            for local, remote in rel.local_remote_pairs:
-                value = target.__dict__.get(target_info.mapper.get_property_by_column(remote).key)
-                if value is None:
-                    raise ValidationError(
-                        f"bulk_create(): the {type(target).__name__} given as "
-                        f"{info.model.__name__}.{key} has no {remote.name} yet; save it first."
-                    )
-                data[info.mapper.get_property_by_column(local).key] = value
-    return found
-
-
-def _unsave(
-    info: ModelInfo, runs: list[tuple[tuple[str, ...], list[Any]]], keep: list[Any]
-) -> None:
-    """After a failed ``bulk_create``, make the instances it had filled transient again.
-
-    Batches written before the failure were rolled back with it, so their instances must
-    not keep the keys and server values they were given.
-    """
-    kept = {id(obj) for obj in keep}
-    for keys, group in runs:
-        filled = [k for k in info.table_columns if k not in keys]
-        for obj in group:
-            if id(obj) in kept:
-                continue
-            forget_identity(obj)
-            data = obj.__dict__
-            for key in filled:
-                data.pop(key, None)
-
-
-def _fillers(info: ModelInfo) -> dict[str, tuple[bool, Any]]:
-    """Per column the INSERT would fill from Python: (is_callable, value or function).
-
-    Columns the database fills (server defaults, sequences, autoincrement keys) are
-    left out.
-    """
-    fills: dict[str, tuple[bool, Any]] = {}
-    for key, column in info.table_columns.items():
-        if (
-            column.server_default is not None
-            or column.autoincrement is True
-            or (column.primary_key and column.autoincrement == "auto" and column.default is None)
-        ):
-            continue
-        default = column.default
-        if default is None:
-            if column.type.should_evaluate_none:
-                continue  # e.g. JSON: None would be stored as JSON null, not SQL NULL
-            fills[key] = (False, None)
-        elif default.is_scalar:
-            fills[key] = (False, default.arg)  # type: ignore[attr-defined]
-        elif default.is_callable:
-            fills[key] = (True, default.arg)  # type: ignore[attr-defined]
-    return fills
-
-
-def _fill(info: ModelInfo, obj: Any, keys: list[str], row: Any) -> None:
-    obj.__dict__.update(zip(keys, row, strict=True))
-    info.mark_loaded(obj)
-
-
-async def bulk_update(
-    qs: QuerySet[Any, Any], objs: list[Any], fields: Sequence[str], *, batch_size: int | None
-) -> int:
-    model = qs.model
-    check_writable(model, "bulk_update()")
-    info = get_model_info(model)
-    if not fields:
-        raise ValidationError("bulk_update() needs the names of the fields to write.")
-    for name in fields:
-        field_column(model, name)
-        if name in info.pk_keys:
-            raise ValidationError("bulk_update() cannot change primary keys.")
-        if name not in info.table_columns:
-            raise ValidationError(f"{model.__name__}.{name} is not a column of its table.")
-    if len(info.pk_keys) != 1:
-        raise ValidationError("bulk_update() needs a model with a single-column primary key.")
-    if not objs:
-        return 0
-    pk_key = info.pk_key
-    for obj in objs:
-        if obj.__dict__.get(pk_key) is None:
-            raise ValidationError(
-                f"bulk_update() got a {model.__name__} without a primary key; save it first."
-            )
-    pk_col = info.table_columns[pk_key]
-    table = info.table
-    size = batch_size or max(1, _MAX_PARAMS // (2 * len(fields) + 1))
-    written = {
-        name: info.checked_all(name, [getattr(obj, name) for obj in objs]) for name in fields
-    }
-    position = {id(obj): i for i, obj in enumerate(objs)}
-
-    async def work(conn: AsyncConnection, dialect: str) -> int:
-        total = 0
-        for start in range(0, len(objs), size):
-            batch = objs[start : start + size]
-            pks = [obj.__dict__[pk_key] for obj in batch]
-            values = {}
-            for name in fields:
-                col = info.table_columns[name]
-                whens = [
-                    (
-                        pk_col == literal(obj.__dict__[pk_key], pk_col.type),
-                        literal(written[name][position[id(obj)]], col.type),
-                    )
-                    for obj in batch
-                ]
-                chosen = case(*whens, else_=col)
-                # NOTE(sqlite): CAST(x AS DATETIME / DATE / JSON) applies NUMERIC affinity
-                # there and turns '2024-01-01 10:00' into 2024; the typed parameters need no
-                # cast. PostgreSQL needs it to type the CASE.
-                values[col] = chosen if dialect == "sqlite" else sql_cast(chosen, col.type)
-            stmt = sql_update(table).where(pk_col.in_(pks)).values(values)
-            total += (await conn.execute(stmt)).rowcount
-        return total
-
-    count: int = await _on_connection(qs, work, "bulk_update")
-    return count
-
-
-# --- get_or_create / update_or_create -------------------------------------------------------
-
-
-def _create_values(lookups: dict[str, Any], defaults: dict[str, Any] | None) -> dict[str, Any]:
-    values = {k: v for k, v in lookups.items() if "__" not in k}
-    for key, value in (defaults or {}).items():
-        values[key] = value() if callable(value) else value
-    return values
-
-
-async def _create_in_savepoint(
-    qs: QuerySet[Any, Any], session: AsyncSession, values: dict[str, Any]
-) -> Any:
-    from orm_kit.transaction import transaction
-
-    async with transaction(session):
-        return await qs.using(session).create(**values)
-
-
-async def get_or_create(
-    qs: QuerySet[Any, Any], defaults: dict[str, Any] | None, lookups: dict[str, Any]
-) -> tuple[Any, bool]:
-    async with unit_of_work(qs.query_state.using) as session:
-        bound = qs.using(session)
-        try:
-            return await bound.get(**lookups), False
-        except NotFoundError:
-            pass
-        try:
-            return await _create_in_savepoint(qs, session, _create_values(lookups, defaults)), True
-        except ConflictError as conflict:
-            # Someone else created it between our read and our insert: read theirs. If no
-            # row matches even now, the insert hit a row the lookups do not match (a taken
-            # primary key or unique value): the conflict is the answer, as in Django. The
-            # savepoint was rolled back, so a surrounding session stays usable.
-            try:
-                return await bound.get(**lookups), False
-            except NotFoundError:
-                raise conflict from conflict.__cause__
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def update_or_create(
-    qs: QuerySet[Any, Any],
-    defaults: dict[str, Any] | None,
-    create_defaults: dict[str, Any] | None,
-    lookups: dict[str, Any],
-) -> tuple[Any, bool]:
-    model = qs.model
-    async with unit_of_work(qs.query_state.using) as session:
-        bound = qs.using(session)
-        try:
-            obj = await bound.select_for_update().get(**lookups)
-        except NotFoundError:
-            values = _create_values(
-                lookups, create_defaults if create_defaults is not None else defaults
-            )
-            try:
-                return await _create_in_savepoint(qs, session, values), True
-            except ConflictError as conflict:
-                # As in get_or_create: a concurrent creator's row, else the conflict stands.
-                try:
-                    obj = await bound.select_for_update().get(**lookups)
-                except NotFoundError:
-                    raise conflict from conflict.__cause__
-        updates = {k: (v() if callable(v) else v) for k, v in (defaults or {}).items()}
-        obj.update(**updates)
-        await flush(session, model, "update_or_create")
-        return obj, False
-    raise AssertionError("unreachable")  # pragma: no cover

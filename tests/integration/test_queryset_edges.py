@@ -197,3 +197,12 @@ async def test_clone_with_keeps_a_custom_queryset_class(ten: Database) -> None:
     cloned = ScoredManager(User).clone_with(defer=("data",))
     assert isinstance(cloned, ScoredQuerySet)
     assert await cloned.high().count() == 5  # type: ignore[attr-defined]
+
+
+async def test_get_first_or_raise_on_a_manager_raises_does_not_exist(db: Database) -> None:
+    # Called on the manager itself (no chaining) it used to fail with AttributeError: the
+    # manager has no state of its own, only its get_queryset()'s.
+    with pytest.raises(User.DoesNotExist, match="User matching query does not exist"):
+        await User.objects.get_first_or_raise()
+    with pytest.raises(User.DoesNotExist):
+        await User.objects.latest("id")

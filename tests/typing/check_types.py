@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any, assert_type
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from orm_kit import Manager, Model, Page, QuerySet, Repository
+from orm_kit import Database, Manager, Model, Page, QuerySet, Repository, transaction
+from orm_kit.query.related import RelatedManager
 
 
 class Author(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+    books: Mapped[list[Book]] = relationship(back_populates="author")
+
+
+class Book(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("author.id"))
+    author: Mapped[Author] = relationship(back_populates="books")
 
 
 async def check_manager_types() -> None:
@@ -41,3 +51,32 @@ async def check_repository_types() -> None:
     assert_type(await repo.get_or_raise(1), Author)
     assert_type(await repo.filter(name="x"), list[Author])
     assert_type(await repo.delete(1), bool)
+    assert_type(await repo.get_by(name="x"), Author | None)
+    assert_type(await repo.get_all(limit=5), list[Author])
+    assert_type(await repo.create(name="x"), Author)
+    assert_type(await repo.create_many([{"name": "x"}]), list[Author])
+    assert_type(await repo.update(1, name="y"), Author | None)
+    assert_type(await repo.count(), int)
+    assert_type(repo.query.filter(name="x"), QuerySet[Author])
+
+
+async def check_session_and_transaction_types(db: Database, session: AsyncSession) -> None:
+    assert_type(transaction(), AbstractAsyncContextManager[AsyncSession])
+    assert_type(transaction(session), AbstractAsyncContextManager[AsyncSession])
+    assert_type(db.transaction(), AbstractAsyncContextManager[AsyncSession])
+    async with transaction() as tx:
+        assert_type(tx, AsyncSession)
+    async with db.transaction() as tx:
+        assert_type(tx, AsyncSession)
+    async with db.session() as s:
+        assert_type(s, AsyncSession)
+
+
+async def check_related_manager_types(author: Author, book: Book) -> None:
+    # A relationship named by a string has no static target type ...
+    assert_type(author.related("books"), RelatedManager[Any])
+    # ... so annotate the manager to get one.
+    books: RelatedManager[Book] = author.related("books")
+    assert_type(books.all(), QuerySet[Book])
+    assert_type(await books.all().order_by("id"), list[Book])
+    await books.add(book)

@@ -16,7 +16,8 @@ from sqlalchemy import Integer, String, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from orm_kit.query.lookups import lookups, resolve_lookup
+from orm_kit.query.clauses import resolve_lookup
+from orm_kit.query.lookups import lookups
 from tests.models import User
 
 DIALECTS: list[Dialect] = [sqlite.dialect(), postgresql.dialect(), mysql.dialect()]

@@ -1,0 +1,151 @@
+"""The unit of work: orm_kit's session class, opening / committing / rolling back a
+session, savepoints, and ``on_commit`` callbacks.
+
+The lowest part of the session layer: it knows sessions, not databases, models or
+queries. Rules that must hold in a session (``orm_kit.hooks``) listen for events on
+``OrmKitSession`` from above.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from orm_kit.context import _current_session, bind_session, is_foreign
+from orm_kit.exceptions import translate_error
+
+__all__ = [
+    "DELETED_OPTION",
+    "OrmKitSession",
+    "SessionSource",
+    "on_commit",
+    "outer_on_session",
+    "run_unit_of_work",
+    "savepoint",
+]
+
+DELETED_OPTION = "orm_kit_deleted"
+"""Execution option: ``"hide"`` (default), ``"include"`` or ``"only"`` rows that model
+rules hide (soft-deleted rows)."""
+
+
+class OrmKitSession(Session):
+    """The synchronous session class behind orm_kit's ``AsyncSession`` objects."""
+
+
+class SessionSource(Protocol):
+    """Anything that opens new sessions (a ``Database``)."""
+
+    def new_session(self) -> AsyncSession: ...
+
+
+OnCommitCallback = Callable[[], Awaitable[Any] | Any]
+_CALLBACKS = "orm_kit_on_commit"
+
+
+def _callback_stack(session: AsyncSession) -> list[list[OnCommitCallback]]:
+    stack: list[list[OnCommitCallback]] = session.info.setdefault(_CALLBACKS, [[]])
+    return stack
+
+
+async def _run_callbacks(callbacks: list[OnCommitCallback]) -> None:
+    for callback in callbacks:
+        outcome = callback()
+        if inspect.isawaitable(outcome):
+            await outcome
+
+
+@asynccontextmanager
+async def run_unit_of_work(db: SessionSource) -> AsyncIterator[AsyncSession]:
+    """Open a session on ``db``, make it ambient, commit on success, roll back on error.
+
+    ``on_commit`` callbacks registered inside run after the commit, never after a rollback.
+    Driver errors leave the block translated into orm_kit errors.
+    """
+    session = db.new_session()
+    callbacks: list[OnCommitCallback] = []
+    try:
+        with bind_session(session):
+            try:
+                yield session
+            except SQLAlchemyError as exc:  # raw SQLAlchemy use inside the block
+                await session.rollback()
+                raise translate_error(exc, operation="a statement in the session") from exc
+            except BaseException:
+                await session.rollback()
+                raise
+            try:
+                await session.commit()
+            except SQLAlchemyError as exc:
+                await session.rollback()
+                raise translate_error(exc, operation="commit") from exc
+            except BaseException:
+                await session.rollback()
+                raise
+            callbacks = _callback_stack(session)[0]
+    finally:
+        session.info.pop(_CALLBACKS, None)
+        await session.close()
+    await _run_callbacks(callbacks)
+
+
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    stack = _callback_stack(session)
+    stack.append([])
+    try:
+        async with session.begin_nested():
+            yield session
+    except SQLAlchemyError as exc:
+        stack.pop()
+        raise translate_error(exc, operation="savepoint") from exc
+    except BaseException:
+        stack.pop()
+        raise
+    inner = stack.pop()
+    stack[-1].extend(inner)
+
+
+@asynccontextmanager
+async def outer_on_session(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    callbacks: list[OnCommitCallback] = []
+    with bind_session(session):
+        try:
+            async with session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            session.info.pop(_CALLBACKS, None)
+            raise translate_error(exc, operation="commit") from exc
+        except BaseException:
+            session.info.pop(_CALLBACKS, None)
+            raise
+        callbacks = session.info.pop(_CALLBACKS, [[]])[0]
+    await _run_callbacks(callbacks)
+
+
+def on_commit(callback: OnCommitCallback) -> None:
+    """Run ``callback`` after the outermost transaction commits.
+
+    Callbacks registered inside a savepoint that rolls back are dropped; outside any
+    transaction the callback runs at once (as Django does in autocommit). Async callbacks
+    are awaited; call ``on_commit`` from sync code only with a sync callback outside a
+    transaction.
+    """
+    session = _current_session.get()
+    if session is not None and is_foreign(session):
+        session = None
+    if session is None:
+        outcome = callback()
+        if inspect.isawaitable(outcome):
+            raise TypeError(
+                "on_commit() got an async callback outside a transaction; await it directly "
+                "or register it inside `async with transaction():`."
+            )
+        return
+    _callback_stack(session)[-1].append(callback)
