@@ -52,7 +52,7 @@ async def main() -> None:
                     "plays": 90,
                     "skips": 5,
                     "released": date(1983, 3, 7),
-                    "extra": {"label": {"name": "Factory"}},
+                    "extra": {"label": {"name": "Factory"}, "bpm": 130},
                 },
                 {
                     "title": "blue in green",
@@ -82,7 +82,7 @@ async def main() -> None:
                     "plays": 2,
                     "skips": 9,
                     "released": date(2020, 1, 4),
-                    "extra": {"label": {"name": "Self"}},
+                    "extra": {"label": {"name": "Self"}, "bpm": "130"},
                 },
             ]
         )
@@ -119,6 +119,9 @@ async def main() -> None:
         print(
             "JSON key path:      ", await titles(Track.objects.filter(extra__label__name="Factory"))
         )
+        # a number compares with JSON numbers only: the string "130" is not 130
+        print("JSON number key:    ", await titles(Track.objects.filter(extra__bpm__gte=120)))
+        print("JSON string key:    ", await titles(Track.objects.filter(extra__bpm="130")))
         # --8<-- [end:json]
 
         # --8<-- [start:subquery]

@@ -81,6 +81,8 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "released__year=1959: ['blue in green', 'So What']",
         "year__gte + month:   ['Blue Monday']",
         "JSON key path:       ['Blue Monday']",
+        "JSON number key:     ['Blue Monday']",
+        "JSON string key:     ['Untitled']",
         "in a QuerySet:       ['blue in green', 'So What']",
         "exclude(genre=jazz): ['Blue Monday', 'Untitled']",
         "filter(genre=F):     ['Blue Monday', 'blue in green', 'So What']",

@@ -74,18 +74,18 @@ _DESIGNED: tuple[tuple[Any, ...], ...] = (
     (6, 4, "abczz", "zz", False, 0.25, _at(1, 2025, 6, 15, 0, 0), {"k": "x%y"}, 5),
     (7, 7, "zzabc", "c", True, 100.0, _at(0, 2025, 3, 9, 10, 59, 59), {"n": 7}, None),
     (8, -3, "50% off", "%", False, -3.5, _at(0, 2025, 3, 9, 11, 0, 0), {"k": "50%"}, 1),
-    (9, None, "100%", None, True, 0.0, _at(-5, 2025, 3, 9, 6, 0, 0), {}, 1),
+    (9, None, "100%", None, True, 0.0, _at(-5, 2025, 3, 9, 6, 0, 0), {"n": "3", "k": 3}, 1),
     (10, 10, "%", "%", False, 0.5, _at(0, 2023, 1, 1, 0, 0), {"n": 10}, 2),
     (0, 0, "_", "_", True, 2.0, _at(-5, 2022, 12, 31, 19, 0), {"k": "_"}, 3),
     (-5, None, "a_c", "_c", False, 0.5, _at(0, 2024, 7, 4, 23, 59, 59), {"k": "a_c", "n": 2}, None),
-    (12, 11, "abc_def", "c_d", True, 0.25, _at(0, 2024, 7, 5, 0, 0, 1), {}, 4),
+    (12, 11, "abc_def", "c_d", True, 0.25, _at(0, 2024, 7, 5, 0, 0, 1), {"n": 1.5}, 4),
     (13, None, "a%c", "a%", False, 1e10, _at(9.5, 2024, 7, 5, 9, 30), {"n": -5}, None),
     (14, 14, "a\\c", "\\", True, 0.0, _at(-4, 2024, 11, 3, 1, 30), {"k": "\\"}, 5),
     (15, 20, "back\\slash\\", "sh\\", False, 100.0, _at(-5, 2024, 11, 3, 1, 30), {"k": "b"}, 1),
     (16, None, "it's", "'", True, -3.5, _at(0, 2020, 2, 29, 12, 0), {"k": "it's", "n": 1}, 2),
-    (17, 16, 'say "hi"', '"hi"', False, 0.5, _at(0, 2021, 8, 1, 0, 0), {}, 3),
+    (17, 16, 'say "hi"', '"hi"', False, 0.5, _at(0, 2021, 8, 1, 0, 0), {"n": True, "k": False}, 3),
     (18, 18, "", "", True, 2.0, _at(2, 2021, 8, 1, 0, 0), {"k": "", "n": 18}, None),
-    (19, None, " ", None, False, 0.25, _at(0, 2021, 7, 31, 22, 0), {}, 4),
+    (19, None, " ", None, False, 0.25, _at(0, 2021, 7, 31, 22, 0), {"k": "1", "n": 2.0}, 4),
     (20, 21, "café", "é", True, 1e10, _at(0, 2024, 3, 1, 0, 0), {"k": "café"}, 5),
     (1, 1, "CAFé", "CAF", False, -1.25, _at(0, 2024, 2, 29, 23, 30), {"n": 1}, 1),
     (2, 3, "straße", "ß", True, 0.0, _at(3, 2023, 5, 20, 8, 15), {"k": "ß"}, None),
@@ -235,6 +235,8 @@ def _seeded_row(rnd: random.Random) -> tuple[Any, ...]:
         data["k"] = rnd.choice(JSON_TEXTS)
     if rnd.random() < 0.6:
         data["n"] = rnd.randint(-5, 20)
+        if rnd.random() < 0.15:  # another JSON kind under the key: a string, a float, a bool
+            data["n"] = rnd.choice([str(data["n"]), data["n"] + 0.5, data["n"] % 2 == 0])
     moment = rnd.choice(ROW_DATETIMES) + rnd.choice(DELTAS)
     dt = at_offset(moment, rnd.choice(OFFSETS))
     parent = rnd.choice([None, 1, 2, 3, 4, 5, 7])

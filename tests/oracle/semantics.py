@@ -27,6 +27,10 @@ These are decisions; orm_kit is checked against them.
   the same related row (EXISTS); each chained ``filter()`` is its own EXISTS; a to-many
   filter never repeats a row. ``children__isnull=True`` means no children. ``JSON key
   __isnull=True`` means the key is missing.
+* A JSON key compared with a value counts only when it holds that JSON kind: a number for
+  an ``int`` / ``float``, a string for a ``str``, ``true`` / ``false`` for a ``bool``;
+  otherwise it is NULL (so ``data__n=1`` never matches ``"1"`` or ``true``, and ``1.0``
+  equals ``1``).
 * ``values()`` keys are the field names (all columns by default); ``values_list(flat=True)``
   gives scalars; ``distinct()`` applies before slicing; ``count()`` on a slice counts the
   slice; ``exists()`` on an empty slice is False; unordered ``first()`` / ``last()`` order by
@@ -43,7 +47,10 @@ Where this differs from what Django's SQL does (the rules above are the project'
   arithmetic (``exclude(i__gt=F("ni") + 1)`` drops the NULL rows there); here every NULL
   operand makes the comparison FALSE, so exclude keeps those rows.
 * Django adds no guard for a JSON key of a NOT NULL JSON column, so its
-  ``exclude(data__k="x")`` drops the rows without the key; here they are kept.
+  ``exclude(data__k="x")`` drops the rows without the key; here they are kept. Django
+  compares a key with a value of another JSON kind by the backend's rules (jsonb order on
+  PostgreSQL, SQLite's type order), so ``data__n__lt=1`` matches ``"abc"`` there; here it
+  does not.
 * Django documents that ``exclude()`` over several to-many lookups does not mean "no single
   related row matches them all"; here it does (the complement of the same-row filter).
 * Not generated, because the two readings disagree: NULL tests through a to-one relation
@@ -124,6 +131,30 @@ def _transform(value: Any, name: str) -> Any:
     if name == "week_day":
         return moment.isoweekday() % 7 + 1
     return getattr(moment, name)
+
+
+def _json_kind(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return None
+
+
+def _same_kind(stored: Any, rhs: Any) -> Any:
+    """A JSON key's value as a comparison with ``rhs`` sees it: ``None`` (SQL NULL) when it
+    holds another JSON kind than the value's (``"3"`` or ``true`` for a number, ``3`` for
+    a string), as orm_kit's JSON key lookups do."""
+    if rhs is _ABSENT:
+        return stored
+    sample = rhs
+    if isinstance(rhs, list | tuple):
+        sample = next((v for v in rhs if v is not None), None)
+    if sample is None or _json_kind(stored) == _json_kind(sample):
+        return stored
+    return None
 
 
 def compare(lhs: Any, lookup: str, rhs: Any) -> bool:
@@ -241,7 +272,8 @@ class Oracle:
             name = rest[0] if rest else "exact"
             if name == "isnull":
                 return (json_key not in row["data"]) == bool(value)
-            return compare(row["data"].get(json_key), name, self.value(row, value))
+            rhs = self.value(row, value)
+            return compare(_same_kind(row["data"].get(json_key), rhs), name, rhs)
         lhs = row[head]
         if rest and rest[0] in TRANSFORM_NAMES:
             lhs = _transform(lhs, rest[0])

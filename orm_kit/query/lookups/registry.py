@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, Date, DateTime, Integer, String, cast, func, literal
+from sqlalchemy import Boolean, Date, DateTime, Integer, Interval, String, cast, func, literal
 from sqlalchemy import false as sql_false
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -177,7 +177,15 @@ NONE_OK = frozenset({"exact", "iexact"})
 
 
 def impl_type(type_: TypeEngine[Any]) -> TypeEngine[Any]:
-    """The type that decides which lookups apply: a TypeDecorator's implementation."""
+    """The type that decides which lookups apply: a TypeDecorator's implementation.
+
+    Not for ``Interval``: SQLAlchemy emulates it on a DateTime where the database has no
+    interval type, but a duration has no date parts (PostgreSQL refuses a cast to DATE,
+    SQLite would read the duration as a timestamp in 1970), so only the generic lookups
+    apply to it.
+    """
+    if isinstance(type_, Interval):
+        return type_
     return type_.impl_instance if isinstance(type_, TypeDecorator) else type_
 
 

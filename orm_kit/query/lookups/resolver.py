@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeEngine
 
 from orm_kit.exceptions import InvalidLookupError, ORMKitError, ValidationError
+from orm_kit.query.lookups.constructs import JsonBool, JsonFloat, JsonInteger, JsonText
 from orm_kit.query.lookups.registry import (
     NONE_OK,
     UNBOUND,
@@ -39,6 +40,7 @@ from orm_kit.query.values import (
     Rejected,
     check_comparable,
     checker_for,
+    is_sql,
     reject,
     text_value,
 )
@@ -132,13 +134,17 @@ def _json_path(
         sample = None
     elif isinstance(value, list | tuple) and value:  # in / range: the items' type
         sample = next((v for v in value if v is not None), None)
+    # Compared with a value, the key counts only when it holds that kind of JSON value
+    # (a number for a number ...); otherwise it is NULL, as a missing key is.
+    if sample is None or isinstance(sample, Resolvable) or is_sql(sample):
+        return element.as_string(), rest
     if isinstance(sample, bool):
-        return element.as_boolean(), rest
+        return JsonBool(element), rest
     if isinstance(sample, int):
-        return element.as_integer(), rest
+        return JsonInteger(element), rest
     if isinstance(sample, float):
-        return element.as_float(), rest
-    return element.as_string(), rest
+        return JsonFloat(element), rest
+    return JsonText(element), rest
 
 
 def resolve_field_lookup(model: type[Any], key: str, value: Any) -> ResolvedLookup:
