@@ -131,6 +131,13 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "instance access:          Manager objects isn't accessible via Article instances; use "
         "Article.objects.",
     ],
+    "rules": [
+        "visible:      ['plan']",
+        "with_deleted: ['plan', 'draft']",
+        "only_deleted: ['draft']",
+        "restored:     1",
+        "visible:      ['plan', 'draft']",
+    ],
     "mixins": [
         "id:            a UUID version 7, made in Python",
         "created:       by user-42, in UTC: True",
