@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import not_
+from sqlalchemy import JSON, not_
 from sqlalchemy.sql.elements import ColumnElement
 
 from orm_kit.exceptions import InvalidLookupError, ValidationError
@@ -174,23 +174,32 @@ def _order_term(
     state: QueryState, term: Any, joins: tuple[Any, ...]
 ) -> tuple[OrderTerm, tuple[Any, ...]]:
     model = state.model
+    name: str | None = None
+    descending = False
     if isinstance(term, str):
         descending = term.startswith("-")
         name = term.lstrip("-")
-        for ann, expr in state.annotations:
-            if ann == name:
-                return (expr, descending, name), joins
-        if "__" in name:
-            column, joins = path_column(model, joins, name)
-            return (column, descending, name), joins
-        return (field_column(model, name), descending, name), joins
-    if isinstance(term, OrderBy):
-        return (term.expr.resolve(model), term.descending, None), joins
-    if isinstance(term, Resolvable):
-        return (term.resolve(model), False, None), joins
-    if isinstance(term, ColumnElement) or hasattr(term, "__clause_element__"):
-        return (term, False, None), joins
-    raise ValidationError(f"order_by() takes field names or expressions, not {term!r}.")
+        expr = dict(state.annotations).get(name)
+        if expr is None and "__" in name:
+            expr, joins = path_column(model, joins, name)
+        elif expr is None:
+            expr = field_column(model, name)
+    elif isinstance(term, OrderBy):
+        expr, descending = term.expr.resolve(model), term.descending
+    elif isinstance(term, Resolvable):
+        expr = term.resolve(model)
+    elif isinstance(term, ColumnElement) or hasattr(term, "__clause_element__"):
+        expr = term
+    else:
+        raise ValidationError(f"order_by() takes field names or expressions, not {term!r}.")
+    if isinstance(getattr(expr, "type", None), JSON):
+        # NOTE(postgresql): json has no ordering operator; refused on every backend, so an
+        # ordering that works on SQLite does not fail once deployed.
+        raise InvalidLookupError(
+            f"Cannot order {model.__name__} by {name or term!r}: it is a JSON column, which "
+            "has no order on PostgreSQL. Order by another field."
+        )
+    return (expr, descending, name), joins
 
 
 def pk_ordered(state: QueryState, descending: bool) -> QueryState:

@@ -87,6 +87,10 @@ class Combined(Combinable):
     def __init__(self, lhs: Any, op: Callable[[Any, Any], Any], rhs: Any) -> None:
         self.lhs, self.op, self.rhs = lhs, op, rhs
 
+    @property
+    def contains_aggregate(self) -> bool:
+        return any(isinstance(s, Resolvable) and s.contains_aggregate for s in (self.lhs, self.rhs))
+
     def resolve(self, model: type[Any]) -> ColumnElement[Any]:
         lhs, rhs = to_expression(self.lhs, model), to_expression(self.rhs, model)
         symbol = _SYMBOLS.get(self.op, "?")
@@ -269,6 +273,11 @@ class Aggregate(Resolvable):
 
     function = ""
     default_alias_suffix = ""
+
+    @property
+    def contains_aggregate(self) -> bool:
+        return True
+
     # The kinds of column (orm_kit.query.values.family) this aggregate applies to alike on
     # every backend; None: any.
     families: frozenset[str] | None = None

@@ -201,7 +201,15 @@ class ModelInfo:
         """``values`` with Django's ``pk`` alias named by the primary-key attribute."""
         if "pk" not in values or len(self.pk_keys) != 1:
             return values
-        return {self.pk_key if k == "pk" else k: v for k, v in values.items()}
+        key = self.pk_key
+        if key in values and values[key] is not values["pk"] and values[key] != values["pk"]:
+            # One would silently win over the other (get_or_create(id=5, defaults={"pk":
+            # None}) would create a row whose id is not 5).
+            raise ValidationError(
+                f"{self.model.__name__} got both {key}={values[key]!r} and pk={values['pk']!r}; "
+                f"pk is another name for {key}, so give one of them."
+            )
+        return {key if k == "pk" else k: v for k, v in values.items()}
 
     def _none_refused(self, key: str) -> ValidationError:
         return ValidationError(

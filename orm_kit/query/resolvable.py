@@ -14,6 +14,12 @@ __all__ = ["Resolvable", "to_expression"]
 class Resolvable:
     """Something that becomes a SQLAlchemy expression once the model is known."""
 
+    @property
+    def contains_aggregate(self) -> bool:
+        """Whether an aggregate (``Count`` ...) is part of it: such an expression belongs
+        to ``annotate()`` / ``aggregate()``, never to a row's WHERE clause."""
+        return False
+
     def resolve(self, model: type[Any]) -> ColumnElement[Any]:
         """Return the SQLAlchemy expression for ``model``."""
         raise NotImplementedError

@@ -11,7 +11,8 @@ The rules (a value of the column's Python type passes; nothing is converted sile
 
 * integers: ``int`` (not ``bool``) within the declared type's range — SmallInteger 16,
   Integer 32, BigInteger 64 bits (PostgreSQL's ranges, applied on every backend);
-* floats: ``int`` or ``float``, not NaN (SQLite would store NULL); Numeric: ``Decimal``,
+* floats: ``int`` (within ±2**53, which a float holds exactly) or ``float``, not NaN
+  (SQLite would store NULL); Numeric: ``Decimal``,
   ``int`` or ``float``, finite, and when written, within the declared precision;
 * text: ``str`` without NUL characters or lone surrogates; when written, no longer than
   ``String(n)``; Enum columns take a member or one of its names;
@@ -157,13 +158,24 @@ def _float(value: Any) -> Any:
             raise Rejected("a number (NaN cannot be stored on every backend)")
         return value
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        if -_EXACT_FLOAT_INT <= value <= _EXACT_FLOAT_INT:
+            return value
+        # A float holds integers exactly only up to 2**53: a larger one would be stored as
+        # another number.
+        raise Rejected("a float, or an int from -2**53 to 2**53")
     raise Rejected("a float or an int")
+
+
+_EXACT_FLOAT_INT = 2**53
 
 
 def _float_fast(values: list[Any]) -> bool:
     vals = _without_none(values, set(map(type, values)), frozenset({float, int}))
-    return vals is not None and not any(map(math.isnan, vals))
+    return (
+        vals is not None
+        and not any(map(math.isnan, vals))
+        and all(-_EXACT_FLOAT_INT <= v <= _EXACT_FLOAT_INT for v in vals if type(v) is int)
+    )
 
 
 _FAST[_float] = _float_fast

@@ -153,6 +153,12 @@ async def update(state: QueryState, values: dict[str, Any]) -> int:
     for name, value in values.items():
         field_column(model, name)
         key = info.pk_key if name == "pk" else name
+        if isinstance(value, Resolvable) and value.contains_aggregate:
+            raise ValidationError(
+                f"update({name}=...) on {model.__name__} cannot set an aggregate ({value!r}): "
+                "an UPDATE sets each row from its own columns. Compute it first, e.g. with "
+                "aggregate(), and pass the value."
+            )
         if isinstance(value, Resolvable) or is_sql(value):
             resolved[key] = expression = to_expression(value, model)
             check_comparable(

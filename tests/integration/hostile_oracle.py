@@ -503,7 +503,11 @@ def _field_name(method: str, name: Any, annotations: set[str]) -> Verdict:
         if isinstance(name, F) or (isinstance(name, Resolvable) and hasattr(name, "expr")):
             inner = name if isinstance(name, F) else getattr(name, "expr", None)
             names = f_names(inner)
-            return OK if all(n in ITEM_KINDS for n in names) else _fail("F() of an unknown field")
+            if not all(n in ITEM_KINDS for n in names):
+                return _fail("F() of an unknown field")
+            if isinstance(inner, F) and ITEM_KINDS.get(inner.name) == "json":
+                return _fail("ordering by a JSON column")
+            return OK
         if not isinstance(name, str):
             return _fail(f"{type(name).__name__} in order_by()")
         if name in ("", "-", "+"):
@@ -518,6 +522,8 @@ def _field_name(method: str, name: Any, annotations: set[str]) -> Verdict:
         if name == "owner" or (method == "prefetch_related" and name == "owner__items"):
             return OK
         return _fail(f"{name!r} is not a relation path")
+    if method == "order_by" and ITEM_KINDS.get(name) == "json" and name not in annotations:
+        return _fail("ordering by a JSON column (PostgreSQL's json has no order)")
     if name in ITEM_KINDS or (name in annotations and method in ("values", "values_list")):
         return OK
     if name in annotations and method == "order_by":

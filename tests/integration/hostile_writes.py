@@ -36,6 +36,8 @@ def _expected(payload: dict[str, Any]) -> dict[str, Any]:
     """The column values ``payload`` writes (the relation becomes its key)."""
     out: dict[str, Any] = {}
     for key, value in payload.items():
+        if key in ("id", "pk") and value is None:
+            continue  # "not set", as in Django: the database numbers the row
         if key == "owner":
             out["owner_id"] = None if value is None else 1001
         elif key in ITEM_KINDS:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from orm_kit import Avg, Count, Database, Q
+from orm_kit import Avg, Count, Database, F, InvalidLookupError, Q, ValidationError
 from tests.models import Post, User
 
 
@@ -81,3 +81,61 @@ async def test_isnull_through_a_relation_matches_rows_without_related_rows(
     excluded = User.objects.exclude(posts__rating__isnull=True)
     assert await excluded.count() == 0
     assert ann.id is not None
+
+
+async def test_in_list_items_may_be_expressions(db: Database) -> None:
+    # Found by the hostile-input fuzzer: id__in=[F("age")] was refused; Django resolves
+    # expressions inside an `in` list. Rows tell the cases apart: score equals age for one,
+    # equals 7 for another, neither for the third, and one age is NULL.
+    await User.objects.bulk_create(
+        [
+            User(email="a@x.io", name="same", age=5, score=5),
+            User(email="b@x.io", name="seven", age=1, score=7),
+            User(email="c@x.io", name="neither", age=2, score=9),
+            User(email="d@x.io", name="no age", age=None, score=3),
+        ]
+    )
+    matched = User.objects.filter(score__in=[F("age"), 7]).order_by("name")
+    assert await matched.values_list("name", flat=True) == ["same", "seven"]
+    # exclude() is the complement: the NULL age makes F("age") unknown, 3 is not 7
+    left = User.objects.exclude(score__in=[F("age"), 7]).order_by("name")
+    assert await left.values_list("name", flat=True) == ["neither", "no age"]
+    with pytest.raises(ValidationError, match=r"User.score \(in\)"):
+        await User.objects.filter(score__in=[F("name")])
+
+
+async def test_ordering_by_a_json_column_is_refused_before_sql(db: Database) -> None:
+    # Found by the hostile-input fuzzer: PostgreSQL failed with "could not identify an
+    # ordering operator for type json" while SQLite ordered by the text.
+    with pytest.raises(InvalidLookupError, match="Cannot order User by 'data': it is a JSON"):
+        User.objects.order_by("data")
+    with pytest.raises(InvalidLookupError, match="Cannot order Post by 'author__data'"):
+        Post.objects.order_by("-author__data")
+
+
+async def test_aggregates_are_refused_as_filter_values(db: Database) -> None:
+    # Found by the hostile-input fuzzer: filter(author=Count("id")) reached the database
+    # ("misuse of aggregate function count()"); every lookup now refuses it before SQL.
+    for lookups in (
+        {"score": Count("id")},
+        {"score__in": [Count("id"), 1]},
+        {"score__range": (Count("id"), 3)},
+        {"posts": Count("id")},
+        {"posts__views__gt": Count("id")},
+    ):
+        with pytest.raises(ValidationError, match="cannot compare with an aggregate"):
+            await User.objects.filter(**lookups)
+    with pytest.raises(ValidationError, match="cannot set an aggregate"):
+        await User.objects.update(score=Count("id"))
+
+
+async def test_a_field_and_its_pk_alias_with_different_values_are_refused(db: Database) -> None:
+    # Found by the hostile-input fuzzer: get_or_create(id=5000, defaults={"pk": None})
+    # created a row with another id (pk=None won over id=5000).
+    with pytest.raises(ValidationError, match=r"got both id=5000 and pk=None"):
+        await User.objects.get_or_create(id=5000, email="p@x.io", defaults={"pk": None})
+    with pytest.raises(ValidationError, match=r"got both id=1 and pk=2"):
+        await User.objects.create(id=1, pk=2, email="q@x.io")
+    user = await User.objects.create(id=7, pk=7, email="r@x.io")  # the same value is fine
+    assert user.id == 7
+    assert await User.objects.count() == 1

@@ -307,6 +307,12 @@ def _check(model: type[Any], where: str, type_: TypeEngine[Any], value: Any) -> 
 
 def _expression(model: type[Any], where: str, lookup: str, value: Any) -> ColumnElement[Any]:
     if isinstance(value, Resolvable):
+        if value.contains_aggregate:
+            raise ValidationError(
+                f"The {lookup!r} lookup on {where} cannot compare with an aggregate "
+                f"({value!r}): rows are filtered before they are aggregated. Annotate it and "
+                "filter on the annotation: annotate(n=Count(...)).filter(n__gte=...)."
+            )
         return value.resolve(model)
     if _is_queryset(value):
         subquery: ColumnElement[Any] = _subquery_of(value, lookup, where)
@@ -352,16 +358,19 @@ def _many(
             f"not {type(value).__name__}."
         )
     items = []
+    plain = True
     for item in value:
         if item is None:  # as in Django: None in an `in` list matches nothing
             continue
         if isinstance(item, Resolvable) or _is_expression(item):
-            raise ValidationError(
-                f"The 'in' lookup on {where} takes plain values; compare with an expression "
-                "through Q(field=F(...)) | Q(...)."
-            )
-        items.append(_check(model, where, expr.type, item))
-    return items, UNBOUND, True
+            # As in Django, an item may be an expression: id__in=[F("parent_id"), 3].
+            operand = _expression(model, where, "in", item)
+            check_comparable(expr, operand, f"{where} (in)")
+            items.append(operand)
+            plain = False
+        else:
+            items.append(_check(model, where, expr.type, item))
+    return items, UNBOUND, plain
 
 
 def _pair(
