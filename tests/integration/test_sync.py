@@ -18,7 +18,16 @@ from sqlalchemy import String, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orm_kit import ConflictError, Database, Model, ORMKitError, acting_as, on_commit, sync
+from orm_kit import (
+    ConflictError,
+    Database,
+    DatabaseUnavailableError,
+    Model,
+    ORMKitError,
+    acting_as,
+    on_commit,
+    sync,
+)
 from orm_kit.context import current_session
 from orm_kit.mixins import AuditMixin
 from orm_kit.sync import SyncUsageError
@@ -277,4 +286,14 @@ def test_close_disconnects_and_the_next_call_starts_again(
     assert sync.run(SyncTicket.objects.using(again).count()) == 0
 
     with sync.session(again), pytest.raises(SyncUsageError, match="inside"):
+        sync.close()
+
+
+def test_connect_to_an_unreachable_server_raises_the_orm_kit_error() -> None:
+    try:
+        with pytest.raises(DatabaseUnavailableError):
+            sync.connect(
+                "postgresql+asyncpg://nobody@127.0.0.1:1/none", connect_args={"timeout": 5}
+            )
+    finally:
         sync.close()
