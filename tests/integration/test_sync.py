@@ -215,18 +215,24 @@ def test_timeout_cancels_the_call(facade: Database) -> None:
     assert sync.run(SyncTicket.objects.using(facade).count(), timeout=10) == 0
 
 
-def test_timeout_inside_a_block_rolls_the_block_back(facade: Database) -> None:
-    async def write_then_hang() -> None:
+def test_timeout_inside_a_block_rolls_it_back_and_releases_its_locks(facade: Database) -> None:
+    tickets = SyncTicket.objects.using(facade)
+    sync.run(tickets.create(title="locked"))
+
+    async def lock_write_and_hang() -> None:
+        await SyncTicket.objects.select_for_update().get(title="locked")
         await SyncTicket.objects.create(title="never")
         await asyncio.sleep(10)
 
     with pytest.raises(SyncUsageError, match="rolled back"), sync.session(facade):
         with pytest.raises(TimeoutError):
-            sync.run(write_then_hang(), timeout=0.2)
+            sync.run(lock_write_and_hang(), timeout=0.2)
         assert checked_out(facade) == 0  # cleaned up before TimeoutError was raised
         with pytest.raises(SyncUsageError, match="cancelled"):
             sync.run(SyncTicket.objects.count())
-    assert sync.run(committed_titles(facade)) == []
+    assert sync.run(committed_titles(facade)) == ["locked"]
+    # No lock left behind: the row (PostgreSQL) and the write lock (SQLite) are free.
+    assert sync.run(tickets.filter(title="locked").update(title="free"), timeout=5) == 1
     assert checked_out(facade) == 0
 
 
@@ -252,6 +258,7 @@ def test_keyboard_interrupt_rolls_back_and_cleans_up(facade: Database) -> None:
     timer.join()
     assert checked_out(facade) == 0
     assert sync.run(committed_titles(facade)) == []  # the facade still works
+    sync.run(SyncTicket.objects.using(facade).create(title="after"), timeout=5)  # no lock held
 
 
 def test_another_thread_does_not_share_the_block(facade: Database) -> None:
