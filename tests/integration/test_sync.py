@@ -276,6 +276,32 @@ def test_another_thread_does_not_share_the_block(facade: Database) -> None:
     assert seen == [None, 0]  # no ambient session there; the write was not yet visible
 
 
+def test_threads_have_blocks_of_their_own(facade: Database) -> None:
+    both_open = threading.Barrier(2, timeout=10)
+    sessions: dict[str, AsyncSession] = {}
+    errors: list[BaseException] = []
+
+    def worker(title: str) -> None:
+        try:
+            with sync.session(facade) as session:
+                both_open.wait()  # two blocks, two tasks, open at the same time
+                sessions[title] = session
+                assert sync.run(ambient()) is session
+                sync.run(SyncTicket.objects.create(title=title))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(title,)) for title in ("t1", "t2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert errors == []
+    assert sessions["t1"] is not sessions["t2"]
+    assert sync.run(committed_titles(facade)) == ["t1", "t2"]
+    assert checked_out(facade) == 0
+
+
 async def test_works_inside_a_running_event_loop(facade: Database) -> None:
     # As in a Jupyter cell: a loop is running in this thread (asyncio.run would refuse).
     asyncio.get_running_loop()
