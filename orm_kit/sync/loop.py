@@ -166,8 +166,9 @@ def await_outcome(
                 "session rolled back."
             )
     except BaseException:
-        abort()
-        _wait(cleaned_up, None, thread)
+        if thread.is_alive():  # else there is nothing left to cancel or wait for
+            abort()
+            _wait(cleaned_up, None, thread)
         raise
     return _outcome(done)
 
