@@ -209,6 +209,29 @@ def test_called_from_the_facades_own_thread_is_refused(facade: Database) -> None
     assert sync.run(SyncTicket.objects.using(facade).count()) == 0  # the facade goes on
 
 
+def test_an_on_commit_callback_calling_the_facade_is_refused(facade: Database) -> None:
+    async def register() -> None:
+        on_commit(lambda: sync.run(SyncTicket.objects.count()))  # runs on the loop thread
+
+    with pytest.raises(SyncUsageError, match="own event-loop thread"), sync.session(facade):
+        sync.run(SyncTicket.objects.create(title="a"))
+        sync.run(register())
+    assert sync.run(committed_titles(facade)) == ["a"]  # the callback ran after the commit
+    assert checked_out(facade) == 0
+
+
+def test_system_exit_in_a_coroutine_reaches_the_caller(facade: Database) -> None:
+    async def leave() -> None:
+        raise SystemExit(3)
+
+    with pytest.raises(SystemExit) as caught:
+        sync.run(leave())
+    assert caught.value.code == 3
+    with pytest.raises(SystemExit), sync.session(facade):
+        sync.run(leave())
+    assert sync.run(SyncTicket.objects.using(facade).count()) == 0  # the loop lives on
+
+
 def test_timeout_cancels_the_call(facade: Database) -> None:
     with pytest.raises(TimeoutError):
         sync.run(asyncio.sleep(10), timeout=0.1)
