@@ -11,7 +11,8 @@
      ├── ReadOnlyError                 a write to a read-only model
      ├── ValidationError               bad values or names handed to a model or manager
      ├── DatabaseUnavailableError      cannot connect, pool timeout
-     └── DatabaseError                 anything else the driver raised
+     ├── DatabaseError                 anything else the driver raised
+     └── SyncUsageError                orm_kit.sync used where it cannot work
 
 The original exception is always kept on ``__cause__``.
 """
@@ -40,6 +41,7 @@ __all__ = [
     "ORMKitError",
     "ReadOnlyError",
     "RelationNotLoadedError",
+    "SyncUsageError",
     "ValidationError",
     "translate_error",
     "translated",
@@ -95,6 +97,16 @@ class DatabaseUnavailableError(ORMKitError):
 
 class DatabaseError(ORMKitError):
     """Any other error reported by the database driver."""
+
+
+class SyncUsageError(ORMKitError):
+    """The blocking facade (``orm_kit.sync``) was used where it cannot work.
+
+    Raised when it is called from its own event-loop thread (code already running under
+    ``orm_kit.sync``, which would wait for itself forever), inside a ``sync.session()``
+    block whose unit of work was cancelled by a timeout or an interrupt, or when its loop
+    stopped while a call was waiting.
+    """
 
 
 # --- translation ------------------------------------------------------------------------

@@ -178,6 +178,10 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "deleted rows: 1",
         "books left:   0",
     ],
+    "notebook": [
+        "readings:  2",
+        "average:   {'avg': 21.0}",
+    ],
     "pagination": [
         "offset: page 2 of 3, 5 per page, 15 in all, has_next=True",
         "        items ['event 09', 'event 11', 'event 12', 'event 14', 'event 15']",
@@ -302,6 +306,15 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "paying():             ['Ann Lee', 'Cleo', 'Eve']",
         "deactivate():         True",
         "active members:       2",
+    ],
+    "scripts": [
+        "items:        [('P1', 10), ('P2', 3)]",
+        "count:        1",
+        "committed:    [('P1', 6), ('P2', 3), ('P3', 7)]",
+        "rolled back:  paper quantity=3",
+        "savepoint:    unique on uq_stock_item_code; the ruler is kept",
+        "codes:        ['P1', 'P2', 'P3', 'P4']",
+        "not found:    DoesNotExist",
     ],
     "sessions": [
         "autocommit:      ann detached=True, balance=100",
