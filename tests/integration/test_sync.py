@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import signal
 import threading
 from collections.abc import Iterator
 
@@ -274,11 +275,17 @@ def test_keyboard_interrupt_rolls_back_and_cleans_up(facade: Database) -> None:
         await SyncTicket.objects.create(title="never")
         await asyncio.sleep(10)
 
+    # Python's own SIGINT handler: a process started in the background by a shell (as CI
+    # may run the suite) inherits SIGINT ignored, and interrupt_main() then does nothing.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)
-    with pytest.raises(KeyboardInterrupt), sync.session(facade):
-        timer.start()
-        sync.run(write_then_hang())
-    timer.join()
+    try:
+        with pytest.raises(KeyboardInterrupt), sync.session(facade):
+            timer.start()
+            sync.run(write_then_hang())
+    finally:
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
     assert checked_out(facade) == 0
     assert sync.run(committed_titles(facade)) == []  # the facade still works
     sync.run(SyncTicket.objects.using(facade).create(title="after"), timeout=5)  # no lock held
