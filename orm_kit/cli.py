@@ -70,8 +70,9 @@ async def _init(args: argparse.Namespace) -> int:
 
 
 async def _makemigrations(args: argparse.Namespace) -> int:
+    # --empty: a script to write by hand, like Django's; no comparison, no database.
     info = await create_migration(
-        args.message, empty=args.empty, models=args.models, **_kwargs(args)
+        args.message, autogenerate=not args.empty, models=args.models, **_kwargs(args)
     )
     if info is None:
         print("No changes detected.")
@@ -200,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add("makemigrations", _makemigrations, "Write a migration for the models' changes.")
     sub.add_argument("-m", "--message", required=True, help="what the migration does")
     sub.add_argument(
-        "--empty", action="store_true", help="write it even when nothing changed (to hand-edit)"
+        "--empty",
+        action="store_true",
+        help="write an empty migration to fill in by hand (no database needed)",
     )
     sub = add("migrate", _migrate, "Apply migrations up to REVISION (default: head).")
     sub.add_argument("revision", nargs="?", default="head", metavar="REVISION")
@@ -232,13 +235,11 @@ class _AlembicProgress(logging.Filter):
         return record.getMessage().startswith("Running ")
 
 
-def _show_progress() -> None:
+def _progress_handler() -> logging.Handler:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     handler.addFilter(_AlembicProgress())
-    logger = logging.getLogger("alembic.runtime.migration")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    return handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -248,7 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not hasattr(args, name):
             setattr(args, name, None)
     show_traceback = getattr(args, "traceback", False)
-    _show_progress()
+    logger = logging.getLogger("alembic.runtime.migration")
+    handler = _progress_handler()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
         code: int = asyncio.run(args.handler(args))
     except (ORMKitError, ValueError, OSError) as exc:
@@ -269,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        logger.removeHandler(handler)
     return code
 
 

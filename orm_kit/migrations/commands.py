@@ -137,7 +137,13 @@ def _alembic_error(exc: Exception, project: ProjectConfig) -> MigrationError:
 @asynccontextmanager
 async def _connected(project: ProjectConfig) -> AsyncIterator[Database]:
     db = Database(project.url)
-    shown = make_url(project.url).render_as_string(hide_password=True)
+    url = make_url(project.url)
+    shown = url.render_as_string(hide_password=True)
+    folder = Path(url.database).parent if url.database and url.database != ":memory:" else None
+    if db.dialect == "sqlite" and folder is not None and not folder.is_dir():
+        # NOTE(sqlite): checked first; aiosqlite's failed connect can also print a thread
+        # traceback at exit, which would break the one-line error.
+        raise MigrationError(f"Cannot reach the database at {shown} (no folder {folder}).")
     try:
         await db.connect()
     except (DatabaseUnavailableError, DatabaseError) as exc:

@@ -7,13 +7,7 @@ a column under a named constraint altered (SQLite batch mode); the async functio
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.integration.migration_project import Project, upgrade_operations
 
@@ -37,33 +31,6 @@ AUTHOR_CHANGED = AUTHOR.replace("String(50))\n    city", "String(200))\n    city
     "city: Mapped[str | None] = mapped_column(String(50), index=True)\n"
     "    nickname: Mapped[str | None] = mapped_column(String(30))",
 )
-
-
-@pytest.fixture
-async def project(backend: str, backend_url: str, tmp_path: Path) -> AsyncIterator[Project]:
-    """A project folder with ``[tool.orm_kit]`` and a clean database of its own."""
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "pyproject.toml").write_text(
-        '[project]\nname = "demo"\nversion = "0"\n\n[tool.orm_kit]\nmodels = "app.models"\n'
-    )
-    (root / "app").mkdir()
-    (root / "app" / "__init__.py").write_text("")
-    url = make_url(backend_url)
-    if url.get_backend_name() == "sqlite":
-        yield Project(root, f"sqlite+aiosqlite:///{tmp_path / 'project.db'}")
-        return
-    name = f"{url.database or 'postgres'}_migrations"
-    server = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with server.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield Project(root, url.set(database=name).render_as_string(hide_password=False))
-        async with server.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await server.dispose()
 
 
 async def test_init_makemigrations_migrate_change_check_downgrade(project: Project) -> None:
@@ -183,8 +150,7 @@ async def test_every_mixin_and_type_migrates_with_no_hand_edit(project: Project)
         import asyncio
         from datetime import UTC, date
         from decimal import Decimal
-        from sqlalchemy import text
-        from orm_kit import Database
+                from orm_kit import Database
         from app.models import Account, Ledger, Note
 
         async def main():
