@@ -134,7 +134,9 @@ async def _check(args: argparse.Namespace) -> int:
     else:
         print("Migrations: all applied.")
     if result.differences:
-        print("Models: differ from the database (run `orm-kit makemigrations`):")
+        # With migrations pending the difference is most likely what they will apply.
+        advice = "migrate, then check again" if result.pending else "run `orm-kit makemigrations`"
+        print(f"Models: differ from the database ({advice}):")
         for line in result.differences:
             print(f"  {line}")
     else:

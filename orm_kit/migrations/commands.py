@@ -179,10 +179,15 @@ async def _on_connection(
 
 
 async def _run_command(
-    project: ProjectConfig, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    project: ProjectConfig,
+    fn: Callable[..., Any],
+    *args: Any,
+    compare: bool = False,
+    **kwargs: Any,
 ) -> Any:
     project.require_migrations_dir()
-    project.import_models()
+    if compare:  # only autogenerate needs the models; the scripts stand on their own
+        project.import_models()
     config = _alembic_config(project)
     extra = kwargs.pop("attributes", {})
     config.attributes.update(extra)
@@ -257,6 +262,7 @@ async def create_migration(
             command.revision,
             message=message,
             autogenerate=True,
+            compare=True,
             attributes={SKIP_EMPTY_KEY: not empty},
         )
     if isinstance(script, list):  # one per branch head, none when nothing changed
@@ -420,7 +426,6 @@ async def migration_sql(
     """
     project = _project(migrations_dir, url, None)
     project.require_migrations_dir()
-    project.import_models()
     output = io.StringIO()
     config = _alembic_config(project, output=output)
     if downgrade and ":" not in revisions:
