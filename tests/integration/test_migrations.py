@@ -150,7 +150,8 @@ async def test_every_mixin_and_type_migrates_with_no_hand_edit(project: Project)
         import asyncio
         from datetime import UTC, date
         from decimal import Decimal
-                from orm_kit import Database
+        from sqlalchemy import text
+        from orm_kit import Database
         from app.models import Account, Ledger, Note
 
         async def main():
