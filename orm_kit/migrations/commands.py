@@ -36,6 +36,7 @@ from orm_kit.migrations.environment import (
     MODELS_IMPORTED_KEY,
     SKIP_EMPTY_KEY,
     describe,
+    enable_dialect_support,
     foreign_keys_off,
     migration_options,
 )
@@ -392,6 +393,7 @@ async def check_migrations(
     project.import_models()
 
     def work(connection: Connection) -> tuple[tuple[str, ...], list[str]]:
+        enable_dialect_support(connection.dialect.name)
         options = migration_options(connection.dialect.name)
         options.pop("process_revision_directives")
         context = MigrationContext.configure(connection, opts=options)

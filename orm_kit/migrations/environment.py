@@ -10,6 +10,8 @@ target, and a render hook that imports the modules of column types Alembic does 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -23,7 +25,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 from orm_kit.database import Database
-from orm_kit.migrations.config import load_project_config
+from orm_kit.migrations.config import MigrationError, load_project_config
 from orm_kit.model import Model
 from orm_kit.settings import DatabaseSettings
 
@@ -39,6 +41,10 @@ CONNECTION_KEY = "connection"
 MODELS_IMPORTED_KEY = "orm_kit.models_imported"
 SKIP_EMPTY_KEY = "orm_kit.skip_empty"
 FOREIGN_KEYS_OFF = "PRAGMA foreign_keys=OFF"
+
+# alembic-postgresql-enum warns on every other dialect once imported (a process may use
+# several); with no handler, Python's last-resort handler would print it on stderr.
+logging.getLogger("alembic.alembic_postgresql_enum").addHandler(logging.NullHandler())
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
@@ -90,7 +96,30 @@ def migration_options(dialect: str, metadata: MetaData | None = None) -> dict[st
     }
 
 
+def enable_dialect_support(dialect: str) -> None:
+    """Load what migrations on ``dialect`` need beyond Alembic.
+
+    NOTE(postgresql): enum types. Alembic creates an enum with its first table but never
+    adds a value to it or drops it; alembic-postgresql-enum (in the ``postgres`` extra)
+    teaches autogenerate to write ``op.sync_enum_values`` / ``create`` / ``drop`` and
+    registers those operations, which the scripts it wrote need to run.
+
+    Raises:
+        MigrationError: The package is not installed.
+    """
+    if dialect != "postgresql":
+        return
+    try:
+        importlib.import_module("alembic_postgresql_enum")
+    except ImportError as exc:
+        raise MigrationError(
+            "PostgreSQL migrations need alembic-postgresql-enum (for enum types): "
+            "pip install 'orm_kit[postgres]'."
+        ) from exc
+
+
 def _run_on(context: EnvironmentContext, connection: Connection, options: dict[str, Any]) -> None:
+    enable_dialect_support(connection.dialect.name)
     context.configure(
         connection=connection, **migration_options(connection.dialect.name), **options
     )
@@ -152,6 +181,7 @@ def run_environment(context: ModuleType | EnvironmentContext, **options: Any) ->
     if context.is_offline_mode():
         url = config.get_main_option("sqlalchemy.url")
         dialect = (url or "").split("+", 1)[0].split(":", 1)[0]
+        enable_dialect_support(dialect)
         context.configure(
             url=url,
             literal_binds=True,
@@ -184,6 +214,11 @@ def describe(diffs: Iterable[Any]) -> list[str]:
 
 
 def _name_of(kind: str, rest: list[Any]) -> str:
+    if kind in ("create_enum", "drop_enum"):  # alembic-postgresql-enum: (name, schema, values)
+        return f"{rest[0]} {list(rest[2])}"
+    if kind in ("add_enum_value", "change_enum_variants"):  # (old, new, affected columns)
+        columns = ", ".join(f"{c.table_name}.{c.column_name}" for c in rest[2])
+        return f"{columns} {list(rest[0])} -> {list(rest[1])}"
     if kind.startswith("modify_"):
         _schema, table, column, *_ = rest
         return f"{table}.{column}"

@@ -12,7 +12,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 TIMEOUT = 120
@@ -113,6 +113,22 @@ class Project:
         finally:
             await engine.dispose()
         return {column["name"]: str(column["type"]) for column in found}
+
+    async def enum_labels(self, name: str) -> list[str]:
+        """The labels of PostgreSQL enum type ``name``, in order (empty: no such type)."""
+        engine = create_async_engine(self.url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text(
+                        "SELECT e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid "
+                        "WHERE t.typname = :name ORDER BY e.enumsortorder"
+                    ),
+                    {"name": name},
+                )
+                return list(rows.scalars())
+        finally:
+            await engine.dispose()
 
 
 def _mtime(path: Path) -> float:

@@ -7,6 +7,7 @@ a column under a named constraint altered (SQLite batch mode); the async functio
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy.engine import make_url
 
 from tests.integration.migration_project import Project, upgrade_operations
@@ -296,3 +297,77 @@ async def test_sql_needs_no_database(project: Project) -> None:
     downgrade = project.run("--url", shown, "sql", "--downgrade", "head:base")
     assert downgrade.code == 0, downgrade.err
     assert "DROP TABLE author" in downgrade.out
+
+
+ENUM_MODELS = """
+import enum
+
+
+class Status(enum.Enum):
+    draft = "draft"
+    live = "live"
+
+
+class Page(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[Status] = mapped_column(default=Status.draft)
+"""
+ENUM_EXTENDED = ENUM_MODELS.replace('live = "live"', 'live = "live"\n    archived = "archived"')
+USE_ARCHIVED = """
+import asyncio
+from orm_kit import Database
+from app.models import Page, Status
+
+async def main():
+    async with Database():
+        await Page.objects.create(status=Status.archived)
+        print([page.status.name for page in await Page.objects.all()])
+        # A downgrade cannot take a value away from an enum type while rows hold it.
+        await Page.objects.filter(status=Status.archived).delete()
+
+asyncio.run(main())
+"""
+
+
+async def test_a_new_enum_value_is_migrated(project: Project) -> None:
+    project.models(ENUM_MODELS)
+    project.ok("init")
+    project.ok("makemigrations", "-m", "pages")
+    project.ok("migrate")
+    project.models(ENUM_EXTENDED)
+    assert "Models: differ from the database" in project.run("check").out
+    out = project.ok("makemigrations", "-m", "archived pages")
+    assert out.startswith("Created ")
+    project.ok("migrate")
+    used = project.python(USE_ARCHIVED)
+    assert used.code == 0, used.err
+    assert used.out.splitlines() == ["['archived']"]
+    assert "Models: in sync with the database." in project.ok("check")
+    project.ok("downgrade", "base")
+    assert await project.tables() <= {"alembic_version"}
+
+
+@pytest.mark.requires("native_enums")
+async def test_enum_types_are_created_extended_and_dropped(project: Project) -> None:
+    project.models(ENUM_MODELS)
+    project.ok("init")
+    project.ok("makemigrations", "-m", "pages")
+    [first] = project.versions()
+    assert "create_table" in upgrade_operations(first)
+    assert "sa.Enum('draft', 'live', name='status').create(op.get_bind())" in first.read_text()
+    project.ok("migrate")
+    assert await project.enum_labels("status") == ["draft", "live"]
+    project.models(ENUM_EXTENDED)
+    check = project.run("check")
+    assert "  add_enum_value: page.status ['draft', 'live'] -> ['draft', 'live', 'archived']" in (
+        check.out.splitlines()
+    )
+    project.ok("makemigrations", "-m", "archived pages")
+    [second] = [path for path in project.versions() if path != first]
+    assert upgrade_operations(second) == ["add_enum_value"]
+    project.ok("migrate")
+    assert await project.enum_labels("status") == ["draft", "live", "archived"]
+    project.ok("downgrade", "-1")
+    assert await project.enum_labels("status") == ["draft", "live"]
+    project.ok("downgrade", "base")
+    assert await project.enum_labels("status") == []
