@@ -1,4 +1,4 @@
-"""The ``orm-kit`` console script: migrations and checks from the command line.
+"""The ``orm-kit`` console script: migrations, checks and data fixtures.
 
 Settings come from ``[tool.orm_kit]`` in the nearest pyproject.toml, then flags
 (``--models``, ``--migrations``, ``--url``) and ``DATABASE_URL``. Exit codes: 0 done,
@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from orm_kit.exceptions import ORMKitError
+from orm_kit.fixtures import dump_data, load_data, resolve_models
 from orm_kit.migrations import (
     MigrationInfo,
     check_migrations,
@@ -28,6 +29,7 @@ from orm_kit.migrations import (
     rollback_migration,
     run_migrations,
 )
+from orm_kit.migrations.commands import project_database
 from orm_kit.migrations.config import DEFAULT_MIGRATIONS
 
 __all__ = ["main"]
@@ -149,6 +151,37 @@ async def _sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(label: str, rows: int) -> None:
+    print(f"\r{label}: {rows} rows", end="", file=sys.stderr, flush=True)
+
+
+async def _dumpdata(args: argparse.Namespace) -> int:
+    project = load_project_config(models=args.models, migrations_dir=args.migrations, url=args.url)
+    project.import_models()
+    models = resolve_models(args.model)
+    # A progress line on a terminal only; stdout may be the fixture itself.
+    progress = _progress if sys.stderr.isatty() else None
+    async with project_database(project) as db:
+        if args.output is None:
+            await dump_data(db, sys.stdout, models, indent=args.indent, progress=progress)
+        else:
+            with open(args.output, "w", encoding="utf-8") as out:  # noqa: ASYNC230 - local file
+                rows = await dump_data(db, out, models, indent=args.indent, progress=progress)
+            if progress is not None:
+                print(file=sys.stderr)
+            print(f"Dumped {rows} rows of {len(models)} models to {args.output}.")
+    return 0
+
+
+async def _loaddata(args: argparse.Namespace) -> int:
+    project = load_project_config(models=args.models, migrations_dir=args.migrations, url=args.url)
+    project.import_models()
+    async with project_database(project) as db:
+        rows = await load_data(db, args.files)
+    print(f"Loaded {rows} rows from {len(args.files)} file(s).")
+    return 0
+
+
 def _common() -> argparse.ArgumentParser:
     # The shared options, accepted before or after the command (SUPPRESS: a default here
     # would overwrite the value given before the command).
@@ -227,6 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--downgrade", action="store_true", help="the downgrade SQL (RANGE like head:base)"
     )
+    sub = add("dumpdata", _dumpdata, "Write the rows of MODELs (default: all) as a JSON fixture.")
+    sub.add_argument(
+        "model", nargs="*", metavar="MODEL", help="app.models.Author, Author or a table name"
+    )
+    sub.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    sub.add_argument("--indent", type=int, metavar="N", help="indent each record by N spaces")
+    sub = add("loaddata", _loaddata, "Load JSON fixtures, all in one transaction.")
+    sub.add_argument("files", nargs="+", metavar="FILE")
     return parser
 
 

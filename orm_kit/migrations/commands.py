@@ -50,6 +50,7 @@ __all__ = [
     "get_migration_history",
     "init_migrations",
     "migration_sql",
+    "project_database",
     "rollback_migration",
     "run_migrations",
 ]
@@ -136,7 +137,12 @@ def _alembic_error(exc: Exception, project: ProjectConfig) -> MigrationError:
 
 
 @asynccontextmanager
-async def _connected(project: ProjectConfig) -> AsyncIterator[Database]:
+async def project_database(project: ProjectConfig) -> AsyncIterator[Database]:
+    """The project's database, connected for the block (then disconnected).
+
+    Raises:
+        MigrationError: It cannot be reached (one line, the URL's password hidden).
+    """
     db = Database(project.url)
     url = make_url(project.url)
     shown = url.render_as_string(hide_password=True)
@@ -160,7 +166,7 @@ async def _on_connection(
     project: ProjectConfig, work: Callable[[Connection], ResultT], *, commit: bool = False
 ) -> ResultT:
     """Run ``work`` on a sync connection of a fresh engine for the project's database."""
-    async with _connected(project) as db, db.engine.connect() as conn:
+    async with project_database(project) as db, db.engine.connect() as conn:
         if db.dialect == "sqlite":
             await conn.run_sync(foreign_keys_off)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,7 +28,8 @@ async def project(backend: str, backend_url: str, tmp_path: Path) -> AsyncIterat
     if url.get_backend_name() == "sqlite":
         yield Project(root, f"sqlite+aiosqlite:///{tmp_path / 'project.db'}")
         return
-    name = f"{url.database or 'postgres'}_migrations"
+    # Per process: two runs of the suite on one server must not drop each other's database.
+    name = f"{url.database or 'postgres'}_migrations_{os.getpid()}"
     server = create_async_engine(url, isolation_level="AUTOCOMMIT")
     try:
         async with server.connect() as conn:

@@ -23,6 +23,8 @@ COMMANDS = [
     "showmigrations",
     "check",
     "sql",
+    "dumpdata",
+    "loaddata",
 ]
 
 
