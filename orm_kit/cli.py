@@ -31,6 +31,7 @@ from orm_kit.migrations import (
 )
 from orm_kit.migrations.commands import project_database
 from orm_kit.migrations.config import DEFAULT_MIGRATIONS
+from orm_kit.shell import run_shell
 
 __all__ = ["main"]
 
@@ -173,6 +174,12 @@ async def _dumpdata(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _shell(args: argparse.Namespace) -> int:
+    project = load_project_config(models=args.models, migrations_dir=args.migrations, url=args.url)
+    # The console runs its own event loop in a thread; this one only waits for it.
+    return await asyncio.to_thread(run_shell, project)
+
+
 async def _loaddata(args: argparse.Namespace) -> int:
     project = load_project_config(models=args.models, migrations_dir=args.migrations, url=args.url)
     project.import_models()
@@ -268,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--indent", type=int, metavar="N", help="indent each record by N spaces")
     sub = add("loaddata", _loaddata, "Load JSON fixtures, all in one transaction.")
     sub.add_argument("files", nargs="+", metavar="FILE")
+    add("shell", _shell, "Start a Python console: top-level await, models imported, db connected.")
     return parser
 
 

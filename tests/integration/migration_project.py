@@ -59,13 +59,14 @@ class Project:
         env["DATABASE_URL"] = self.url
         return env
 
-    def run(self, *args: str, url: bool = True) -> Run:
+    def run(self, *args: str, url: bool = True, stdin: str | None = None) -> Run:
         """``orm-kit ARGS`` in the project folder (``DATABASE_URL`` set unless not ``url``)."""
         env = self.env() if url else {k: v for k, v in self.env().items() if k != "DATABASE_URL"}
         done = subprocess.run(
             [sys.executable, "-m", "orm_kit.cli", *args],
             cwd=self.root,
             env=env,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=TIMEOUT,

@@ -25,6 +25,7 @@ COMMANDS = [
     "sql",
     "dumpdata",
     "loaddata",
+    "shell",
 ]
 
 
