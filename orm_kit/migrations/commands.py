@@ -169,6 +169,9 @@ async def _on_connection(
     async with project_database(project) as db, db.engine.connect() as conn:
         if db.dialect == "sqlite":
             await conn.run_sync(foreign_keys_off)
+        # One transaction for the whole command, begun here: Alembic then leaves commit to
+        # us, so the checks below still run before it.
+        await conn.begin()
         try:
             result = await conn.run_sync(work)
         except (CommandError, ResolutionError) as exc:
@@ -180,9 +183,24 @@ async def _on_connection(
                 f"The migration failed and was rolled back: {type(exc).__name__}: "
                 f"{first[0] if first else ''}"
             ) from exc
+        if commit and db.dialect == "sqlite":
+            await conn.run_sync(_check_foreign_keys)
         if commit:
             await conn.commit()
         return result
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    # NOTE(sqlite): enforcement was off while batch mode rebuilt tables, so a constraint a
+    # migration added was never checked against the rows already there. PostgreSQL checks
+    # it in ALTER TABLE; here the whole migration is refused before commit, the same way.
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        tables = ", ".join(sorted({f"{row[0]} -> {row[2]}" for row in broken}))
+        raise MigrationError(
+            f"The migration failed and was rolled back: {len(broken)} row(s) would have "
+            f"foreign keys pointing nowhere ({tables}); fix the data in the migration first."
+        )
 
 
 async def _run_command(

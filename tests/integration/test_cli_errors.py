@@ -100,3 +100,50 @@ async def test_a_failing_migration_is_rolled_back(project: Project) -> None:
     # Transactional DDL on both backends: neither migration is applied, no column added.
     assert project.run("current").out == ""
     assert await project.tables() <= {"alembic_version"}
+
+
+UNLINKED = """
+class Owner(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class Pet(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int]
+"""
+
+
+async def test_a_new_foreign_key_over_dangling_rows_is_refused(project: Project) -> None:
+    # NOTE(sqlite): batch mode rebuilds the table with enforcement off; the rows are
+    # checked before commit, so SQLite refuses the migration as PostgreSQL's ALTER does.
+    project.models(UNLINKED)
+    project.ok("init")
+    project.ok("makemigrations", "-m", "pets")
+    project.ok("migrate")
+    seeded = project.python(
+        """
+        import asyncio
+        from orm_kit import Database
+        from app.models import Pet
+
+        async def main():
+            async with Database():
+                await Pet.objects.create(owner_id=42)
+
+        asyncio.run(main())
+        """
+    )
+    assert seeded.code == 0, seeded.err
+    project.models(
+        UNLINKED.replace(
+            "owner_id: Mapped[int]", 'owner_id: Mapped[int] = mapped_column(ForeignKey("owner.id"))'
+        )
+    )
+    project.ok("makemigrations", "-m", "pets have owners")
+    before = project.ok("current")
+    result = project.run("migrate")
+    assert result.code == 1
+    assert one_line(result.err).startswith(
+        "orm-kit: error: The migration failed and was rolled back: "
+    )
+    assert project.ok("current") == before
