@@ -21,6 +21,8 @@ CAPABILITIES: dict[str, str] = {
     "copy_bulk_insert": "bulk_create sends large batches with COPY rather than INSERT",
     "database_collation": "text compares and sorts by the database's collation, which may "
     "not be code-point order",
+    "native_enums": "an Enum column is a database enum type (CREATE TYPE), which migrations "
+    "create, extend and drop (SQLite stores a VARCHAR)",
     "nulls_first": "NULLs sort first ascending and last descending (Django follows the backend)",
     "pragmas": "connection PRAGMAs (foreign_keys, journal_mode) and in-memory databases",
     "sequences": "generated keys come from a sequence that setval() can move",
@@ -35,7 +37,7 @@ SUPPORTS: dict[str, frozenset[str]] = {
     "sqlite": frozenset({"nulls_first", "pragmas", "unicode_lower"}),
     "postgresql": frozenset(
         {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
-        | {"sequences", "sleep"}
+        | {"native_enums", "sequences", "sleep"}
     ),
 }
 """The capabilities of each backend."""

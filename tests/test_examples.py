@@ -157,6 +157,14 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "unique:        conflict on uq_memo_subject",
         "reused:        new id True, 2 rows",
     ],
+    "migrations": [
+        "created:   'add releases' (head: True)",
+        "unchanged: None",
+        "current:   True",
+        "history:   [X] add releases",
+        "check:     pending=0 differences=[]",
+        "rolled back to base: True",
+    ],
     "models": [
         "Author        -> table 'author'",
         "Book          -> table 'book'",

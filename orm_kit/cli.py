@@ -1,0 +1,333 @@
+"""The ``orm-kit`` console script: migrations, checks and data fixtures.
+
+Settings come from ``[tool.orm_kit]`` in the nearest pyproject.toml, then flags
+(``--models``, ``--migrations``, ``--url``) and ``DATABASE_URL``. Exit codes: 0 done,
+1 an error (one line on stderr; ``--traceback`` shows the rest), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from orm_kit.exceptions import ORMKitError
+from orm_kit.fixtures import dump_data, load_data, resolve_models
+from orm_kit.migrations import (
+    MigrationInfo,
+    check_migrations,
+    create_migration,
+    current_revision,
+    get_migration_history,
+    init_migrations,
+    load_project_config,
+    migration_sql,
+    rollback_migration,
+    run_migrations,
+)
+from orm_kit.migrations.commands import project_database
+from orm_kit.migrations.config import DEFAULT_MIGRATIONS
+from orm_kit.shell import run_shell
+
+__all__ = ["main"]
+
+PROG = "orm-kit"
+Handler = Callable[[argparse.Namespace], Awaitable[int]]
+
+
+def _kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"migrations_dir": args.migrations, "url": args.url}
+
+
+def _label(info: MigrationInfo) -> str:
+    head = " (head)" if info.is_head else ""
+    return f"{info.revision}  {info.message}{head}"
+
+
+async def _init(args: argparse.Namespace) -> int:
+    folder = init_migrations(args.migrations, models=args.models)
+    print(f"Created {folder} (env.py, script.py.mako, versions/).")
+    project = load_project_config(models=args.models, migrations_dir=args.migrations)
+    pyproject = project.pyproject or project.root / "pyproject.toml"
+    existing = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
+    if "[tool.orm_kit]" not in existing:
+        try:
+            relative = folder.relative_to(project.root).as_posix()
+        except ValueError:
+            relative = str(folder)
+        models = ", ".join(project.models)
+        models_line = f'models = "{models}"' if models else '# models = "app.models"'
+        section = f'\n[tool.orm_kit]\n{models_line}\nmigrations = "{relative}"\n'
+        pyproject.write_text(existing + section if existing else section.lstrip(), "utf-8")
+        print(f"Added [tool.orm_kit] to {pyproject}.")
+    if not project.models:
+        print(
+            'Next: set models = "app.models" under [tool.orm_kit], then run '
+            "`orm-kit makemigrations -m 'initial'`."
+        )
+    return 0
+
+
+async def _makemigrations(args: argparse.Namespace) -> int:
+    # --empty: a script to write by hand, like Django's; no comparison, no database.
+    info = await create_migration(
+        args.message, autogenerate=not args.empty, models=args.models, **_kwargs(args)
+    )
+    if info is None:
+        print("No changes detected.")
+        return 0
+    print(f"Created {info.path} ({info.revision}: {info.message}).")
+    return 0
+
+
+async def _migrate(args: argparse.Namespace) -> int:
+    await run_migrations(args.revision, **_kwargs(args))
+    print(f"Database at {_current_text(await current_revision(**_kwargs(args)))}.")
+    return 0
+
+
+async def _downgrade(args: argparse.Namespace) -> int:
+    await rollback_migration(args.revision, **_kwargs(args))
+    print(f"Database at {_current_text(await current_revision(**_kwargs(args)))}.")
+    return 0
+
+
+def _current_text(revisions: tuple[str, ...]) -> str:
+    return ", ".join(revisions) if revisions else "base (no migration applied)"
+
+
+async def _history(args: argparse.Namespace) -> int:
+    history = await get_migration_history(args.migrations, url=args.url, with_status=False)
+    if not history:
+        print("No migrations yet: run `orm-kit makemigrations -m MESSAGE`.")
+    for info in history:
+        print(_label(info))
+    return 0
+
+
+async def _current(args: argparse.Namespace) -> int:
+    revisions = await current_revision(**_kwargs(args))
+    if not revisions:
+        print("No migration has been applied (the database is at base).", file=sys.stderr)
+    for revision in revisions:
+        print(revision)
+    return 0
+
+
+async def _showmigrations(args: argparse.Namespace) -> int:
+    history = await get_migration_history(args.migrations, url=args.url)
+    if not history:
+        print("No migrations yet: run `orm-kit makemigrations -m MESSAGE`.")
+    for info in history:
+        print(f"[{'X' if info.applied else ' '}] {_label(info)}")
+    return 0
+
+
+async def _check(args: argparse.Namespace) -> int:
+    result = await check_migrations(models=args.models, **_kwargs(args))
+    print("Database: reachable.")
+    if result.pending:
+        print(f"Migrations: {len(result.pending)} not applied (run `orm-kit migrate`):")
+        for info in result.pending:
+            print(f"  [ ] {_label(info)}")
+    else:
+        print("Migrations: all applied.")
+    if result.differences:
+        # With migrations pending the difference is most likely what they will apply.
+        advice = "migrate, then check again" if result.pending else "run `orm-kit makemigrations`"
+        print(f"Models: differ from the database ({advice}):")
+        for line in result.differences:
+            print(f"  {line}")
+    else:
+        print("Models: in sync with the database.")
+    return 0 if result.ok else 1
+
+
+async def _sql(args: argparse.Namespace) -> int:
+    sys.stdout.write(await migration_sql(args.range, downgrade=args.downgrade, **_kwargs(args)))
+    return 0
+
+
+def _progress(label: str, rows: int) -> None:
+    print(f"\r{label}: {rows} rows", end="", file=sys.stderr, flush=True)
+
+
+async def _dumpdata(args: argparse.Namespace) -> int:
+    project = load_project_config(models=args.models, migrations_dir=args.migrations, url=args.url)
+    project.import_models()
+    models = resolve_models(args.model)
+    # A progress line on a terminal only; stdout may be the fixture itself.
+    progress = _progress if sys.stderr.isatty() else None
+    async with project_database(project) as db:
+        if args.output is None:
+            await dump_data(db, sys.stdout, models, indent=args.indent, progress=progress)
+        else:
+            with open(args.output, "w", encoding="utf-8") as out:  # noqa: ASYNC230 - local file
+                rows = await dump_data(db, out, models, indent=args.indent, progress=progress)
+            if progress is not None:
+                print(file=sys.stderr)
+            print(f"Dumped {rows} rows of {len(models)} models to {args.output}.")
+    return 0
+
+
+async def _shell(args: argparse.Namespace) -> int:
+    project = load_project_config(models=args.models, migrations_dir=args.migrations, url=args.url)
+    # The console runs its own event loop in a thread; this one only waits for it.
+    return await asyncio.to_thread(run_shell, project)
+
+
+async def _loaddata(args: argparse.Namespace) -> int:
+    project = load_project_config(models=args.models, migrations_dir=args.migrations, url=args.url)
+    project.import_models()
+    async with project_database(project) as db:
+        rows = await load_data(db, args.files)
+    print(f"Loaded {rows} rows from {len(args.files)} file(s).")
+    return 0
+
+
+def _common() -> argparse.ArgumentParser:
+    # The shared options, accepted before or after the command (SUPPRESS: a default here
+    # would overwrite the value given before the command).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--models",
+        default=argparse.SUPPRESS,
+        metavar="MODULE",
+        help="models module(s) to import, comma-separated (default: [tool.orm_kit] models)",
+    )
+    common.add_argument(
+        "--migrations",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help=f"migrations folder (default: [tool.orm_kit] migrations, or {DEFAULT_MIGRATIONS})",
+    )
+    common.add_argument(
+        "--url",
+        "--database-url",
+        dest="url",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="database URL (default: DATABASE_URL, .env, or the SQLite default)",
+    )
+    common.add_argument(
+        "--traceback",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of an error",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``orm-kit`` argument parser (every command has ``--help``)."""
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        parents=[common],
+        description="orm_kit migrations (Alembic underneath) and database checks.",
+        epilog="Settings: [tool.orm_kit] in pyproject.toml (models, migrations), "
+        "DATABASE_URL. Exit codes: 0 ok, 1 error, 2 usage.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add("init", _init, "Create the migrations folder and [tool.orm_kit] in pyproject.toml.")
+    sub = add("makemigrations", _makemigrations, "Write a migration for the models' changes.")
+    sub.add_argument("-m", "--message", required=True, help="what the migration does")
+    sub.add_argument(
+        "--empty",
+        action="store_true",
+        help="write an empty migration to fill in by hand (no database needed)",
+    )
+    sub = add("migrate", _migrate, "Apply migrations up to REVISION (default: head).")
+    sub.add_argument("revision", nargs="?", default="head", metavar="REVISION")
+    sub = add("downgrade", _downgrade, "Undo migrations down to REVISION (an id, -1, base).")
+    sub.add_argument("revision", metavar="REVISION")
+    add("history", _history, "List the migrations, oldest first (no database needed).")
+    add("current", _current, "Print the revision id the database is at.")
+    add("showmigrations", _showmigrations, "List the migrations: [X] applied, [ ] pending.")
+    add(
+        "check",
+        _check,
+        "Check the database: reachable, every migration applied, models in sync "
+        "(exit 1 otherwise).",
+    )
+    sub = add("sql", _sql, "Print the SQL of a range of migrations without a database.")
+    sub.add_argument(
+        "range", nargs="?", default="base:head", metavar="RANGE", help="FROM:TO or TO (base:head)"
+    )
+    sub.add_argument(
+        "--downgrade", action="store_true", help="the downgrade SQL (RANGE like head:base)"
+    )
+    sub = add("dumpdata", _dumpdata, "Write the rows of MODELs (default: all) as a JSON fixture.")
+    sub.add_argument(
+        "model", nargs="*", metavar="MODEL", help="app.models.Author, Author or a table name"
+    )
+    sub.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    sub.add_argument("--indent", type=int, metavar="N", help="indent each record by N spaces")
+    sub = add("loaddata", _loaddata, "Load JSON fixtures, all in one transaction.")
+    sub.add_argument("files", nargs="+", metavar="FILE")
+    add("shell", _shell, "Start a Python console: top-level await, models imported, db connected.")
+    return parser
+
+
+class _AlembicProgress(logging.Filter):
+    """Keep Alembic's "Running upgrade ..." lines; drop its set-up chatter."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage().startswith("Running ")
+
+
+def _progress_handler() -> logging.Handler:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.addFilter(_AlembicProgress())
+    return handler
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``orm-kit`` with ``argv`` (default: the command line); return the exit code."""
+    args = build_parser().parse_args(argv)
+    for name in ("models", "migrations", "url"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    show_traceback = getattr(args, "traceback", False)
+    logger = logging.getLogger("alembic.runtime.migration")
+    handler = _progress_handler()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        code: int = asyncio.run(args.handler(args))
+    except (ORMKitError, ValueError, OSError) as exc:
+        if show_traceback:
+            traceback.print_exc()
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # anything else: still one line, the traceback on request
+        if show_traceback:
+            traceback.print_exc()
+        detail = " ".join(str(exc).split())
+        print(
+            f"{PROG}: error: {type(exc).__name__}: {detail} (--traceback shows where)",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        logger.removeHandler(handler)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

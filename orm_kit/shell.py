@@ -1,0 +1,89 @@
+"""``orm-kit shell``: an interactive Python console with top-level ``await``, the models
+imported and the database connected.
+
+The event loop runs in a thread of its own, where the database is connected; each line
+that awaits runs its coroutine there, so ``await User.objects.count()`` works as in
+``python -m asyncio``.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import code
+import inspect
+import threading
+import types
+from collections.abc import Mapping
+from typing import Any
+
+from orm_kit.database import Database
+from orm_kit.fixtures import model_label, resolve_models
+from orm_kit.migrations.commands import project_database
+from orm_kit.migrations.config import ProjectConfig
+
+__all__ = ["AsyncConsole", "run_shell"]
+
+
+class AsyncConsole(code.InteractiveConsole):
+    """``code.InteractiveConsole`` that compiles top-level ``await`` and runs it on ``loop``."""
+
+    def __init__(self, namespace: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(namespace, filename="<orm-kit shell>")
+        self.compile.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        self.loop = loop
+
+    def runcode(self, code: types.CodeType) -> None:
+        """Run one compiled input; a coroutine (top-level ``await``) runs on the loop."""
+        try:
+            result = types.FunctionType(code, self.locals)()
+            if inspect.iscoroutine(result):
+                asyncio.run_coroutine_threadsafe(result, self.loop).result()
+        except SystemExit:
+            raise
+        except BaseException:  # the console's own behaviour: show it and carry on
+            self.showtraceback()
+
+
+def _namespace(db: Database) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"asyncio": asyncio, "db": db}
+    for model in resolve_models():
+        namespace.setdefault(model.__name__, model)
+    return namespace
+
+
+def _banner(db: Database, namespace: Mapping[str, Any]) -> str:
+    models = sorted(model_label(m) for m in resolve_models())
+    return (
+        f"orm_kit shell on {db!r}\n"
+        f"In scope: db, asyncio, {', '.join(name.rsplit('.', 1)[1] for name in models)}\n"
+        "Use await at the top level, e.g. `await User.objects.count()`; Ctrl-D leaves."
+    )
+
+
+def run_shell(project: ProjectConfig) -> int:
+    """Import the models, connect the database, and run the console until end of input.
+
+    Returns:
+        The exit code: 0.
+
+    Raises:
+        MigrationError: The models fail to import or the database cannot be reached.
+    """
+    project.import_models()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="orm-kit-shell-loop", daemon=True)
+    thread.start()
+    context = project_database(project)
+    try:
+        db = asyncio.run_coroutine_threadsafe(context.__aenter__(), loop).result()
+        try:
+            namespace = _namespace(db)
+            AsyncConsole(namespace, loop).interact(banner=_banner(db, namespace), exitmsg="")
+        finally:
+            asyncio.run_coroutine_threadsafe(context.__aexit__(None, None, None), loop).result()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+    return 0

@@ -1,0 +1,42 @@
+"""Fixtures of the migration tests: a project folder with a clean database of its own."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.integration.migration_project import Project
+
+
+@pytest.fixture
+async def project(backend: str, backend_url: str, tmp_path: Path) -> AsyncIterator[Project]:
+    """A project folder with ``[tool.orm_kit]`` and a clean database of its own."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "0"\n\n[tool.orm_kit]\nmodels = "app.models"\n'
+    )
+    (root / "app").mkdir()
+    (root / "app" / "__init__.py").write_text("")
+    url = make_url(backend_url)
+    if url.get_backend_name() == "sqlite":
+        yield Project(root, f"sqlite+aiosqlite:///{tmp_path / 'project.db'}")
+        return
+    # Per process: two runs of the suite on one server must not drop each other's database.
+    name = f"{url.database or 'postgres'}_migrations_{os.getpid()}"
+    server = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with server.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield Project(root, url.set(database=name).render_as_string(hide_password=False))
+        async with server.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await server.dispose()
