@@ -362,15 +362,23 @@ def _many(
     for item in value:
         if item is None:  # as in Django: None in an `in` list matches nothing
             continue
-        if isinstance(item, Resolvable) or _is_expression(item):
-            # As in Django, an item may be an expression: id__in=[F("parent_id"), 3].
-            operand = _expression(model, where, "in", item)
-            check_comparable(expr, operand, f"{where} (in)")
-            items.append(operand)
-            plain = False
-        else:
-            items.append(_check(model, where, expr.type, item))
+        # As in Django, an item may be an expression: id__in=[F("parent_id"), 3].
+        operand, is_plain = _item(model, where, "in", expr, item)
+        items.append(operand)
+        plain = plain and is_plain
     return items, UNBOUND, plain
+
+
+def _item(
+    model: type[Any], where: str, lookup: str, expr: ColumnElement[Any], item: Any
+) -> tuple[Any, bool]:
+    """One item of an ``in`` list or a ``range`` pair: a checked plain value, or an
+    expression comparable with ``expr``; and whether it was a plain value."""
+    if isinstance(item, Resolvable) or _is_expression(item):
+        operand = _expression(model, where, lookup, item)
+        check_comparable(expr, operand, f"{where} ({lookup})")
+        return operand, False
+    return _check(model, where, expr.type, item), True
 
 
 def _pair(
@@ -390,11 +398,7 @@ def _pair(
     for item in value:
         if item is None:
             raise ValidationError(f"The 'range' lookup on {where} needs two bounds, not None.")
-        if isinstance(item, Resolvable) or _is_expression(item):
-            operand = _expression(model, where, "range", item)
-            check_comparable(expr, operand, f"{where} (range)")
-            bounds.append(operand)
-            plain = False
-        else:
-            bounds.append(_check(model, where, expr.type, item))
+        operand, is_plain = _item(model, where, "range", expr, item)
+        bounds.append(operand)
+        plain = plain and is_plain
     return tuple(bounds), UNBOUND, plain
