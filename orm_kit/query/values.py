@@ -336,7 +336,22 @@ def _json(value: Any) -> Any:
     if _has_big_int(value):
         # NOTE(sqlite): its JSON functions and column affinity read them as floats.
         raise Rejected("JSON data whose integers fit in 64 bits")
+    if _has_tuple(value):
+        # json.dumps writes a tuple as a list, so it would come back as another value.
+        raise Rejected("JSON data with lists, not tuples (a tuple reads back as a list)")
     return value
+
+
+def _has_tuple(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, tuple):
+        return True
+    if depth > 100:
+        return False
+    if isinstance(value, dict):
+        return any(_has_tuple(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_tuple(v, depth + 1) for v in value)
+    return False
 
 
 def _has_big_int(value: Any, depth: int = 0) -> bool:

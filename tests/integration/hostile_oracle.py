@@ -403,9 +403,10 @@ def _transformed(kind: Kind, transform: str) -> Kind | Verdict:
     if kind in _TIMESTAMPS:
         return "date" if transform == "date" else "int32"
     if kind == "date":
-        if transform in ("hour", "minute"):
+        if transform in ("hour", "minute", "date"):
+            # Django has no date / hour / minute of a DateField; orm_kit refuses them.
             return _either(f"{transform} of a date")
-        return "date" if transform == "date" else "int32"
+        return "int32"
     return _fail(f"{transform} on a {kind} column")
 
 

@@ -139,6 +139,7 @@ BAD_WRITES: list[dict[str, Any]] = [
     {"token": "nope"},
     {"doc": {"bad": float("nan")}},
     {"doc": {"bad": {1, 2}}},
+    {"doc": {"k": (1, 2)}},  # found by the hostile-input fuzzer: it read back as a list
     {"doc": "\udc80"},
 ]
 
