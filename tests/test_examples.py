@@ -474,3 +474,14 @@ def test_quickstart_default_database(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Connected to sqlite" in proc.stdout
     assert (tmp_path / "orm_kit.db").exists()
+
+
+def test_the_readme_snippet_runs(tmp_path: Path) -> None:
+    """The README's code block, pasted into a file as a new user would, runs as shown."""
+    readme = (EXAMPLES_DIR.parent / "README.md").read_text()
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "readme.py"
+    script.write_text(snippet)
+    proc = run_example(script, "sqlite+aiosqlite:///:memory:", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["Ann [] 1 2"]
