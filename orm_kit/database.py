@@ -37,6 +37,7 @@ from orm_kit.exceptions import (
     DatabaseUnavailableError,
     ORMKitError,
     ValidationError,
+    logger,
     translate_error,
     translated,
 )
@@ -233,6 +234,12 @@ class Database:
     ) -> None:
         self.settings = settings if settings is not None else DatabaseSettings()
         self.url: URL = normalize_url(url if url is not None else self.settings.url)
+        if url is None and "url" not in self.settings.model_fields_set:
+            logger.warning(
+                "No database URL is set (DATABASE_URL, a .env file or Database(url)); "
+                "using the embedded SQLite default %s.",
+                self.url.render_as_string(hide_password=True),
+            )
         self.name = name
         self._engine_kwargs = engine_kwargs
         self._engine: AsyncEngine | None = None
