@@ -80,7 +80,9 @@ _INT_BITS: tuple[tuple[type[Integer], int], ...] = (
 )
 
 # (model, mode, include, exclude) -> the generated class; filled once per selection.
-_CACHE: dict[tuple[type[Any], str, frozenset[str], frozenset[str]], type[BaseModel]] = {}
+_CACHE: dict[
+    tuple[type[Any], str, frozenset[str], frozenset[str]], type[ReadSchema] | type[WriteSchema]
+] = {}
 
 
 class ReadSchema(BaseModel):
@@ -148,13 +150,43 @@ class WriteSchema(BaseModel):
         return {key: value for key, value in data.items() if key in self.model_fields_set}
 
 
+@typing.overload
+def schema_for(
+    model: type[Model],
+    mode: Literal["read"] = "read",
+    *,
+    include: set[str] | frozenset[str] | None = None,
+    exclude: set[str] | frozenset[str] | None = None,
+) -> type[ReadSchema]: ...
+
+
+@typing.overload
+def schema_for(
+    model: type[Model],
+    mode: Literal["create", "update"],
+    *,
+    include: set[str] | frozenset[str] | None = None,
+    exclude: set[str] | frozenset[str] | None = None,
+) -> type[WriteSchema]: ...
+
+
+@typing.overload
+def schema_for(
+    model: type[Model],
+    mode: SchemaMode,
+    *,
+    include: set[str] | frozenset[str] | None = None,
+    exclude: set[str] | frozenset[str] | None = None,
+) -> type[ReadSchema] | type[WriteSchema]: ...
+
+
 def schema_for(
     model: type[Model],
     mode: SchemaMode = "read",
     *,
     include: set[str] | frozenset[str] | None = None,
     exclude: set[str] | frozenset[str] | None = None,
-) -> type[BaseModel]:
+) -> type[ReadSchema] | type[WriteSchema]:
     """Return the pydantic model for ``model`` in ``mode``, built once and cached.
 
     Args:
@@ -208,7 +240,7 @@ def schema_for(
 
 def _build(
     model: type[Any], mode: SchemaMode, include: frozenset[str], exclude: frozenset[str]
-) -> type[BaseModel]:
+) -> type[ReadSchema] | type[WriteSchema]:
     info = model_info(model)
     columns = info.table_columns
     unknown = sorted(exclude - set(columns))
@@ -245,14 +277,17 @@ def _build(
                 continue
             fields[key] = _write_field(model, key, column, mode)
     fields.update(relationships)
-    base: type[BaseModel] = ReadSchema if mode == "read" else WriteSchema
+    base: type[ReadSchema] | type[WriteSchema] = ReadSchema if mode == "read" else WriteSchema
     name = _name(model, mode, include, exclude)
-    schema: type[BaseModel] = create_model(
-        name,
-        __base__=base,
-        __module__=model.__module__,
-        __doc__=f"The {mode} schema of {model.__name__} (built by orm_kit's schema_for).",
-        **fields,
+    schema = typing.cast(
+        "type[ReadSchema] | type[WriteSchema]",
+        create_model(
+            name,
+            __base__=base,
+            __module__=model.__module__,
+            __doc__=f"The {mode} schema of {model.__name__} (built by orm_kit's schema_for).",
+            **fields,
+        ),
     )
     facts: dict[str, Any] = {"__orm_kit_model__": model}
     if mode == "read":
