@@ -198,6 +198,25 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "keyset: page 2: 8 items from (info, 21) to (warning, 22), next_cursor=<str>",
         "keyset: page 3: 7 items from (warning, 19) to (warning, 1), next_cursor=None",
     ],
+    "pydantic_schemas": [
+        "names:     CourseCreate, CourseUpdate, CourseRead, CourseReadWithTrainer",
+        "cached:    True",
+        "create:    ['trainer_id', 'title', 'level', 'fee', 'notes']",
+        "required:  ['trainer_id', 'title', 'fee']",
+        "dump:      {'trainer_id': 1, 'title': 'SQL basics', 'fee': Decimal('120.50')}",
+        "created:   'SQL basics' level=beginner fee=120.50",
+        "rejected:  title: string_too_long",
+        "rejected:  fee: decimal_max_digits",
+        "rejected:  level: enum",
+        "rejected:  created_at: extra_forbidden",
+        "set:       ['level', 'notes']",
+        "updated:   'SQL basics' level=expert fee=120.50",
+        "response:  {'title': 'SQL basics', 'level': 'expert', 'fee': '120.50', "
+        "'trainer': {'id': 1, 'name': 'Ada'}}",
+        "not loaded: Course.trainer was not loaded",
+        'to_dict:   {"id": 1, "trainer_id": 1, "title": "SQL basics", "level": "expert", '
+        '"fee": "120.50", "notes": null}',
+    ],
     "querying": [
         "bulk_create:   ids [1, 2, 3, 4, 5]",
         "SQL:           SELECT movie.id, movie.title, movie.genre, movie.year, movie.rating, "

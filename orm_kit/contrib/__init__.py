@@ -1,0 +1,5 @@
+"""Integrations with other libraries: ``orm_kit.contrib.pydantic`` (pydantic v2 schemas).
+
+Each integration is a module of its own, imported only when used; the core never imports
+this package.
+"""
