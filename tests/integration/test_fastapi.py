@@ -61,6 +61,13 @@ async def test_session_is_ambient_only_for_endpoints_that_take_it(
     assert (await client.get("/no-session")).json() == {"ambient": False}
 
 
+async def test_error_in_the_endpoint_rolls_back(client: httpx.AsyncClient, db: Database) -> None:
+    response = await client.post("/users/then-fail", json={"email": "a@x.io"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "refused after writing"}
+    assert await rows(db, "SELECT email FROM api_user") == []
+
+
 async def test_missing_row_is_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/users/999")
     assert response.status_code == 404
@@ -182,8 +189,11 @@ async def test_background_task_does_not_reuse_the_request_session(
     client: httpx.AsyncClient, db: Database
 ) -> None:
     seen.clear()
-    response = await client.post("/users/with-task", json={"email": "a@x.io"})
+    response = await client.post(
+        "/users/with-task", json={"email": "a@x.io"}, headers={"x-user": "ann"}
+    )
     assert response.status_code == 201
+    assert seen["task_actor"] == "ann"  # the request's actor is in force until it ends
     assert isinstance(seen["request_session"], AsyncSession)
     assert seen["task_session"] is None  # not ambient any more: the task runs in autocommit
     assert seen["request_session_active"] is False  # closed: committed before the response
@@ -224,7 +234,8 @@ async def test_database_stopped_is_503(db: Database, backend_url: str) -> None:
         health = await client.get("/health/database")
         assert health.status_code == 503
         assert health.json()["healthy"] is False
-        assert "not connected" in health.json()["error"]
+        assert health.json()["error"] == "The database is not connected."
+        assert str(own.url.host or own.url.database) not in health.text
     assert not own.is_connected
 
 

@@ -64,14 +64,15 @@ def _conflict_detail(exc: ConflictError) -> str:
 def error_response(exc: ORMKitError) -> JSONResponse:
     """The response ``install_exception_handlers`` sends for ``exc``.
 
-    404 / 409 / 422 carry orm_kit's message (it names models, fields and constraints,
-    never bound values); 503 and the 500 of any other orm_kit error carry a fixed
-    sentence, since what went wrong inside is the server's business, not the client's.
+    404 / 422 carry orm_kit's message (it names models, fields and filters, never bound
+    values); 409 a sentence built from the constraint's name and kind alone (the driver's
+    text can quote the conflicting value); 503 and the 500 of any other orm_kit error a
+    fixed sentence, since what went wrong inside is the server's business, not the
+    client's (the log has it).
     """
     cls, status = next(
         ((cls, status) for cls, status in STATUS if isinstance(exc, cls)), (ORMKitError, 500)
     )
-    body = ErrorResponse(detail=str(exc), error=cls.__name__)
     if isinstance(exc, ConflictError):
         body = ErrorResponse(
             detail=_conflict_detail(exc),
@@ -83,6 +84,8 @@ def error_response(exc: ORMKitError) -> JSONResponse:
         body = ErrorResponse(detail=UNAVAILABLE_DETAIL, error=cls.__name__)
     elif status == 500:
         body = ErrorResponse(detail=INTERNAL_DETAIL, error="InternalServerError")
+    else:
+        body = ErrorResponse(detail=str(exc), error=cls.__name__)
     headers = {"Retry-After": "5"} if status == 503 else None
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 

@@ -33,17 +33,26 @@ health_router = APIRouter(tags=["health"])
     responses={503: {"model": DatabaseHealth, "description": "The database is not healthy"}},
 )
 async def database_health(request: Request) -> JSONResponse:
-    """Run ``SELECT 1`` on the application's database: 200 when it answers, else 503."""
+    """Run ``SELECT 1`` on the application's database: 200 when it answers, else 503
+    (also when no database is connected)."""
     try:
-        status = await request_database(request).health()
+        db = request_database(request)
+    except DatabaseUnavailableError:
+        db = None
+    if db is None or not db.is_connected:
+        # Not from the error's message: that names the database's URL.
+        health = DatabaseHealth(
+            healthy=False,
+            latency_ms=None,
+            timestamp=datetime.now(UTC),
+            error="The database is not connected.",
+        )
+    else:
+        status = await db.health()
         health = DatabaseHealth(
             healthy=status.healthy,
             latency_ms=status.latency_ms,
             timestamp=status.timestamp,
             error=status.error,
-        )
-    except DatabaseUnavailableError as exc:  # no database connected at all
-        health = DatabaseHealth(
-            healthy=False, latency_ms=None, timestamp=datetime.now(UTC), error=str(exc)
         )
     return JSONResponse(health.model_dump(mode="json"), status_code=200 if health.healthy else 503)

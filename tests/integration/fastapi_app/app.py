@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import BackgroundTasks, Depends, FastAPI, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_kit import Model, Page
-from orm_kit.context import current_session
+from orm_kit.context import current_actor, current_session
 from orm_kit.contrib.fastapi import (
     KeysetPage,
     OffsetPage,
@@ -93,6 +93,11 @@ def build_app(app_lifespan: Lifespan = lifespan) -> FastAPI:
         session.add(ApiUser(**payload.model_dump()))
         return {"email": payload.email}
 
+    @app.post("/users/then-fail")
+    async def create_then_fail(payload: UserCreate, session: SessionDep) -> None:
+        await ApiUser.objects.create(**payload.model_dump())  # flushed, then rolled back
+        raise HTTPException(400, "refused after writing")
+
     @app.get("/users/{user_id}", response_model=UserRead)
     async def read_user(user_id: int, session: SessionDep) -> ApiUser:
         return await ApiUser.objects.get(id=user_id)
@@ -142,6 +147,7 @@ def build_app(app_lifespan: Lifespan = lifespan) -> FastAPI:
 
         async def follow_up() -> None:
             seen["task_session"] = current_session()
+            seen["task_actor"] = current_actor()
             seen["request_session_active"] = session.in_transaction()
             seen["visible"] = await ApiUser.objects.filter(email=payload.email).exists()
             await ApiUser.objects.create(email=f"task-{payload.email}")
