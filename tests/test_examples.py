@@ -66,6 +66,28 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "DatabaseError:            cause is a DBAPIError: True",
         "ORMKitError catches:      Shipment.DoesNotExist",
     ],
+    "fastapi_minimal": [
+        "POST /contacts                     201 {'email': 'ann@x.io', 'created_by': 'u1'}",
+        "POST /contacts                     201 {'email': 'bob@x.io', 'created_by': None}",
+        "POST /contacts (same email)        409 {'detail': 'A unique constraint "
+        "(uq_contact_email) was violated; nothing was saved. Change the conflicting values.', "
+        "'error': 'ConflictError', 'constraint': 'uq_contact_email', 'kind': 'unique'}",
+        "GET /contacts/99                   404 {'detail': 'Contact matching query does not "
+        "exist (filters: id).', 'error': 'NotFoundError'}",
+        "PATCH /contacts/2 (taken email)    409 {'error': 'ConflictError', 'constraint': "
+        "'uq_contact_email'}",
+        "POST /contacts/import              409 {'error': 'ConflictError'}",
+        "contacts after the failed import   2",
+        "PATCH /contacts/2                  200 {'email': 'bob@x.io', 'name': 'Bob', "
+        "'updated_by': 'u2'}",
+        "GET /contacts?email__icontains=ANN 200 ['ann@x.io', 'anna@y.io']",
+        "GET /contacts?email__regex=.*      422 Filtering Contact by 'email__regex' is not "
+        "allowed; allowed filters: email, email__icontains, name.",
+        "GET /contacts?page=2&size=2        200 {'total': 3, 'page': 2, 'size': 2, 'pages': 2}",
+        "GET /feed                          200 ['anna@y.io', 'bob@x.io'] next_cursor=<str>",
+        "GET /feed?after=<next_cursor>      200 ['ann@x.io'] next_cursor=None",
+        "GET /health/database               200 {'healthy': True, 'error': None}",
+    ],
     "lookups": [
         "contains 'Blue':     ['Blue Monday']",
         "icontains 'blue':    ['Blue Monday', 'blue in green']",
