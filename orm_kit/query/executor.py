@@ -41,6 +41,7 @@ __all__ = [
     "execute_statement",
     "flush",
     "on_connection",
+    "readable",
     "resolve_target",
     "run",
     "save_instance",
@@ -195,16 +196,20 @@ async def execute_statement(using: Any, stmt: Executable, *, model: type[Any]) -
         if target.session is not None:
             return await target.session.execute(stmt)
         async with unit_of_work(using) as session:
-            result = await session.execute(stmt)
-            if isinstance(result, CursorResult):
-                # A Core-level result (update(), delete(), text(), inserts): the asyncio
-                # layer has buffered its rows and read its rowcount already, so it stays
-                # readable once the session is closed. (freeze() would refuse one that
-                # returns no rows, and drop the rowcount.)
-                return result
-            # ORM rows are built by the session's loading machinery: build them now.
-            return result.freeze()()
+            return readable(await session.execute(stmt))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def readable(result: Result[Any]) -> Result[Any]:
+    """``result`` in a form that stays readable once its session is closed."""
+    if isinstance(result, CursorResult):
+        # A Core-level result (update(), delete(), text(), inserts): the asyncio layer has
+        # buffered its rows and read its rowcount already, so it stays readable once the
+        # session is closed. (freeze() would refuse one that returns no rows, and drop the
+        # rowcount.)
+        return result
+    # ORM rows are built by the session's loading machinery: build them now.
+    return result.freeze()()
 
 
 @asynccontextmanager
