@@ -63,6 +63,9 @@ class Repository(Generic[ModelT, EntityT]):
               instances it returns are loaded and detached, usable afterwards whatever
               the factory's ``expire_on_commit``. A failure rolls the call back.
             * ``None``: the ambient session, or each call commits on its own.
+
+            ``session=`` is accepted as a keyword spelling of it (existing repositories
+            call ``super().__init__(model=User, session=session_factory)``).
         schema: A pydantic model class; the read and write methods then return its
             instances (``schema.model_validate(obj, from_attributes=True)``) instead of
             ORM instances.
@@ -81,6 +84,8 @@ class Repository(Generic[ModelT, EntityT]):
         model: type[ModelT],
         session_or_factory: AsyncSession | SessionFactory | None = None,
         schema: None = None,
+        *,
+        session: AsyncSession | SessionFactory | None = None,
     ) -> None: ...
 
     @overload
@@ -89,6 +94,8 @@ class Repository(Generic[ModelT, EntityT]):
         model: type[ModelT],
         session_or_factory: AsyncSession | SessionFactory | None,
         schema: type[EntityT],
+        *,
+        session: AsyncSession | SessionFactory | None = None,
     ) -> None: ...
 
     @overload
@@ -98,6 +105,7 @@ class Repository(Generic[ModelT, EntityT]):
         session_or_factory: AsyncSession | SessionFactory | None = None,
         *,
         schema: type[EntityT],
+        session: AsyncSession | SessionFactory | None = None,
     ) -> None: ...
 
     def __init__(
@@ -105,7 +113,16 @@ class Repository(Generic[ModelT, EntityT]):
         model: type[ModelT],
         session_or_factory: AsyncSession | SessionFactory | None = None,
         schema: type[Any] | None = None,
+        *,
+        session: AsyncSession | SessionFactory | None = None,
     ) -> None:
+        if session is not None:  # the seeds' keyword: Repository(model=User, session=...)
+            if session_or_factory is not None:
+                raise ValidationError(
+                    f"Repository({model.__name__}, ...) got both session_or_factory and "
+                    "session; pass one of them."
+                )
+            session_or_factory = session
         self.model = model
         self.session: AsyncSession | None = None
         self.session_factory: SessionFactory | None = None

@@ -18,7 +18,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from orm_kit import ConflictError, Database, NotFoundError, Repository, ValidationError
-from tests.models import Invoice, Shop, User
+from tests.models import Invoice, User
 
 
 class UserEntity(BaseModel):
@@ -172,7 +172,7 @@ async def test_transaction_runs_several_queries_in_one_session(
             raise RuntimeError("roll back")
     assert await emails(db) == ["ann@x.io"]
     assert checked_out(db.engine) == 0
-    with pytest.raises(ValidationError, match="repo.transaction"):
+    with pytest.raises(ValidationError, match=r"repo\.transaction"):
         users.query  # noqa: B018 - a factory repository has no session to bind
 
 
@@ -245,7 +245,7 @@ async def test_bad_arguments_raise_validation_errors(db: Database) -> None:
 
     await User.objects.create(email="a@x.io")
     wrong = Repository(User, db.sessionmaker, schema=Wrong)
-    with pytest.raises(ValidationError, match="Wrong could not be built from a User.*nickname"):
+    with pytest.raises(ValidationError, match=r"Wrong could not be built from a User.*nickname"):
         await wrong.get_by(email="a@x.io")
     assert checked_out(db.engine) == 0
 
@@ -269,3 +269,20 @@ async def test_a_domain_repository_over_a_factory(db: Database) -> None:
     await users.update(a.id, UserUpdate(is_active=False))
     await users.create(UserCreate(email="c@x.io"))
     assert await users.active_emails() == ["b@x.io", "c@x.io"]
+
+
+class SeedStyleRepository(Repository[User, UserEntity]):
+    """Seed 004's spelling, keywords included."""
+
+    def __init__(self, session_factory: Callable[[], AsyncSession]) -> None:
+        super().__init__(session=session_factory, model=User, schema=UserEntity)
+
+
+async def test_the_seeds_session_keyword(db: Database) -> None:
+    users = SeedStyleRepository(async_sessionmaker(db.engine, expire_on_commit=True))
+    ann = await users.create(UserCreate(email="ann@x.io", name="Ann"))
+    assert await users.get(ann.id) == ann
+    async with db.session() as session:
+        assert await Repository(User, session=session).count() == 1
+    with pytest.raises(ValidationError, match="pass one of them"):
+        Repository(User, db.sessionmaker, session=db.sessionmaker)

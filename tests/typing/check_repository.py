@@ -78,3 +78,11 @@ async def check_entity_repositories(db: Database) -> None:
     assert_type(await repo.delete(1), bool)
     assert_type(repo.to_entity(Member(email="a@x.io")), MemberEntity)
     assert_type(await MemberRepository(db).get_all(), list[MemberEntity])
+
+
+async def check_the_seeds_keyword(db: Database, session: AsyncSession) -> None:
+    assert_type(Repository(model=Member, session=db.sessionmaker), Repository[Member])
+    assert_type(Repository(Member, session=session), Repository[Member, Member])
+    assert_type(
+        Repository(Member, session=session, schema=MemberEntity), Repository[Member, MemberEntity]
+    )
