@@ -24,8 +24,16 @@ from sqlalchemy.sql import Executable
 from typing_extensions import TypeVar
 
 from orm_kit.database import Database
-from orm_kit.exceptions import ValidationError, translated
-from orm_kit.query.executor import execute_statement, flush, readable, unit_of_work
+from orm_kit.exceptions import ValidationError
+from orm_kit.query.executor import (
+    commit,
+    execute_statement,
+    flush,
+    readable,
+    refresh,
+    rollback,
+    unit_of_work,
+)
 from orm_kit.query.queryset import ModelT, QuerySet
 
 __all__ = ["EntityT", "Payload", "Repository", "SessionFactory"]
@@ -212,11 +220,9 @@ class Repository(Generic[ModelT, EntityT]):
                 yield session
                 await flush(session, self.model, "flush")
                 await self._detach(session)
-                with translated(model=self.model, operation="commit"):
-                    await session.commit()
+                await commit(session, self.model)
             except BaseException:
-                with translated(model=self.model, operation="rollback"):
-                    await session.rollback()
+                await rollback(session, self.model)
                 raise
 
     @asynccontextmanager
@@ -253,8 +259,7 @@ class Repository(Generic[ModelT, EntityT]):
         for obj in list(session.identity_map.values()):
             expired = sa_inspect(obj).expired_attributes
             if expired:
-                with translated(model=type(obj), operation="refresh"):
-                    await session.refresh(obj, attribute_names=sorted(expired))
+                await refresh(session, obj, sorted(expired))
         session.expunge_all()
 
     # --- entities and payloads ------------------------------------------------------------
