@@ -12,7 +12,8 @@ import asyncio
 import base64
 import enum
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -33,6 +34,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    update,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Connection
@@ -267,23 +269,139 @@ def _reset_sequences(connection: Connection, tables: Iterable[Table]) -> None:
         )
 
 
+@dataclass(eq=False)
+class _Row:
+    """One fixture record, decoded, on its way into ``table``."""
+
+    table: Table
+    values: dict[str, Any]
+    where: str
+    # Self-references held back to break a cycle: inserted NULL, set by an UPDATE after.
+    later: dict[str, Any] = field(default_factory=dict)
+
+
+def _self_references(table: Table) -> list[tuple[list[str], list[str]]]:
+    """(local columns, referred columns) of each foreign key from ``table`` to itself."""
+    return [
+        ([e.parent.name for e in fk.elements], [e.column.name for e in fk.elements])
+        for fk in table.foreign_key_constraints
+        if fk.referred_table is table
+    ]
+
+
+def _parents_first(rows: list[_Row], references: list[tuple[list[str], list[str]]]) -> list[_Row]:
+    """The rows of one self-referencing table, each after the rows it points at.
+
+    A depth-first walk (iterative: a chain of parents may be long) that keeps file order
+    where it can. A cycle (rows that are each other's ancestors) is broken by holding
+    back the reference that closes it: that row goes in with the column NULL and an
+    UPDATE sets it once its target is in (Django leans on deferred constraints instead,
+    which a non-deferrable PostgreSQL key or SQLite's default do not give).
+
+    Raises:
+        FixtureError: A cycle runs through a NOT NULL column, so no order can load it.
+    """
+    keyed: list[tuple[list[str], dict[tuple[Any, ...], int]]] = []
+    for local, referred in references:
+        index: dict[tuple[Any, ...], int] = {}
+        for i, row in enumerate(rows):
+            key = tuple(row.values.get(c) for c in referred)
+            if None not in key:
+                index.setdefault(key, i)
+        keyed.append((local, index))
+
+    def parents(i: int) -> Iterator[tuple[list[str], int]]:
+        for local, index in keyed:
+            key = tuple(rows[i].values.get(c) for c in local)
+            j = index.get(key) if None not in key else None
+            if j is not None and j != i:  # a row pointing at itself inserts as it is
+                yield local, j
+
+    new, open_, placed = 0, 1, 2
+    state = [new] * len(rows)
+    order: list[_Row] = []
+    for start in range(len(rows)):
+        if state[start] != new:
+            continue
+        state[start] = open_
+        stack = [(start, parents(start))]
+        while stack:
+            i, pending = stack[-1]
+            for local, j in pending:
+                if state[j] == new:
+                    state[j] = open_
+                    stack.append((j, parents(j)))
+                    break
+                if state[j] == open_:  # j waits for i: hold i's reference back
+                    at = next(n for n, (k, _) in enumerate(stack) if k == j)
+                    _hold_back(rows[i], local, [rows[k] for k, _ in stack[at:]])
+            else:
+                stack.pop()
+                state[i] = placed
+                order.append(rows[i])
+    return order
+
+
+def _hold_back(row: _Row, columns: list[str], cycle: list[_Row]) -> None:
+    not_null = [c for c in columns if not row.table.columns[c].nullable]
+    if not_null:
+        records = "; ".join(r.where for r in cycle)
+        raise FixtureError(
+            f"{records}: these rows reference each other in a cycle through the NOT NULL "
+            f"column(s) {', '.join(not_null)}, so no order of inserts can load them; "
+            "nothing was loaded. Make the column nullable or break the cycle in the fixture."
+        )
+    missing = [c.name for c in row.table.primary_key if row.values.get(c.name) is None]
+    if missing:
+        raise FixtureError(
+            f"{row.where}: it is part of a cycle of references, so it is inserted first and "
+            f"updated after, which needs its primary key; add {', '.join(missing)}."
+        )
+    for column in columns:
+        row.later[column] = row.values[column]
+
+
+def _load_order(rows: list[_Row]) -> list[_Row]:
+    """Tables in foreign-key dependency order; within a self-referencing table, parents
+    before children; otherwise each table's rows in file order."""
+    position = {table: i for i, table in enumerate(Model.metadata.sorted_tables)}
+    by_table: dict[Table, list[_Row]] = {}
+    for row in sorted(rows, key=lambda r: position[r.table]):
+        by_table.setdefault(row.table, []).append(row)
+    ordered: list[_Row] = []
+    for table, table_rows in by_table.items():
+        references = _self_references(table)
+        ordered += _parents_first(table_rows, references) if references else table_rows
+    return ordered
+
+
+def _failed(row: _Row, exc: SQLAlchemyError) -> FixtureError:
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = first[0] if first else type(exc).__name__
+    return FixtureError(f"{row.where} could not be loaded: {detail}. Nothing was loaded.")
+
+
 async def load_data(database: Database, paths: Sequence[str | Path]) -> int:
     """Load JSON fixtures into the database, all in one transaction.
 
     Every record is checked (model, fields, each value against its column's type) before
     any row is written; rows go in foreign-key dependency order, as written (no defaults,
-    no mixin rules: a fixture is the rows as they were). On PostgreSQL the key sequences
-    move past the loaded keys.
+    no mixin rules: a fixture is the rows as they were). In a table that references
+    itself (``parent_id``), each row goes in after the row it points at, whatever the
+    order in the file; rows that point at each other in a cycle go in with the reference
+    NULL and get it by an UPDATE in the same transaction. On PostgreSQL the key
+    sequences move past the loaded keys.
 
     Returns:
         The number of rows loaded.
 
     Raises:
         FixtureError: A file is not a fixture or a record does not fit (the message names
-            the file, the record's number and the field); nothing is loaded.
+            the file, the record's number and the field), or rows form a cycle through a
+            NOT NULL column; nothing is loaded.
     """
     labels = {model_label(m): m for m in _mapped_models()}
-    rows: list[tuple[Table, dict[str, Any], str]] = []
+    rows: list[_Row] = []
     for path in paths:
         source = str(path)
         try:
@@ -292,22 +410,25 @@ async def load_data(database: Database, paths: Sequence[str | Path]) -> int:
             raise FixtureError(f"Could not read {source}: {exc}.") from exc
         for number, record in enumerate(_records(data, source), start=1):
             table, values = _decode_record(number, record, labels, source)
-            rows.append((table, values, f"{source}, record {number} ({record['model']})"))
-    order = {table: i for i, table in enumerate(Model.metadata.sorted_tables)}
-    rows.sort(key=lambda item: order[item[0]])  # stable: a table's rows keep file order
+            rows.append(_Row(table, values, f"{source}, record {number} ({record['model']})"))
+    ordered = _load_order(rows)
 
     def work(connection: Connection) -> None:
-        for table, values, where in rows:
+        for row in ordered:
             try:
-                connection.execute(insert(table), [values])
+                connection.execute(insert(row.table), [{**row.values, **dict.fromkeys(row.later)}])
             except SQLAlchemyError as exc:
-                first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-                detail = first[0] if first else type(exc).__name__
-                raise FixtureError(
-                    f"{where} could not be loaded: {detail}. Nothing was loaded."
-                ) from exc
+                raise _failed(row, exc) from exc
+        for row in ordered:
+            if not row.later:
+                continue
+            keys = [row.table.columns[c.name] == row.values[c.name] for c in row.table.primary_key]
+            try:
+                connection.execute(update(row.table).where(*keys).values(row.later))
+            except SQLAlchemyError as exc:
+                raise _failed(row, exc) from exc
         if connection.dialect.name == "postgresql":
-            _reset_sequences(connection, dict.fromkeys(table for table, _, _ in rows))
+            _reset_sequences(connection, dict.fromkeys(row.table for row in ordered))
 
     async with database.engine.connect() as conn, conn.begin():
         await conn.run_sync(work)
