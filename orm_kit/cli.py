@@ -12,11 +12,12 @@ import asyncio
 import logging
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from orm_kit.exceptions import ORMKitError
-from orm_kit.fixtures import dump_data, load_data, resolve_models
+from orm_kit.fixtures import DumpProgress, dump_data, load_data, resolve_models
 from orm_kit.migrations import (
     MigrationInfo,
     check_migrations,
@@ -32,6 +33,9 @@ from orm_kit.migrations import (
 from orm_kit.migrations.commands import project_database
 from orm_kit.migrations.config import DEFAULT_MIGRATIONS
 from orm_kit.shell import run_shell
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 __all__ = ["main"]
 
@@ -152,24 +156,86 @@ async def _sql(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(label: str, rows: int) -> None:
-    print(f"\r{label}: {rows} rows", end="", file=sys.stderr, flush=True)
+class _Counter:
+    """The progress of ``dumpdata`` without rich: one line per table, rewritten in place."""
+
+    def __init__(self) -> None:
+        self._total = 0
+        self._shown = False
+
+    def start(self, label: str, total: int) -> None:
+        if self._shown:
+            print(file=sys.stderr)
+        self._total, self._shown = total, True
+        self.advance(label, 0)
+
+    def advance(self, label: str, done: int) -> None:
+        print(f"\r{label}: {done}/{self._total} rows", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._shown:
+            print(file=sys.stderr)
+
+
+class _Bars:
+    """The progress of ``dumpdata`` as rich bars on stderr, one per table."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def start(self, label: str, total: int) -> None:
+        self._tasks[label] = self._progress.add_task(label, total=total)
+
+    def advance(self, label: str, done: int) -> None:
+        self._progress.update(self._tasks[label], completed=done)
+
+
+@contextmanager
+def _dump_progress(to_file: bool) -> Iterator[DumpProgress | None]:
+    """Progress on stderr when it is a terminal: rich's bars with the ``cli`` extra, else a
+    plain counter. Nothing when stderr is not a terminal, nor when the fixture itself goes
+    to the terminal (bars would garble it; Django's dumpdata shows progress only then too).
+    """
+    if not sys.stderr.isatty() or (not to_file and sys.stdout.isatty()):
+        yield None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    except ImportError:
+        counter = _Counter()
+        try:
+            yield counter
+        finally:
+            counter.close()
+        return
+    columns = (
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    # No redirection: rich would otherwise swap sys.stdout, where the fixture may go.
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, redirect_stdout=False, redirect_stderr=False) as bars:
+        yield _Bars(bars)
 
 
 async def _dumpdata(args: argparse.Namespace) -> int:
     project = load_project_config(models=args.models, migrations_dir=args.migrations, url=args.url)
     project.import_models()
     models = resolve_models(args.model)
-    # A progress line on a terminal only; stdout may be the fixture itself.
-    progress = _progress if sys.stderr.isatty() else None
     async with project_database(project) as db:
         if args.output is None:
-            await dump_data(db, sys.stdout, models, indent=args.indent, progress=progress)
+            with _dump_progress(to_file=False) as progress:
+                await dump_data(db, sys.stdout, models, indent=args.indent, progress=progress)
         else:
-            with open(args.output, "w", encoding="utf-8") as out:  # noqa: ASYNC230 - local file
+            with (
+                open(args.output, "w", encoding="utf-8") as out,  # noqa: ASYNC230 - local file
+                _dump_progress(to_file=True) as progress,
+            ):
                 rows = await dump_data(db, out, models, indent=args.indent, progress=progress)
-            if progress is not None:
-                print(file=sys.stderr)
             print(f"Dumped {rows} rows of {len(models)} models to {args.output}.")
     return 0
 

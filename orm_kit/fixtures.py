@@ -12,12 +12,12 @@ import asyncio
 import base64
 import enum
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import (
@@ -45,9 +45,26 @@ from orm_kit.database import Database
 from orm_kit.exceptions import ORMKitError
 from orm_kit.model import Model
 
-__all__ = ["FixtureError", "dump_data", "load_data", "model_label", "resolve_models"]
+__all__ = [
+    "DumpProgress",
+    "FixtureError",
+    "dump_data",
+    "load_data",
+    "model_label",
+    "resolve_models",
+]
 
-Progress = Callable[[str, int], None]
+PROGRESS_EVERY = 500
+
+
+class DumpProgress(Protocol):
+    """What ``dump_data`` tells while it writes (``orm-kit dumpdata`` draws a bar from it)."""
+
+    def start(self, label: str, total: int) -> None:
+        """A table begins: ``total`` rows, as counted just before it is read."""
+
+    def advance(self, label: str, done: int) -> None:
+        """``done`` rows of the table are written (every 500 rows, and at its end)."""
 
 
 class FixtureError(ORMKitError):
@@ -161,7 +178,7 @@ async def dump_data(
     models: Sequence[type[Model]] | None = None,
     *,
     indent: int | None = None,
-    progress: Progress | None = None,
+    progress: DumpProgress | None = None,
 ) -> int:
     """Write every row of ``models`` (default: all) to ``out`` as a JSON fixture.
 
@@ -174,7 +191,8 @@ async def dump_data(
         out: Where the JSON goes.
         models: The models to dump.
         indent: Indent each record's JSON by this much (default: one record a line).
-        progress: Called with (model label, rows so far) every 1000 rows and per table.
+        progress: Told each table's row count (one ``COUNT`` per table, only when given)
+            and the rows written so far.
 
     Returns:
         The number of rows written.
@@ -186,6 +204,9 @@ async def dump_data(
             label = model_label(model)
             done = 0
             order = list(table.primary_key.columns) or list(table.columns)
+            if progress is not None:
+                total = await conn.scalar(select(func.count()).select_from(table))
+                progress.start(label, total or 0)
             result = await conn.stream(select(table).order_by(*order))
             async for row in result.mappings():
                 fields = {c.name: encode(row[c.name], c.type) for c in table.columns}
@@ -193,10 +214,10 @@ async def dump_data(
                 out.write(("\n" if count == 0 else ",\n") + record)
                 count += 1
                 done += 1
-                if progress is not None and done % 1000 == 0:
-                    progress(label, done)
+                if progress is not None and done % PROGRESS_EVERY == 0:
+                    progress.advance(label, done)
             if progress is not None:
-                progress(label, done)
+                progress.advance(label, done)
     out.write("\n]\n" if count else "]\n")
     return count
 
