@@ -183,8 +183,9 @@ async def dump_data(
     """Write every row of ``models`` (default: all) to ``out`` as a JSON fixture.
 
     Tables come in foreign-key dependency order, rows in primary-key order, streamed from
-    a server-side cursor so a table larger than memory still dumps. Rows are read as they
-    are stored: soft-deleted rows too.
+    a server-side cursor so a table larger than memory still dumps, all in one read
+    transaction (one snapshot: rows written meanwhile are in no table of the dump). Rows
+    are read as they are stored: soft-deleted rows too.
 
     Args:
         database: A connected database.
@@ -200,6 +201,11 @@ async def dump_data(
     count = 0
     out.write("[")
     async with database.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # NOTE(postgresql): one snapshot for every table, as pg_dump takes; under READ
+            # COMMITTED rows committed meanwhile could reach a later table only (a child
+            # without its parent), and the dump would not load. SQLite's BEGIN gives one.
+            await conn.execution_options(isolation_level="REPEATABLE READ")
         for model, table in _in_dependency_order(models or _mapped_models()):
             label = model_label(model)
             done = 0
