@@ -55,8 +55,8 @@ def _write_elsewhere(url: str) -> None:
         engine = create_async_engine(url)
         try:
             async with engine.begin() as conn:
-                await conn.execute(insert(SnapWriter.__table__).values(id=100, name="late"))
-                await conn.execute(insert(SnapEssay.__table__).values(id=100, writer_id=100))
+                await conn.execute(insert(SnapWriter).values(id=100, name="late"))
+                await conn.execute(insert(SnapEssay).values(id=100, writer_id=100))
         finally:
             await engine.dispose()
 
