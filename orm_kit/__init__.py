@@ -19,6 +19,7 @@ from orm_kit.exceptions import (
     ORMKitError,
     ReadOnlyError,
     RelationNotLoadedError,
+    SyncUsageError,
     ValidationError,
 )
 from orm_kit.mixins.read_only import allow_writes
@@ -60,6 +61,7 @@ __all__ = [
     "RelationNotLoadedError",
     "Repository",
     "Sum",
+    "SyncUsageError",
     "ValidationError",
     "acting_as",
     "allow_writes",
