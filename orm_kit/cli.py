@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import logging
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 PROG = "orm-kit"
-Handler = Callable[[argparse.Namespace], Awaitable[int]]
+# A command is a coroutine function, run under asyncio.run(), or a plain function (shell).
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int] | int]
 
 
 def _kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -240,10 +242,11 @@ async def _dumpdata(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _shell(args: argparse.Namespace) -> int:
+def _shell(args: argparse.Namespace) -> int:
+    # Not under asyncio.run(): the console must read input in the main thread, where
+    # Ctrl-C lands; it runs its own event loop in a thread of its own.
     project = load_project_config(models=args.models, migrations_dir=args.migrations, url=args.url)
-    # The console runs its own event loop in a thread; this one only waits for it.
-    return await asyncio.to_thread(run_shell, project)
+    return run_shell(project)
 
 
 async def _loaddata(args: argparse.Namespace) -> int:
@@ -371,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        code: int = asyncio.run(args.handler(args))
+        outcome = args.handler(args)
+        code: int = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
     except (ORMKitError, ValueError, OSError) as exc:
         if show_traceback:
             traceback.print_exc()
