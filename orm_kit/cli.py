@@ -15,6 +15,7 @@ import sys
 import traceback
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orm_kit.exceptions import ORMKitError
@@ -233,11 +234,19 @@ async def _dumpdata(args: argparse.Namespace) -> int:
             with _dump_progress(to_file=False) as progress:
                 await dump_data(db, sys.stdout, models, indent=args.indent, progress=progress)
         else:
-            with (
-                open(args.output, "w", encoding="utf-8") as out,  # noqa: ASYNC230 - local file
-                _dump_progress(to_file=True) as progress,
-            ):
-                rows = await dump_data(db, out, models, indent=args.indent, progress=progress)
+            # Written beside the target and moved over it at the end: a failed dump leaves
+            # no half-written fixture, and an older file of that name as it was.
+            target = Path(args.output)
+            part = target.with_name(f".{target.name}.part")
+            try:
+                with (
+                    part.open("w", encoding="utf-8") as out,
+                    _dump_progress(to_file=True) as progress,
+                ):
+                    rows = await dump_data(db, out, models, indent=args.indent, progress=progress)
+                part.replace(target)
+            finally:
+                part.unlink(missing_ok=True)
             print(f"Dumped {rows} rows of {len(models)} models to {args.output}.")
     return 0
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Uuid,
     func,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -39,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from orm_kit.database import Database
@@ -197,6 +199,10 @@ async def dump_data(
 
     Returns:
         The number of rows written.
+
+    Raises:
+        FixtureError: A table cannot be read (it does not exist yet, say); the message
+            names it.
     """
     count = 0
     out.write("[")
@@ -208,24 +214,60 @@ async def dump_data(
             await conn.execution_options(isolation_level="REPEATABLE READ")
         for model, table in _in_dependency_order(models or _mapped_models()):
             label = model_label(model)
-            done = 0
-            order = list(table.primary_key.columns) or list(table.columns)
-            if progress is not None:
-                total = await conn.scalar(select(func.count()).select_from(table))
-                progress.start(label, total or 0)
-            result = await conn.stream(select(table).order_by(*order))
-            async for row in result.mappings():
-                fields = {c.name: encode(row[c.name], c.type) for c in table.columns}
-                record = json.dumps({"model": label, "fields": fields}, indent=indent)
-                out.write(("\n" if count == 0 else ",\n") + record)
-                count += 1
-                done += 1
-                if progress is not None and done % PROGRESS_EVERY == 0:
-                    progress.advance(label, done)
-            if progress is not None:
-                progress.advance(label, done)
+            try:
+                count = await _dump_table(conn, model, table, out, count, indent, progress)
+            except SQLAlchemyError as exc:
+                raise await _read_failed(database, table, label, exc) from exc
     out.write("\n]\n" if count else "]\n")
     return count
+
+
+async def _dump_table(
+    conn: AsyncConnection,
+    model: type[Model],
+    table: Table,
+    out: IO[str],
+    count: int,
+    indent: int | None,
+    progress: DumpProgress | None,
+) -> int:
+    """Write the rows of ``table`` after ``count`` records; return the new record count."""
+    label = model_label(model)
+    done = 0
+    order = list(table.primary_key.columns) or list(table.columns)
+    if progress is not None:
+        total = await conn.scalar(select(func.count()).select_from(table))
+        progress.start(label, total or 0)
+    result = await conn.stream(select(table).order_by(*order))
+    async for row in result.mappings():
+        fields = {c.name: encode(row[c.name], c.type) for c in table.columns}
+        record = json.dumps({"model": label, "fields": fields}, indent=indent)
+        out.write(("\n" if count == 0 else ",\n") + record)
+        count += 1
+        done += 1
+        if progress is not None and done % PROGRESS_EVERY == 0:
+            progress.advance(label, done)
+    if progress is not None:
+        progress.advance(label, done)
+    return count
+
+
+async def _read_failed(
+    database: Database, table: Table, label: str, exc: SQLAlchemyError
+) -> FixtureError:
+    # A fresh connection: on PostgreSQL the dump's transaction is aborted by the error.
+    async with database.engine.connect() as conn:
+        exists = await conn.run_sync(
+            lambda c: inspect(c).has_table(table.name, schema=table.schema)
+        )
+    if not exists:
+        return FixtureError(
+            f"Could not read the table {table.fullname} ({label}): it does not exist in the "
+            "database. Run `orm-kit migrate` first."
+        )
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = first[0] if first else type(exc).__name__
+    return FixtureError(f"Could not read the table {table.fullname} ({label}): {detail}.")
 
 
 def _records(data: Any, source: str) -> list[dict[str, Any]]:
