@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import DBAPIError
+
 from orm_kit.exceptions import ORMKitError
 from orm_kit.fixtures import DumpProgress, dump_data, load_data, resolve_models
 from orm_kit.migrations import (
@@ -394,7 +396,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # anything else: still one line, the traceback on request
         if show_traceback:
             traceback.print_exc()
-        detail = " ".join(str(exc).split())
+        # A SQLAlchemy error's text carries the statement and its bound values (which may
+        # be secrets): only the driver's own first line is shown.
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        lines = str(cause).strip().splitlines()
+        detail = " ".join(lines[0].split()) if lines else ""
         print(
             f"{PROG}: error: {type(exc).__name__}: {detail} (--traceback shows where)",
             file=sys.stderr,
