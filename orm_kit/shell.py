@@ -58,19 +58,44 @@ class AsyncConsole(code.InteractiveConsole):
         tasks: list[asyncio.Task[Any]] = []
 
         def start() -> None:
-            task = self.loop.create_task(coroutine, context=context)
+            task = self.loop.create_task(_carried(coroutine), context=context)
             task.add_done_callback(lambda _: finished.set())
             tasks.append(task)
 
         self.loop.call_soon_threadsafe(start)
         try:
-            finished.wait()
+            _wait(finished)
         except KeyboardInterrupt:
             # call_soon_threadsafe keeps order: start() has run when this does.
             self.loop.call_soon_threadsafe(lambda: tasks[0].cancel())
-            finished.wait()
+            _wait(finished)
             raise
-        tasks[0].result()  # the line's exception, if any, is raised here
+        try:
+            tasks[0].result()  # the line's exception, if any, is raised here
+        except _Carried as carried:
+            raise carried.original from None
+
+
+class _Carried(Exception):  # noqa: N818 - a carrier, never raised to users
+    """Carries a SystemExit / KeyboardInterrupt out of a line's task: raised in the task,
+    it would stop the console's event loop instead of reaching the console."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(original)
+        self.original = original
+
+
+async def _carried(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        return await coroutine
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise _Carried(exc) from exc
+
+
+def _wait(finished: threading.Event) -> None:
+    # Short waits: Ctrl-C gets through between them on every platform.
+    while not finished.wait(0.2):
+        pass
 
 
 def _namespace(db: Database) -> dict[str, Any]:

@@ -64,6 +64,8 @@ print(await Author.objects.count())
 from orm_kit import acting_as, current_actor
 scope = acting_as("ann"); _ = scope.__enter__()
 print("actor", await asyncio.sleep(0, current_actor()))
+await asyncio.sleep(0); raise SystemExit(3)
+print("not reached")
 """
 
 
@@ -95,8 +97,9 @@ def test_ctrl_c_cancels_the_awaited_line_and_the_shell_goes_on(project: Project)
     shell.send_signal(signal.SIGINT)
     out, err = shell.communicate(AFTER_INTERRUPT, timeout=TIMEOUT)
     assert time.monotonic() - started < 30  # the sleep was cancelled, not waited out
-    assert shell.returncode == 0, err
+    assert shell.returncode == 3, err  # SystemExit in an awaited line ends the shell
     printed = [line.lstrip("> .").strip() for line in out.splitlines()]
+    assert "not reached" not in out
     assert printed[0] == "sleep cleaned up"  # its finally ran before the next prompt
     assert "0" in printed
     assert "actor ann" in printed  # a ContextVar set by one line reaches a later await
