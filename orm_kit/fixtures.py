@@ -327,7 +327,12 @@ def _reset_sequences(connection: Connection, tables: Iterable[Table]) -> None:
             continue
         sequence = connection.execute(
             text("SELECT pg_get_serial_sequence(:table, :column)"),
-            {"table": table.fullname, "column": key.name},
+            # The name as SQL spells it: pg_get_serial_sequence folds an unquoted one to
+            # lower case, so "QuotedNote" must reach it quoted.
+            {
+                "table": connection.dialect.identifier_preparer.format_table(table),
+                "column": key.name,
+            },
         ).scalar()
         if sequence is None:
             continue

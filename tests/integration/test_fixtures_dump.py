@@ -1,5 +1,6 @@
-"""``dump_data`` on every backend: it streams from a server-side cursor, and every table is
-read from one snapshot, so rows written while it runs never give a dump that cannot load.
+"""``dump_data`` / ``load_data`` on every backend: the dump streams from a server-side cursor
+and reads every table from one snapshot, so rows written while it runs never give a dump that
+cannot load; loading moves key sequences past the rows, whatever the table's name.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import asyncio
 import io
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, event, insert
@@ -16,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_kit import Database, Model
-from orm_kit.fixtures import dump_data, model_label
+from orm_kit.fixtures import dump_data, load_data, model_label
 
 
 class SnapWriter(Model):
@@ -93,3 +95,22 @@ async def test_every_table_is_read_from_one_snapshot(db: Database) -> None:
     # Without one snapshot the late essay would be in the dump and its writer not.
     assert dumped == [(model_label(SnapWriter), writer.id), (model_label(SnapEssay), essay.id)]
     assert 100 in await SnapEssay.objects.values_list("id", flat=True)  # it was committed
+
+
+class QuotedNote(Model):
+    """A table name that must be quoted in SQL (mixed case)."""
+
+    __tablename__ = "QuotedNote"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(50))
+
+
+async def test_loading_moves_the_key_past_the_rows_of_a_quoted_table(
+    db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "notes.json"
+    path.write_text(
+        json.dumps([{"model": model_label(QuotedNote), "fields": {"id": 5, "text": "five"}}])
+    )
+    assert await load_data(db, [path]) == 1
+    assert (await QuotedNote.objects.create(text="next")).id == 6
