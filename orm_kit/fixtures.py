@@ -22,11 +22,15 @@ from uuid import UUID
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
+    Float,
+    Integer,
     Interval,
     LargeBinary,
     Numeric,
+    String,
     Table,
     Time,
     Uuid,
@@ -171,7 +175,27 @@ def decode(value: Any, type_: TypeEngine[Any]) -> Any:
             raise ValueError("not a decimal number") from None
     if isinstance(kind, LargeBinary):
         return base64.b64decode(value, validate=True)
+    return _of_json_kind(value, kind)
+
+
+def _of_json_kind(value: Any, kind: TypeEngine[Any]) -> Any:
+    # The same check on every backend: SQLite would store 7 in a VARCHAR column as it is.
+    for column_type, python_types, name in _JSON_KINDS:
+        if isinstance(kind, column_type):
+            if isinstance(value, bool) != (python_types == (bool,)) or not isinstance(
+                value, python_types
+            ):
+                raise TypeError(f"expected {name}, not {type(value).__name__}")
+            break
     return value
+
+
+_JSON_KINDS: tuple[tuple[type[TypeEngine[Any]], tuple[type, ...], str], ...] = (
+    (String, (str,), "a string"),
+    (Boolean, (bool,), "true or false"),
+    (Integer, (int,), "an integer"),
+    (Float, (int, float), "a number"),
+)
 
 
 async def dump_data(

@@ -66,6 +66,14 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "DatabaseError:            cause is a DBAPIError: True",
         "ORMKitError catches:      Shipment.DoesNotExist",
     ],
+    "fixtures": [
+        "dumped:   2 rows, child first: True",
+        "loaded:   2 rows",
+        "same:     True",
+        "cycle:    2 rows, [('A', 2), ('B', 1)]",
+        "refused:  field 'title' holds 7, which does not fit the column (expected a string, "
+        "not int).",
+    ],
     "lookups": [
         "contains 'Blue':     ['Blue Monday']",
         "icontains 'blue':    ['Blue Monday', 'blue in green']",
