@@ -16,7 +16,13 @@ $(BIN)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-demo: $(BIN)/.installed ## Create .venv, install, and run the quickstart on embedded SQLite
+# The quickstart needs only the package itself (no dev tools): a first `make demo` stays quick.
+$(BIN)/.package-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+demo: $(BIN)/.package-installed ## Create .venv, install the package, and run the quickstart on embedded SQLite
 	cd examples && ../$(PY) quickstart.py
 
 test: $(BIN)/.installed ## Run the whole suite on SQLite and PostgreSQL

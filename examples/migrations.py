@@ -34,10 +34,10 @@ async def main(folder: Path) -> None:
     # This example keeps a database of its own: autogenerate compares *every* table of the
     # database with the models, and would offer to drop the tables it does not know.
     url = f"sqlite+aiosqlite:///{folder / 'deploy.db'}"
+    # --8<-- [start:make]
     # In a project, [tool.orm_kit] in pyproject.toml names the models module(s), the
     # migrations folder and DATABASE_URL the database; here they are passed in.
     where = {"migrations_dir": folder / "migrations", "url": url}
-    # --8<-- [start:make]
     init_migrations(where["migrations_dir"])  # orm-kit init
     created = await create_migration("add releases", models="__main__", **where)
     assert created is not None

@@ -1,6 +1,7 @@
 """orm_kit: Django-style declarative models, managers and lazy QuerySets on async SQLAlchemy."""
 
 from orm_kit.context import acting_as, current_actor
+from orm_kit.contrib.pydantic import schema_for
 from orm_kit.database import (
     Database,
     HealthStatus,
@@ -73,5 +74,6 @@ __all__ = [
     "on_commit",
     "register_lookup",
     "register_transform",
+    "schema_for",
     "transaction",
 ]

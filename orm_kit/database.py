@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, event, text
-from sqlalchemy.engine import URL, Connection, Result, make_url
+from sqlalchemy.engine import URL, Connection, Result
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -37,11 +37,13 @@ from orm_kit.exceptions import (
     DatabaseUnavailableError,
     ORMKitError,
     ValidationError,
+    logger,
     translate_error,
     translated,
 )
 from orm_kit.settings import DatabaseSettings
 from orm_kit.unit_of_work import OrmKitSession, run_unit_of_work, savepoint
+from orm_kit.urls import missing_driver_error, normalize_url
 
 __all__ = [
     "Database",
@@ -231,7 +233,13 @@ class Database:
         **engine_kwargs: Any,
     ) -> None:
         self.settings = settings if settings is not None else DatabaseSettings()
-        self.url: URL = make_url(url if url is not None else self.settings.url)
+        self.url: URL = normalize_url(url if url is not None else self.settings.url)
+        if url is None and "url" not in self.settings.model_fields_set:
+            logger.warning(
+                "No database URL is set (DATABASE_URL, a .env file or Database(url)); "
+                "using the embedded SQLite default %s.",
+                self.url.render_as_string(hide_password=True),
+            )
         self.name = name
         self._engine_kwargs = engine_kwargs
         self._engine: AsyncEngine | None = None
@@ -294,7 +302,10 @@ class Database:
         if connect_args:
             kwargs["connect_args"] = connect_args
         kwargs.update(self._engine_kwargs)
-        engine = create_async_engine(self.url, **kwargs)
+        try:
+            engine = create_async_engine(self.url, **kwargs)
+        except ImportError as exc:
+            raise missing_driver_error(self.url, exc) from exc
         if self.dialect == "sqlite":
             sync = engine.sync_engine
             event.listen(sync, "connect", _sqlite_on_connect)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, cast
 
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 from sqlalchemy import JSON, BigInteger, Integer, MetaData, SmallInteger, Table
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase, MappedColumn
@@ -257,11 +259,24 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         return values[0] if len(values) == 1 else tuple(values)
 
     def to_dict(
-        self, *, exclude: set[str] | None = None, include: set[str] | None = None
+        self,
+        *,
+        mode: Literal["python", "json"] = "python",
+        exclude: set[str] | None = None,
+        include: set[str] | None = None,
     ) -> dict[str, Any]:
         """Return the loaded column values as a dict (no I/O).
 
         Args:
+            mode: ``"python"`` keeps the values as they are; ``"json"`` makes them
+                JSON-safe, so ``json.dumps(obj.to_dict(mode="json"))`` always works:
+                datetimes, dates and times as ISO 8601 strings (UTC as ``Z``), timedeltas
+                as ISO 8601 durations (``PT1H30M``), UUIDs and Decimals as strings (a
+                Decimal keeps its digits), bytes as URL-safe base64, enums as their
+                values, and included instances as their own ``to_dict(mode="json")``.
+                Floats stay floats (an infinity is written by ``json.dumps`` as
+                ``Infinity``). These are the forms pydantic writes and reads back, so a
+                ``schema_for(Model)`` read schema validates the result.
             exclude: Column names to leave out.
             include: Extra attribute names to add (properties, loaded relationships).
         """
@@ -273,6 +288,12 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         }
         for name in include or ():
             data[name] = getattr(self, name)
+        if mode == "json":
+            return cast(dict[str, Any], _jsonable(data))
+        if mode != "python":
+            raise exceptions.ValidationError(
+                f"to_dict() mode must be 'python' or 'json', not {mode!r}."
+            )
         return data
 
     def __repr__(self) -> str:
@@ -312,6 +333,28 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
         for key, value in checked.items():
             setattr(self, key, value)
         return self
+
+    def update_from(self, payload: BaseModel) -> Self:
+        """Set the fields ``payload`` has set (``model_fields_set``); no I/O.
+
+        The counterpart of a ``schema_for(Model, "update")`` payload: fields the client
+        left out stay as they are, an explicit ``null`` sets ``None``. The values are
+        checked as ``update()`` checks them; call ``save()`` to persist.
+
+        Raises:
+            ValidationError: ``payload`` is not a pydantic model, or a set field is not a
+                field of this model, or its value does not fit its column.
+        """
+        if not isinstance(payload, BaseModel):
+            raise exceptions.ValidationError(
+                f"{type(self).__name__}.update_from() takes a pydantic model, not "
+                f"{type(payload).__name__}; for a dict use update(**values)."
+            )
+        names = set(payload.model_fields_set)
+        # Only the top level is filtered: a nested model given for a JSON column is
+        # dumped whole, defaults included.
+        values = payload.model_dump(include=names, exclude_unset=False)
+        return self.update(**{name: values[name] for name in names if name in values})
 
     async def save(self, *, using: Database | str | None = None) -> Self:
         """Insert or update this instance (only the changed columns of a loaded one).
@@ -452,6 +495,19 @@ def _check_related(info: ModelInfo, key: str, value: Any) -> None:
             f"{info.model.__name__}.{key} takes {expected}, not {type(value).__name__}; "
             f"to set the key alone, use the foreign-key column."
         )
+
+
+def _jsonable(value: Any) -> Any:
+    return to_jsonable_python(value, bytes_mode="base64", fallback=_jsonable_instance)
+
+
+def _jsonable_instance(value: Any) -> Any:
+    if isinstance(value, Model):
+        return value.to_dict(mode="json")
+    raise exceptions.ValidationError(
+        f"to_dict(mode='json') cannot write a {type(value).__name__} value as JSON; "
+        "leave it out of include= or convert it first."
+    )
 
 
 def _column_keys(model: type[Any]) -> tuple[str, ...]:

@@ -1,15 +1,25 @@
-"""Column types orm_kit's mixins use, and the column order they follow."""
+"""Column types orm_kit's mixins use, the column order they follow, and how JSON columns are
+declared on SQLite."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import JSON, DateTime
+from sqlalchemy.dialects.sqlite.base import ischema_names as sqlite_type_names
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import TypeCompiler
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["MIXIN_SORT_ORDER", "PRIMARY_KEY_SORT_ORDER", "UTCDateTime", "utcnow"]
+__all__ = [
+    "MIXIN_SORT_ORDER",
+    "PRIMARY_KEY_SORT_ORDER",
+    "SQLITE_JSON_TYPE",
+    "UTCDateTime",
+    "utcnow",
+]
 
 # ``mapped_column(sort_order=...)`` values: the table (and so ``repr()``, ``to_dict()`` and
 # ``values()``) lists the primary key first, then the model's own columns (SQLAlchemy's
@@ -18,6 +28,26 @@ PRIMARY_KEY_SORT_ORDER = -100
 """The ``sort_order`` of primary-key columns: before every other column."""
 MIXIN_SORT_ORDER = 100
 """The ``sort_order`` of the columns a mixin adds: after the model's own columns."""
+
+
+SQLITE_JSON_TYPE = "JSON_TEXT"
+"""The declared type of JSON columns in SQLite tables orm_kit creates (and migrations add).
+
+SQLAlchemy declares them ``JSON``, which gives the column NUMERIC affinity: a JSON document
+that is a bare number is then stored as a number, so ``0.0`` reads back as ``0`` and an
+integer beyond 2**53 loses digits. A declared type containing ``TEXT`` has TEXT affinity, so
+the JSON text is kept as written (Django declares its SQLite JSON columns ``text`` for the
+same reason). Reflection reads ``JSON_TEXT`` back as JSON, so migrations see no change.
+Tables created as ``JSON`` before keep NUMERIC affinity until rebuilt.
+"""
+
+
+@compiles(JSON, "sqlite")
+def _sqlite_json_declared_type(type_: JSON, compiler: TypeCompiler, **kw: Any) -> str:
+    return SQLITE_JSON_TYPE
+
+
+sqlite_type_names.setdefault(SQLITE_JSON_TYPE, JSON)
 
 
 def utcnow() -> datetime:

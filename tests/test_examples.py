@@ -66,6 +66,28 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "DatabaseError:            cause is a DBAPIError: True",
         "ORMKitError catches:      Shipment.DoesNotExist",
     ],
+    "fastapi_minimal": [
+        "POST /contacts                     201 {'email': 'ann@x.io', 'created_by': 'u1'}",
+        "POST /contacts                     201 {'email': 'bob@x.io', 'created_by': None}",
+        "POST /contacts (same email)        409 {'detail': 'A unique constraint "
+        "(uq_contact_email) was violated; nothing was saved. Change the conflicting values.', "
+        "'error': 'ConflictError', 'constraint': 'uq_contact_email', 'kind': 'unique'}",
+        "GET /contacts/99                   404 {'detail': 'Contact matching query does not "
+        "exist (filters: id).', 'error': 'NotFoundError'}",
+        "PATCH /contacts/2 (taken email)    409 {'error': 'ConflictError', 'constraint': "
+        "'uq_contact_email'}",
+        "POST /contacts/import              409 {'error': 'ConflictError'}",
+        "contacts after the failed import   2",
+        "PATCH /contacts/2                  200 {'email': 'bob@x.io', 'name': 'Bob', "
+        "'updated_by': 'u2'}",
+        "GET /contacts?email__icontains=ANN 200 ['ann@x.io', 'anna@y.io']",
+        "GET /contacts?email__regex=.*      422 Filtering Contact by 'email__regex' is not "
+        "allowed; allowed filters: email, email__icontains, name.",
+        "GET /contacts?page=2&size=2        200 {'total': 3, 'page': 2, 'size': 2, 'pages': 2}",
+        "GET /feed                          200 ['anna@y.io', 'bob@x.io'] next_cursor=<str>",
+        "GET /feed?after=<next_cursor>      200 ['ann@x.io'] next_cursor=None",
+        "GET /health/database               200 {'healthy': True, 'error': None}",
+    ],
     "fixtures": [
         "dumped:   2 rows, child first: True",
         "loaded:   2 rows",
@@ -205,6 +227,25 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "keyset: page 1: 8 items from (error, 23) to (error, 2), next_cursor=<str>",
         "keyset: page 2: 8 items from (info, 21) to (warning, 22), next_cursor=<str>",
         "keyset: page 3: 7 items from (warning, 19) to (warning, 1), next_cursor=None",
+    ],
+    "pydantic_schemas": [
+        "names:     CourseCreate, CourseUpdate, CourseRead, CourseReadWithTrainer",
+        "cached:    True",
+        "create:    ['trainer_id', 'title', 'level', 'fee', 'notes']",
+        "required:  ['trainer_id', 'title', 'fee']",
+        "dump:      {'trainer_id': 1, 'title': 'SQL basics', 'fee': Decimal('120.50')}",
+        "created:   'SQL basics' level=beginner fee=120.50",
+        "rejected:  title: string_too_long",
+        "rejected:  fee: decimal_max_digits",
+        "rejected:  level: enum",
+        "rejected:  created_at: extra_forbidden",
+        "set:       ['level', 'notes']",
+        "updated:   'SQL basics' level=expert fee=120.50",
+        "response:  {'title': 'SQL basics', 'level': 'expert', 'fee': '120.50', "
+        "'trainer': {'id': 1, 'name': 'Ada'}}",
+        "not loaded: Course.trainer was not loaded",
+        'to_dict:   {"id": 1, "trainer_id": 1, "title": "SQL basics", "level": "expert", '
+        '"fee": "120.50", "notes": null}',
     ],
     "querying": [
         "bulk_create:   ids [1, 2, 3, 4, 5]",
@@ -482,3 +523,14 @@ def test_quickstart_default_database(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Connected to sqlite" in proc.stdout
     assert (tmp_path / "orm_kit.db").exists()
+
+
+def test_the_readme_snippet_runs(tmp_path: Path) -> None:
+    """The README's code block, pasted into a file as a new user would, runs as shown."""
+    readme = (EXAMPLES_DIR.parent / "README.md").read_text()
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "readme.py"
+    script.write_text(snippet)
+    proc = run_example(script, "sqlite+aiosqlite:///:memory:", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["Ann [] 1 2"]

@@ -25,7 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import ResolutionError
 from alembic.util.exc import CommandError
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from orm_kit.database import Database
@@ -144,7 +144,7 @@ async def project_database(project: ProjectConfig) -> AsyncIterator[Database]:
         MigrationError: It cannot be reached (one line, the URL's password hidden).
     """
     db = Database(project.url)
-    url = make_url(project.url)
+    url = db.url
     shown = url.render_as_string(hide_password=True)
     folder = Path(url.database).parent if url.database and url.database != ":memory:" else None
     if db.dialect == "sqlite" and folder is not None and not folder.is_dir():

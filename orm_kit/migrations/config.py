@@ -16,6 +16,7 @@ from typing import Any
 
 from orm_kit.exceptions import ORMKitError
 from orm_kit.settings import DatabaseSettings
+from orm_kit.urls import normalize_url
 
 __all__ = ["MigrationError", "ProjectConfig", "find_pyproject", "load_project_config"]
 
@@ -149,6 +150,6 @@ def load_project_config(
         root=root,
         models=modules,
         migrations_dir=folder if folder.is_absolute() else root / folder,
-        url=url or DatabaseSettings().url,
+        url=normalize_url(url or DatabaseSettings().url).render_as_string(hide_password=False),
         pyproject=pyproject,
     )

@@ -202,7 +202,7 @@ class ModelInfo:
         if "pk" not in values or len(self.pk_keys) != 1:
             return values
         key = self.pk_key
-        if key in values and values[key] is not values["pk"] and values[key] != values["pk"]:
+        if key in values and not _same_value(values[key], values["pk"]):
             # One would silently win over the other (get_or_create(id=5, defaults={"pk":
             # None}) would create a row whose id is not 5).
             raise ValidationError(
@@ -329,3 +329,14 @@ def get_model_info(model: type[Any]) -> ModelInfo:
     if info.plain_init:
         _FAST_NEW[model] = info.direct_keys
     return info
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether two values given for one column are the same (False when they cannot even be
+    compared, as a signalling NaN cannot)."""
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:  # an arbitrary __eq__ (decimal.InvalidOperation, TypeError, ...)
+        return False

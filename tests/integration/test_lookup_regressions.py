@@ -4,6 +4,7 @@ every backend with data that tells the right answer from the wrong one."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -136,6 +137,9 @@ async def test_a_field_and_its_pk_alias_with_different_values_are_refused(db: Da
         await User.objects.get_or_create(id=5000, email="p@x.io", defaults={"pk": None})
     with pytest.raises(ValidationError, match=r"got both id=1 and pk=2"):
         await User.objects.create(id=1, pk=2, email="q@x.io")
+    # A value that cannot even be compared (a signalling NaN) raised decimal.InvalidOperation.
+    with pytest.raises(ValidationError, match=r"got both id=Decimal\('sNaN'\) and pk=3"):
+        await User.objects.create(id=Decimal("sNaN"), pk=3, email="s@x.io")
     user = await User.objects.create(id=7, pk=7, email="r@x.io")  # the same value is fine
     assert user.id == 7
     assert await User.objects.count() == 1

@@ -146,11 +146,11 @@ def test_flags_and_database_url_override_the_file(
     assert config.migrations_dir == folder / "db" / "migrations"
     assert config.url == "sqlite+aiosqlite:///./orm_kit.db"
     monkeypatch.setenv("DATABASE_URL", "postgresql://app@db/app")
-    assert load_project_config().url == "postgresql://app@db/app"
+    assert load_project_config().url == "postgresql+asyncpg://app@db/app"  # async driver
     flagged = load_project_config(models="c.models,d", migrations_dir="m", url="sqlite://")
     assert flagged.models == ("c.models", "d")
     assert flagged.migrations_dir == folder / "m"
-    assert flagged.url == "sqlite://"
+    assert flagged.url == "sqlite+aiosqlite://"
 
 
 def test_a_malformed_section_is_one_clear_line(

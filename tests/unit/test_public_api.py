@@ -42,6 +42,7 @@ EXPECTED = [
     "on_commit",
     "register_lookup",
     "register_transform",
+    "schema_for",
     "transaction",
 ]
 
