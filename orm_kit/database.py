@@ -484,6 +484,17 @@ class Database:
         async with engine.connect() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def connection(self, *, transaction: bool = False) -> AsyncIterator[AsyncConnection]:
+        """Yield a connection of the engine, in a transaction committed at the end if
+        ``transaction``; while pinned (``orm_kit.testing``) the pinned one, in a SAVEPOINT."""
+        if (pin := self._pinned_connection()) is not None:
+            async with pin.begin_nested():
+                yield pin
+            return
+        async with self.engine.begin() if transaction else self.engine.connect() as conn:
+            yield conn
+
     # --- pinning to one connection (the hook of orm_kit.testing) -------------------------
 
     @asynccontextmanager
@@ -504,9 +515,7 @@ class Database:
 
     async def _run_sync(self, fn: Callable[[Connection], None], operation: str) -> None:
         try:
-            if (pin := self._pinned_connection()) is not None:
-                return await pin.run_sync(in_savepoint, fn)
-            async with self.engine.begin() as conn:
+            async with self.connection(transaction=True) as conn:
                 await conn.run_sync(fn)
         except SQLAlchemyError as exc:
             raise translate_error(exc, operation=operation) from exc

@@ -200,3 +200,64 @@ async def test_second(orm_session, orm_database):
         await PlugNote.objects.create(title="unique")
     assert await PlugNote.objects.count() == 1
 """
+
+IN_MEMORY = """
+from sqlalchemy import select
+
+from orm_kit import get_database
+from plug_models import PlugNote
+
+
+async def test_the_default_is_in_memory_sqlite(orm_database):
+    assert orm_database.dialect == "sqlite" and orm_database.url.database == ":memory:"
+    assert get_database() is orm_database
+
+
+async def test_the_direct_path_and_sessions_share_the_data(orm_session, orm_database):
+    await PlugNote.objects.create(title="direct")
+    async with orm_database.session():
+        assert await PlugNote.objects.count() == 1
+        await PlugNote.objects.create(title="session")
+    assert await PlugNote.objects.count() == 2
+    assert len((await orm_session.execute(select(PlugNote))).scalars().all()) == 2
+
+
+async def test_nothing_left_behind(orm_database):
+    assert await PlugNote.objects.count() == 0
+"""
+
+FROM_VARIABLE = """
+import os
+
+from sqlalchemy.engine import make_url
+
+
+async def test_the_url_comes_from_the_variable(orm_database):
+    assert orm_database.url == make_url(os.environ["ORM_KIT_TEST_DATABASE_URL"])
+"""
+
+OTHER_LOOP = """
+import pytest
+
+from plug_models import PlugNote
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_in_a_loop_of_its_own(orm_session):
+    await PlugNote.objects.create(title="x")
+"""
+
+UNUSED = """
+import sys
+
+import pytest
+
+from orm_kit import get_database
+from orm_kit.exceptions import DatabaseUnavailableError
+
+
+def test_the_plugin_does_nothing_unasked():
+    with pytest.raises(DatabaseUnavailableError):
+        get_database()
+    assert "polyfactory" not in sys.modules
+"""

@@ -9,7 +9,15 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.integration.testing.inner_project import ISOLATION, UNIQUE, write_project
+from tests.integration.testing.inner_project import (
+    FROM_VARIABLE,
+    IN_MEMORY,
+    ISOLATION,
+    OTHER_LOOP,
+    UNIQUE,
+    UNUSED,
+    write_project,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -58,3 +66,36 @@ async def test_the_same_unique_value_in_two_tests(
     )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines([f"*{ids[0]}*PASSED*", f"*{ids[1]}*PASSED*"])
+
+
+async def test_the_url_from_the_environment(
+    pytester: pytest.Pytester, inner_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(pytester, test_variable=FROM_VARIABLE)
+    monkeypatch.setenv("ORM_KIT_TEST_DATABASE_URL", inner_url)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+async def test_a_test_in_another_event_loop_is_refused(
+    pytester: pytest.Pytester, inner_url: str
+) -> None:
+    write_project(pytester, test_loop=OTHER_LOOP)
+    result = pytester.runpytest_subprocess("--orm-kit-db", inner_url, "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*DatabaseUnavailableError*another event loop*"])
+    result.stdout.fnmatch_lines(["*asyncio_default_test_loop_scope*"])
+
+
+def test_in_memory_sqlite_by_default(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ORM_KIT_TEST_DATABASE_URL", raising=False)
+    write_project(pytester, test_memory=IN_MEMORY)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+
+
+def test_unused_fixtures_change_nothing(pytester: pytest.Pytester) -> None:
+    write_project(pytester, test_unused=UNUSED)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    help_text = pytester.runpytest_subprocess("--help").stdout.str()
+    assert "--orm-kit-db=URL" in help_text
