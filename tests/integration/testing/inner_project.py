@@ -180,6 +180,12 @@ async def test_factories(orm_session, orm_database):
     assert await PlugPost.objects.filter(title="in a session").exists()
 
 
+async def test_bulk_writes_and_streaming(orm_session):
+    await PlugNote.objects.bulk_create([PlugNote(title=f"n{i}") for i in range(3)])
+    seen = [note.title async for note in PlugNote.objects.order_by("title").iterator(chunk_size=2)]
+    assert seen == ["n0", "n1", "n2"]
+
+
 async def test_zz_nothing_left_behind(orm_database):
     for table in ("plug_note", "plug_post", "plug_country"):
         assert await rows_elsewhere(orm_database.url, table) == 0, table

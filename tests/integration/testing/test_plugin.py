@@ -48,7 +48,7 @@ async def test_everything_a_test_writes_is_rolled_back(
 ) -> None:
     write_project(pytester, test_isolation=ISOLATION)
     result = pytester.runpytest_subprocess("--orm-kit-db", inner_url, "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=10, failed=1)
+    result.assert_outcomes(passed=11, failed=1)
     result.stdout.fnmatch_lines(
         ["FAILED test_isolation.py::test_fails_midway - AssertionError: failing midway*"]
     )
