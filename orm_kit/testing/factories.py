@@ -11,9 +11,7 @@ from polyfactory.persistence import AsyncPersistenceProtocol
 from sqlalchemy import Column, DateTime
 from sqlalchemy.types import TypeEngine
 
-from orm_kit.context import current_session, is_foreign
 from orm_kit.database import Database, get_database
-from orm_kit.exceptions import translated
 from orm_kit.model import Model
 
 __all__ = ["ModelFactory"]
@@ -32,25 +30,22 @@ def _is_aware(column_type: TypeEngine[Any]) -> bool:
 
 class _OrmKitPersistence(AsyncPersistenceProtocol[ModelT], Generic[ModelT]):
     """Saves built instances the way orm_kit saves them: in the ambient session of the
-    database when there is one (flushed, the caller commits), else in a unit of work of
-    its own; the mixins' rules (read-only, audit fields, value checks) apply as usual."""
+    database when there is one (in a SAVEPOINT; the session's block commits), else in a
+    unit of work of its own; the mixins' rules (read-only, audit fields, value checks)
+    apply as usual."""
 
-    def __init__(self, using: Database | str | None, model: type[ModelT]) -> None:
-        self.using, self.model = using, model
+    def __init__(self, using: Database | str | None) -> None:
+        self.using = using
 
     async def save(self, data: ModelT) -> ModelT:
         return (await self.save_many([data]))[0]
 
     async def save_many(self, data: list[ModelT]) -> list[ModelT]:
         db = self.using if isinstance(self.using, Database) else get_database(self.using)
-        ambient = current_session()
-        with translated(model=self.model, operation="create"):
-            if ambient is not None and not is_foreign(ambient) and db.owns(ambient):
-                ambient.add_all(data)
-                await ambient.flush()
-                return data
-            async with db.session() as session:
-                session.add_all(data)
+        # A SAVEPOINT of the ambient session of ``db`` if there is one, else a unit of
+        # work of its own; either way driver errors come out as orm_kit errors.
+        async with db.transaction() as session:
+            session.add_all(data)
         return data
 
 
@@ -121,4 +116,4 @@ class ModelFactory(SQLAlchemyFactory[ModelT]):
 
     @classmethod
     def _get_async_persistence(cls) -> AsyncPersistenceProtocol[ModelT]:
-        return _OrmKitPersistence(cls.__database__, cls.__model__)
+        return _OrmKitPersistence(cls.__database__)

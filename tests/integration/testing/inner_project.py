@@ -51,6 +51,14 @@ class PlugPostFactory(ModelFactory[PlugPost]):
     pass
 
 
+class PlugNoteFactory(ModelFactory[PlugNote]):
+    pass
+
+
+class PlugCountryFactory(ModelFactory[PlugCountry]):
+    pass
+
+
 async def rows_elsewhere(url, table):
     """Count the rows of ``table`` through an engine of its own (another connection)."""
     from sqlalchemy import text
@@ -75,10 +83,18 @@ ISOLATION = """
 import pytest
 from sqlalchemy import select
 
-from orm_kit import transaction
+from orm_kit import on_commit, transaction
 from orm_kit.exceptions import ConflictError, ReadOnlyError
 from orm_kit.mixins import acting_as, allow_writes
-from plug_models import PlugCountry, PlugNote, PlugPost, PlugPostFactory, rows_elsewhere
+from plug_models import (
+    PlugCountry,
+    PlugCountryFactory,
+    PlugNote,
+    PlugNoteFactory,
+    PlugPost,
+    PlugPostFactory,
+    rows_elsewhere,
+)
 
 
 async def test_direct_path_write(orm_session, orm_database):
@@ -88,8 +104,12 @@ async def test_direct_path_write(orm_session, orm_database):
 
 
 async def test_session_commit(orm_session, orm_database):
+    committed = []
     async with orm_database.session():
         await PlugNote.objects.create(title="same")
+        on_commit(lambda: committed.append("same"))
+        assert committed == []
+    assert committed == ["same"]
     assert await PlugNote.objects.filter(title="same").exists()
 
 
@@ -172,12 +192,25 @@ async def test_factories(orm_session, orm_database):
     for post in posts:
         assert post.created_by == "alice" and post.deleted_at is None
         assert post.created_at is not None and post.published.tzinfo is not None
-        assert 0 < len(post.title) <= 30
+        assert isinstance(post.title, str) and len(post.title) <= 30
         assert post.edited is None or post.edited.tzinfo is None
     async with orm_database.session() as session:
         post = await PlugPostFactory.create_async(title="in a session")
         assert post in session
     assert await PlugPost.objects.filter(title="in a session").exists()
+    await PlugNoteFactory.create_async(title="taken")
+    with pytest.raises(ConflictError):
+        await PlugNoteFactory.create_async(title="taken")
+    async with orm_database.session():
+        with pytest.raises(ConflictError):
+            await PlugNoteFactory.create_async(title="taken")
+        await PlugNoteFactory.create_async(title="free")  # the session goes on
+    with pytest.raises(ReadOnlyError):
+        await PlugCountryFactory.create_async()
+    with allow_writes(PlugCountry):
+        country = await PlugCountryFactory.create_async()
+    assert await PlugCountry.objects.filter(code=country.code).exists()
+    assert await PlugNote.objects.count() == 2
 
 
 async def test_bulk_writes_and_streaming(orm_session):
