@@ -497,16 +497,9 @@ class Database:
 
     # --- pinning to one connection (the hook of orm_kit.testing) -------------------------
 
-    @asynccontextmanager
-    async def _pinned(self, connection: AsyncConnection) -> AsyncIterator[None]:
-        """Run all of this database on ``connection`` inside the block (see ``Pin``)."""
-        if self._pin is not None:
-            raise ValidationError(f"{self!r} is already pinned to a connection (nested pin).")
-        self._pin = Pin(connection, repr(self))
-        try:
-            yield
-        finally:
-            self._pin = None
+    def _pinned(self, connection: AsyncConnection) -> Pin:
+        """Run all of this database on ``connection`` in ``with db._pinned(conn):`` (``Pin``)."""
+        return Pin(self, connection)
 
     def _pinned_connection(self) -> AsyncConnection | None:
         return None if self._pin is None else self._pin.connection()

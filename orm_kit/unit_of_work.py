@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
 from orm_kit.context import _current_session, bind_session, is_foreign
-from orm_kit.exceptions import DatabaseUnavailableError, translate_error
+from orm_kit.exceptions import DatabaseUnavailableError, ValidationError, translate_error
 
 __all__ = [
     "DELETED_OPTION",
@@ -46,22 +46,36 @@ class OrmKitSession(Session):
 ResultT = TypeVar("ResultT")
 
 
+class _Pinnable(Protocol):
+    _pin: Pin | None
+
+
 class Pin:
-    """The one connection a ``Database`` runs everything on while pinned (``Database._pinned``,
-    the hook of ``orm_kit.testing``): its sessions join the connection's transaction with
-    SAVEPOINTs (a commit releases one) and each direct statement runs in a SAVEPOINT, so
-    rolling the connection back undoes all of it. One event loop, one task at a time.
+    """The one connection a ``Database`` runs everything on while pinned (``with
+    db._pinned(connection):``, the hook of ``orm_kit.testing``): its sessions join the
+    connection's transaction with SAVEPOINTs (a commit releases one) and each direct
+    statement runs in a SAVEPOINT, so rolling the connection back undoes all of it. One
+    event loop, one task at a time.
     """
 
-    def __init__(self, connection: AsyncConnection, owner: str) -> None:
-        self._connection, self._owner = connection, owner
+    def __init__(self, owner: _Pinnable, connection: AsyncConnection) -> None:
+        self._owner, self._connection = owner, connection
         self._loop = asyncio.get_running_loop()
+
+    def __enter__(self) -> Pin:
+        if self._owner._pin is not None:
+            raise ValidationError(f"{self._owner!r} is already pinned to a connection.")
+        self._owner._pin = self
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._owner._pin = None
 
     def connection(self) -> AsyncConnection:
         """The pinned connection, refused from another event loop than the pinning one."""
         if asyncio.get_running_loop() is not self._loop:
             raise DatabaseUnavailableError(
-                f"{self._owner} is pinned to a connection of another event loop: orm_kit's "
+                f"{self._owner!r} is pinned to a connection of another event loop: orm_kit's "
                 "orm_session fixture runs in pytest-asyncio's session loop, so run the test "
                 'there too (asyncio_default_test_loop_scope = "session", or mark it '
                 '@pytest.mark.asyncio(loop_scope="session")).'

@@ -41,7 +41,7 @@ async def rolled_back(db: Database) -> AsyncIterator[AsyncSession]:
     async with db.engine.connect() as connection:
         await connection.begin()
         try:
-            async with db._pinned(connection):
+            with db._pinned(connection):
                 session = db.new_session()
                 try:
                     yield session
