@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import URL, Connection, Result
-from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -28,11 +27,12 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
 from orm_kit.context import _current_session, is_foreign
+from orm_kit.dialects import DIRECT_OPTION, UNIT_OF_WORK_OPTION, set_up_sqlite
 from orm_kit.exceptions import (
     DatabaseUnavailableError,
     ORMKitError,
@@ -56,8 +56,6 @@ __all__ = [
 
 ResultT = TypeVar("ResultT")
 
-_DIRECT = "orm_kit_direct"
-_UNIT_OF_WORK = "orm_kit_unit_of_work"
 SESSION_DB_KEY = "orm_kit_database"
 
 
@@ -168,39 +166,6 @@ def get_database(name: str | None = None) -> Database:
     return db
 
 
-def _sqlite_on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    # NOTE(sqlite): take transaction control away from the sqlite3 module so that BEGIN,
-    # SAVEPOINT and autocommit statements behave as on a server database.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-    # NOTE(sqlite): the built-in lower() folds ASCII letters only, so iexact / icontains
-    # would match 'Émile' for 'émile' on PostgreSQL but not here; Python's folds Unicode.
-    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
-
-
-def _lower(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
-
-
-def _sqlite_wal(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
-
-
-def _sqlite_begin(conn: Connection) -> None:
-    # NOTE(sqlite): the direct path runs single statements without BEGIN (autocommit).
-    # Units of work take the write lock up front (BEGIN IMMEDIATE): a deferred transaction
-    # that reads and then writes fails at once with "database is locked" when another
-    # connection writes meanwhile, instead of waiting for the busy timeout.
-    options = conn.get_execution_options()
-    if options.get(_DIRECT):
-        return
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_UNIT_OF_WORK) else "BEGIN")
-
-
 class Database:
     """A database orm_kit can run models against.
 
@@ -308,11 +273,7 @@ class Database:
         except ImportError as exc:
             raise missing_driver_error(self.url, exc) from exc
         if self.dialect == "sqlite":
-            sync = engine.sync_engine
-            event.listen(sync, "connect", _sqlite_on_connect)
-            if kwargs.get("poolclass") is not StaticPool:
-                event.listen(sync, "connect", _sqlite_wal)
-            event.listen(sync, "begin", _sqlite_begin)
+            set_up_sqlite(engine.sync_engine, wal=kwargs.get("poolclass") is not StaticPool)
         return engine
 
     async def connect(self) -> Database:
@@ -336,13 +297,13 @@ class Database:
             raise translate_error(exc, operation="connect") from exc
         self._engine = engine
         if self.dialect == "sqlite":
-            self._direct_engine = engine.execution_options(**{_DIRECT: True})
+            self._direct_engine = engine.execution_options(**{DIRECT_OPTION: True})
         else:
             self._direct_engine = engine.execution_options(
-                isolation_level="AUTOCOMMIT", **{_DIRECT: True}
+                isolation_level="AUTOCOMMIT", **{DIRECT_OPTION: True}
             )
         self._sessionmaker = async_sessionmaker(
-            engine.execution_options(**{_UNIT_OF_WORK: True}),
+            engine.execution_options(**{UNIT_OF_WORK_OPTION: True}),
             expire_on_commit=False,
             sync_session_class=OrmKitSession,
             info={SESSION_DB_KEY: self},  # db.owns() knows every session it makes
@@ -489,19 +450,6 @@ class Database:
                     raise
 
         return await greenlet_spawn(work)
-
-    @asynccontextmanager
-    async def direct_connection(self) -> AsyncIterator[AsyncConnection]:
-        """Yield an autocommit connection (used to stream results outside a session)."""
-        engine = self._direct_engine
-        if engine is None:
-            self.engine  # noqa: B018 - raises the not-connected error
-            raise AssertionError  # pragma: no cover
-        if (pin := self._pinned_connection()) is not None:
-            yield pin
-            return
-        async with engine.connect() as conn:
-            yield conn
 
     @asynccontextmanager
     async def connection(self, *, transaction: bool = False) -> AsyncIterator[AsyncConnection]:

@@ -69,6 +69,10 @@ print("not reached")
 """
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_cancels_the_awaited_line_and_the_shell_goes_on(project: Project) -> None:
     # The console reads a pipe, as `orm-kit shell < script.py` would; no IPython involved.
     project.models(MODELS)
@@ -88,6 +92,9 @@ def test_ctrl_c_cancels_the_awaited_line_and_the_shell_goes_on(project: Project)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a suite started in the background by a shell (as CI may run
+        # it) passes SIGINT on ignored, and the child would never see the Ctrl-C.
+        preexec_fn=_default_sigint,
     )
     assert shell.stdin is not None and shell.stdout is not None
     started = time.monotonic()
