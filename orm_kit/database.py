@@ -42,7 +42,7 @@ from orm_kit.exceptions import (
     translated,
 )
 from orm_kit.settings import DatabaseSettings
-from orm_kit.unit_of_work import OrmKitSession, run_unit_of_work, savepoint
+from orm_kit.unit_of_work import OrmKitSession, Pin, in_savepoint, run_unit_of_work, savepoint
 from orm_kit.urls import missing_driver_error, normalize_url
 
 __all__ = [
@@ -246,6 +246,7 @@ class Database:
         self._direct_engine: AsyncEngine | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._pin: Pin | None = None
 
     def __repr__(self) -> str:
         state = "connected" if self._engine is not None else "disconnected"
@@ -379,7 +380,12 @@ class Database:
         if self._sessionmaker is None:
             self.engine  # noqa: B018 - raises the not-connected error
             raise AssertionError  # pragma: no cover
-        session = self._sessionmaker()
+        return self._open(self._sessionmaker)
+
+    def _open(self, maker: async_sessionmaker[AsyncSession]) -> AsyncSession:
+        pin = self._pinned_connection()
+        join: dict[str, Any] = {"bind": pin, "join_transaction_mode": "create_savepoint"}
+        session = maker() if pin is None else maker(**join)
         session.info[SESSION_DB_KEY] = self
         return session
 
@@ -394,8 +400,7 @@ class Database:
         if self._read_sessionmaker is None:
             self.engine  # noqa: B018 - raises the not-connected error
             raise AssertionError  # pragma: no cover
-        session = self._read_sessionmaker()
-        session.info[SESSION_DB_KEY] = self
+        session = self._open(self._read_sessionmaker)
         try:
             yield session
         finally:
@@ -446,6 +451,8 @@ class Database:
         if engine is None:
             self.engine  # noqa: B018 - raises the not-connected error
             raise AssertionError  # pragma: no cover
+        if (pin := self._pinned_connection()) is not None:
+            return await pin.run_sync(in_savepoint, lambda c: consume(c.execute(stmt, params)))
         sync_engine = engine.sync_engine
 
         # One greenlet hop for checkout, execute, consume and release, instead of one per
@@ -471,14 +478,37 @@ class Database:
         if engine is None:
             self.engine  # noqa: B018 - raises the not-connected error
             raise AssertionError  # pragma: no cover
+        if (pin := self._pinned_connection()) is not None:
+            yield pin
+            return
         async with engine.connect() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def connection(self, *, transaction: bool = False) -> AsyncIterator[AsyncConnection]:
+        """Yield a connection of the engine, in a transaction committed at the end if
+        ``transaction``; while pinned (``orm_kit.testing``) the pinned one, in a SAVEPOINT."""
+        if (pin := self._pinned_connection()) is not None:
+            async with pin.begin_nested():
+                yield pin
+            return
+        async with self.engine.begin() if transaction else self.engine.connect() as conn:
+            yield conn
+
+    # --- pinning to one connection (the hook of orm_kit.testing) -------------------------
+
+    def _pinned(self, connection: AsyncConnection) -> Pin:
+        """Run all of this database on ``connection`` in ``with db._pinned(conn):`` (``Pin``)."""
+        return Pin(self, connection)
+
+    def _pinned_connection(self) -> AsyncConnection | None:
+        return None if self._pin is None else self._pin.connection()
 
     # --- schema -------------------------------------------------------------------------
 
     async def _run_sync(self, fn: Callable[[Connection], None], operation: str) -> None:
         try:
-            async with self.engine.begin() as conn:
+            async with self.connection(transaction=True) as conn:
                 await conn.run_sync(fn)
         except SQLAlchemyError as exc:
             raise translate_error(exc, operation=operation) from exc

@@ -8,22 +8,26 @@ queries. Rules that must hold in a session (``orm_kit.hooks``) listen for events
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
 from orm_kit.context import _current_session, bind_session, is_foreign
-from orm_kit.exceptions import translate_error
+from orm_kit.exceptions import DatabaseUnavailableError, ValidationError, translate_error
 
 __all__ = [
     "DELETED_OPTION",
     "OrmKitSession",
+    "Pin",
     "SessionSource",
+    "in_savepoint",
     "on_commit",
     "outer_on_session",
     "run_unit_of_work",
@@ -37,6 +41,52 @@ rules hide (soft-deleted rows)."""
 
 class OrmKitSession(Session):
     """The synchronous session class behind orm_kit's ``AsyncSession`` objects."""
+
+
+ResultT = TypeVar("ResultT")
+
+
+class _Pinnable(Protocol):
+    _pin: Pin | None
+
+
+class Pin:
+    """The one connection a ``Database`` runs everything on while pinned (``with
+    db._pinned(connection):``, the hook of ``orm_kit.testing``): its sessions join the
+    connection's transaction with SAVEPOINTs (a commit releases one) and each direct
+    statement runs in a SAVEPOINT, so rolling the connection back undoes all of it. One
+    event loop, one task at a time.
+    """
+
+    def __init__(self, owner: _Pinnable, connection: AsyncConnection) -> None:
+        self._owner, self._connection = owner, connection
+        self._loop = asyncio.get_running_loop()
+
+    def __enter__(self) -> Pin:
+        if self._owner._pin is not None:
+            raise ValidationError(f"{self._owner!r} is already pinned to a connection.")
+        self._owner._pin = self
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._owner._pin = None
+
+    def connection(self) -> AsyncConnection:
+        """The pinned connection, refused from another event loop than the pinning one."""
+        if asyncio.get_running_loop() is not self._loop:
+            raise DatabaseUnavailableError(
+                f"{self._owner!r} is pinned to a connection of another event loop: orm_kit's "
+                "orm_session fixture runs in pytest-asyncio's session loop, so run the test "
+                'there too (asyncio_default_test_loop_scope = "session", or mark it '
+                '@pytest.mark.asyncio(loop_scope="session")).'
+            )
+        return self._connection
+
+
+def in_savepoint(conn: Connection, fn: Callable[[Connection], ResultT]) -> ResultT:
+    """Run ``fn(conn)`` inside a SAVEPOINT, rolled back if it raises."""
+    with conn.begin_nested():
+        return fn(conn)
 
 
 class SessionSource(Protocol):

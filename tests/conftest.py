@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orm_kit import Database, Model
 from tests.backends import BACKENDS, CAPABILITIES, URL_FIXTURES, missing_reason, supports
@@ -173,3 +174,17 @@ async def db(connected: Database) -> AsyncIterator[Database]:
     async with connected.engine.begin() as conn:
         for table in reversed(Model.metadata.sorted_tables):
             await conn.execute(table.delete())
+
+
+@pytest.fixture(scope="session")
+def orm_database(connected: Database) -> Database:
+    """What orm_kit.testing's ``orm_session`` runs on: the backend under test (replacing the
+    plugin's own ``orm_database``, an in-memory SQLite database)."""
+    return connected
+
+
+@pytest.fixture
+def rolled_back_db(orm_session: AsyncSession, connected: Database) -> Database:
+    """The connected default database; everything the test writes, commits included, is
+    rolled back at its end (orm_kit.testing's ``orm_session``) instead of being deleted."""
+    return connected

@@ -139,7 +139,7 @@ async def stream(
                 yield partition, result
             return
         assert target.database is not None
-        async with target.database.engine.connect() as conn:
+        async with target.database.connection() as conn:
             result = await conn.stream(stmt)
             async for partition in result.partitions(chunk_size):
                 yield partition, result
@@ -183,7 +183,7 @@ async def on_connection(
                 session.add_all(join)
             return result
         assert target.database is not None
-        async with target.database.engine.begin() as conn:
+        async with target.database.connection(transaction=True) as conn:
             return await work(conn, conn.dialect.name)
 
 

@@ -17,6 +17,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from orm_kit import Database, Model
 
 
+@pytest.fixture
+def db(rolled_back_db: Database) -> Database:
+    """Isolation by rollback (orm_kit.testing's orm_session) instead of emptying tables."""
+    return rolled_back_db
+
+
 class JsonKeyDoc(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(20))

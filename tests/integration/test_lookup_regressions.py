@@ -12,6 +12,12 @@ from orm_kit import Avg, Count, Database, F, InvalidLookupError, Q, ValidationEr
 from tests.models import Post, User
 
 
+@pytest.fixture
+def db(rolled_back_db: Database) -> Database:
+    """Isolation by rollback (orm_kit.testing's orm_session) instead of emptying tables."""
+    return rolled_back_db
+
+
 async def test_week_day_in_the_last_microsecond_of_a_day(db: Database) -> None:
     # NOTE(sqlite): its date functions rounded 23:59:59.999999 up to the next day.
     last = datetime(2024, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)  # a Tuesday

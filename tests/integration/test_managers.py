@@ -17,6 +17,12 @@ from orm_kit.query.queryset import ModelT
 from tests.models import User
 
 
+@pytest.fixture
+def db(rolled_back_db: Database) -> Database:
+    """Isolation by rollback (orm_kit.testing's orm_session) instead of emptying tables."""
+    return rolled_back_db
+
+
 class Counting:
     """A plain mixin of the QuerySet: its methods are forwarded too."""
 

@@ -16,6 +16,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from orm_kit import Database, F, Model, Q
 
 
+@pytest.fixture
+def db(rolled_back_db: Database) -> Database:
+    """Isolation by rollback (orm_kit.testing's orm_session) instead of emptying tables."""
+    return rolled_back_db
+
+
 class Sample(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     i: Mapped[int]

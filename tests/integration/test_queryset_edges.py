@@ -15,6 +15,12 @@ from tests.models import User
 
 
 @pytest.fixture
+def db(rolled_back_db: Database) -> Database:
+    """Isolation by rollback (orm_kit.testing's orm_session) instead of emptying tables."""
+    return rolled_back_db
+
+
+@pytest.fixture
 async def ten(db: Database) -> Database:
     """Ten users: ids in insertion order, score 0..9, age = score % 4 (four distinct ages)."""
     await User.objects.bulk_create(

@@ -25,6 +25,12 @@ from orm_kit import (
 from tests.models import Comment, Post, Tag, User
 
 
+@pytest.fixture
+def db(rolled_back_db: Database) -> Database:
+    """Isolation by rollback (orm_kit.testing's orm_session) instead of emptying tables."""
+    return rolled_back_db
+
+
 class Shelf(Model):
     """A relationship declared eager (lazy="selectin"): loaded on every query."""
 

@@ -15,6 +15,12 @@ from orm_kit import Database, Model, ReadOnlyError
 from orm_kit.rules import Rule, Visibility, register_rule, rules_for, unregister_rule
 
 
+@pytest.fixture
+def db(rolled_back_db: Database) -> Database:
+    """Isolation by rollback (orm_kit.testing's orm_session) instead of emptying tables."""
+    return rolled_back_db
+
+
 class Archivable:
     """Marks models whose archived rows are hidden like soft-deleted ones."""
 

@@ -13,6 +13,12 @@ from orm_kit.signals import Signal, post_delete, post_save, pre_delete, pre_save
 from tests.models import Invoice, User
 
 
+@pytest.fixture
+def db(rolled_back_db: Database) -> Database:
+    """Isolation by rollback (orm_kit.testing's orm_session) instead of emptying tables."""
+    return rolled_back_db
+
+
 @contextmanager
 def connected(signal: Signal, fn: Any, sender: type[Any] | None = None) -> Iterator[None]:
     signal.connect(fn, sender)
