@@ -345,6 +345,7 @@ class Database:
             engine.execution_options(**{_UNIT_OF_WORK: True}),
             expire_on_commit=False,
             sync_session_class=OrmKitSession,
+            info={SESSION_DB_KEY: self},  # db.owns() knows every session it makes
         )
         self._read_sessionmaker = async_sessionmaker(
             self._direct_engine, expire_on_commit=False, sync_session_class=OrmKitSession
@@ -374,6 +375,24 @@ class Database:
         await self.disconnect()
 
     # --- sessions -----------------------------------------------------------------------
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        """The session factory of this database: ``db.sessionmaker()`` is a new session.
+
+        Hand it to code that takes a session factory (``Repository(User, db.sessionmaker)``,
+        a dependency-injection container, ``async with db.sessionmaker() as session:``).
+        Its sessions carry every model rule and are recognised by ``db.owns(session)``;
+        like ``new_session()``, they use ``expire_on_commit=False`` and the caller commits
+        and closes them.
+
+        Raises:
+            DatabaseUnavailableError: The database is not connected.
+        """
+        if self._sessionmaker is None:
+            self.engine  # noqa: B018 - raises the not-connected error
+            raise AssertionError  # pragma: no cover
+        return self._sessionmaker
 
     def new_session(self) -> AsyncSession:
         """Return a new ``AsyncSession`` bound to this database (the caller closes it)."""

@@ -13,9 +13,9 @@ from sqlalchemy.orm import DeclarativeBase, MappedColumn
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 
-import orm_kit.hooks  # noqa: F401 - installs the session events that apply the model rules
 from orm_kit import exceptions, rules
 from orm_kit.database import set_default_metadata
+from orm_kit.hooks import register_registry  # importing hooks installs the session events
 from orm_kit.query.executor import delete_instance, save_instance
 from orm_kit.query.manager import Manager
 from orm_kit.query.meta import (
@@ -454,6 +454,7 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
 
 
 set_default_metadata(Model.metadata)
+register_registry(Model.registry)  # the session events apply to orm_kit models only
 
 
 def _set_saved_parent(obj: Any, info: ModelInfo, key: str, value: Any) -> bool:

@@ -11,7 +11,7 @@ Hooks and where they are asked (each says whether bulk statements reach it):
 
 * ``Rule.row_filter`` — every SELECT / UPDATE / DELETE the compiler builds for the
   model, every relationship EXISTS and JOIN to it, and (through ``Rule.loader_option``)
-  ORM selects and relationship loads on an orm_kit session.
+  ORM selects and relationship loads on any session (orm_kit's or not).
 * ``Rule.check_write`` — before any SQL on every write path: ``create``,
   ``bulk_create``, ``bulk_update``, ``QuerySet.update()`` / ``delete()``, related-object
   writes, flushes and ORM-enabled insert / update / delete statements.
@@ -93,7 +93,7 @@ class Rule:
 
     def loader_option(self) -> Any:
         """An ORM option (``with_loader_criteria``) that hides rows from ORM selects and the
-        relationship loads they trigger on an orm_kit session, or ``None``."""
+        relationship loads they trigger on a session, or ``None``."""
         return None
 
     def check_write(self, model: type[Any], operation: str) -> None:

@@ -356,6 +356,17 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "deactivate():         True",
         "active members:       2",
     ],
+    "repository_entities": [
+        "sign_up:         PatronEntity(id=1, email='ann@example.com', name='Ann', plan='free')",
+        "upgrade:         PatronEntity(id=1, email='ann@example.com', name='Ann', plan='pro')",
+        "on_plan('free'): ['Bob']",
+        "own factory:     Patron Cleo, plan free",
+        "context manager: ['ann@example.com', 'bob@example.com']",
+        "conflict:        rolled back (uq_patron_email)",
+        "still there:     3 patrons",
+        "plain session:   ['Ann', 'Cleo'] (soft-deleted rows hidden)",
+        "plain session:   PatronPlan is read-only, flush refused",
+    ],
     "scripts": [
         "items:        [('P1', 10), ('P2', 3)]",
         "count:        1",

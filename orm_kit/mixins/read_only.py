@@ -4,8 +4,8 @@ Its rule answers the hook point's write check (``orm_kit.rules.check_write``), w
 every orm_kit write path asks before any SQL is sent — ``create``, ``bulk_create``,
 ``bulk_update``, ``QuerySet.update()`` / ``delete()``, ``save()``, ``obj.related(...)``
 writes (refused when either side's model is read-only) — and, through session events, on
-flushes and ORM-enabled ``insert()`` / ``update()`` / ``delete()`` statements run on an
-orm_kit session. Plain Core statements on a raw connection are outside orm_kit's reach.
+flushes and ORM-enabled ``insert()`` / ``update()`` / ``delete()`` statements run on any
+session, orm_kit's or not. Plain Core statements on a raw connection are outside orm_kit's reach.
 ``with allow_writes(Model):`` lifts the rule for the current task (seeding).
 """
 

@@ -3,7 +3,7 @@
 Hidden everywhere reads happen: the default manager and every QuerySet built from it
 (``get``, ``count``, ``exists``, ``values``, aggregates, ``update``), lookups across
 relationships, ``select_related`` / ``prefetch_related`` / ``fetch_related``, and
-ORM selects run on an orm_kit session (a session event adds the criterion). Use
+ORM selects run on any session, orm_kit's or not (a session event adds the criterion). Use
 ``with_deleted()`` / ``only_deleted()`` or ``Model.all_objects`` to see them, ``restore()``
 to bring them back and ``hard_delete()`` to remove rows for good.
 """

@@ -9,7 +9,8 @@ This is the single place that chooses between the two execution paths of the des
 
 Multi-statement work outside a session gets a short unit of work (``unit_of_work``).
 Every way a query, a write or a repository call reaches the database — ``run``,
-``stream``, ``on_connection``, ``flush``, ``execute_statement`` — goes
+``stream``, ``on_connection``, ``flush``, ``execute_statement``, and the ``commit`` /
+``rollback`` / ``refresh`` of a repository's own sessions — goes
 through ``_guard``, so no raw SQLAlchemy or driver exception leaves this module. (The
 session layer translates the errors of its own boundaries: connect, commit, savepoint.)
 """
@@ -37,11 +38,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Target",
+    "commit",
     "delete_instance",
     "execute_statement",
     "flush",
     "on_connection",
+    "readable",
+    "refresh",
     "resolve_target",
+    "rollback",
     "run",
     "save_instance",
     "stream",
@@ -195,16 +200,20 @@ async def execute_statement(using: Any, stmt: Executable, *, model: type[Any]) -
         if target.session is not None:
             return await target.session.execute(stmt)
         async with unit_of_work(using) as session:
-            result = await session.execute(stmt)
-            if isinstance(result, CursorResult):
-                # A Core-level result (update(), delete(), text(), inserts): the asyncio
-                # layer has buffered its rows and read its rowcount already, so it stays
-                # readable once the session is closed. (freeze() would refuse one that
-                # returns no rows, and drop the rowcount.)
-                return result
-            # ORM rows are built by the session's loading machinery: build them now.
-            return result.freeze()()
+            return readable(await session.execute(stmt))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def readable(result: Result[Any]) -> Result[Any]:
+    """``result`` in a form that stays readable once its session is closed."""
+    if isinstance(result, CursorResult):
+        # A Core-level result (update(), delete(), text(), inserts): the asyncio layer has
+        # buffered its rows and read its rowcount already, so it stays readable once the
+        # session is closed. (freeze() would refuse one that returns no rows, and drop the
+        # rowcount.)
+        return result
+    # ORM rows are built by the session's loading machinery: build them now.
+    return result.freeze()()
 
 
 @asynccontextmanager
@@ -227,6 +236,25 @@ async def flush(session: AsyncSession, model: type[Any], operation: str) -> None
     """Flush ``session``, translating driver errors."""
     with _guard(model, operation):
         await session.flush()
+
+
+async def commit(session: AsyncSession, model: type[Any]) -> None:
+    """Commit ``session`` (one the caller opened for a repository call), translating
+    driver errors: a constraint checked at commit is a ``ConflictError``."""
+    with _guard(model, "commit"):
+        await session.commit()
+
+
+async def rollback(session: AsyncSession, model: type[Any]) -> None:
+    """Roll ``session`` back, translating driver errors."""
+    with _guard(model, "rollback"):
+        await session.rollback()
+
+
+async def refresh(session: AsyncSession, obj: Any, names: list[str]) -> None:
+    """Load the attributes ``names`` of ``obj`` from the database, translating errors."""
+    with _guard(type(obj), "refresh"):
+        await session.refresh(obj, attribute_names=names)
 
 
 async def save_instance(obj: Any, using: Any) -> None:
