@@ -20,6 +20,7 @@ from orm_kit.exceptions import (
     ORMKitError,
     ReadOnlyError,
     RelationNotLoadedError,
+    SyncUsageError,
     ValidationError,
 )
 from orm_kit.mixins.read_only import allow_writes
@@ -61,6 +62,7 @@ __all__ = [
     "RelationNotLoadedError",
     "Repository",
     "Sum",
+    "SyncUsageError",
     "ValidationError",
     "acting_as",
     "allow_writes",

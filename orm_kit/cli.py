@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import logging
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import DBAPIError
 
 from orm_kit.exceptions import ORMKitError
-from orm_kit.fixtures import dump_data, load_data, resolve_models
+from orm_kit.fixtures import DumpProgress, dump_data, load_data, resolve_models
 from orm_kit.migrations import (
     MigrationInfo,
     check_migrations,
@@ -33,10 +38,14 @@ from orm_kit.migrations.commands import project_database
 from orm_kit.migrations.config import DEFAULT_MIGRATIONS
 from orm_kit.shell import run_shell
 
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
 __all__ = ["main"]
 
 PROG = "orm-kit"
-Handler = Callable[[argparse.Namespace], Awaitable[int]]
+# A command is a coroutine function, run under asyncio.run(), or a plain function (shell).
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int] | int]
 
 
 def _kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -152,32 +161,103 @@ async def _sql(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(label: str, rows: int) -> None:
-    print(f"\r{label}: {rows} rows", end="", file=sys.stderr, flush=True)
+class _Counter:
+    """The progress of ``dumpdata`` without rich: one line per table, rewritten in place."""
+
+    def __init__(self) -> None:
+        self._total = 0
+        self._shown = False
+
+    def start(self, label: str, total: int) -> None:
+        if self._shown:
+            print(file=sys.stderr)
+        self._total, self._shown = total, True
+        self.advance(label, 0)
+
+    def advance(self, label: str, done: int) -> None:
+        print(f"\r{label}: {done}/{self._total} rows", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._shown:
+            print(file=sys.stderr)
+
+
+class _Bars:
+    """The progress of ``dumpdata`` as rich bars on stderr, one per table."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def start(self, label: str, total: int) -> None:
+        self._tasks[label] = self._progress.add_task(label, total=total)
+
+    def advance(self, label: str, done: int) -> None:
+        self._progress.update(self._tasks[label], completed=done)
+
+
+@contextmanager
+def _dump_progress(to_file: bool) -> Iterator[DumpProgress | None]:
+    """Progress on stderr when it is a terminal: rich's bars with the ``cli`` extra, else a
+    plain counter. Nothing when stderr is not a terminal, nor when the fixture itself goes
+    to the terminal (bars would garble it; Django's dumpdata shows progress only then too).
+    """
+    if not sys.stderr.isatty() or (not to_file and sys.stdout.isatty()):
+        yield None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    except ImportError:
+        counter = _Counter()
+        try:
+            yield counter
+        finally:
+            counter.close()
+        return
+    columns = (
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    # No redirection: rich would otherwise swap sys.stdout, where the fixture may go.
+    console = Console(stderr=True)
+    with Progress(*columns, console=console, redirect_stdout=False, redirect_stderr=False) as bars:
+        yield _Bars(bars)
 
 
 async def _dumpdata(args: argparse.Namespace) -> int:
     project = load_project_config(models=args.models, migrations_dir=args.migrations, url=args.url)
     project.import_models()
     models = resolve_models(args.model)
-    # A progress line on a terminal only; stdout may be the fixture itself.
-    progress = _progress if sys.stderr.isatty() else None
     async with project_database(project) as db:
         if args.output is None:
-            await dump_data(db, sys.stdout, models, indent=args.indent, progress=progress)
+            with _dump_progress(to_file=False) as progress:
+                await dump_data(db, sys.stdout, models, indent=args.indent, progress=progress)
         else:
-            with open(args.output, "w", encoding="utf-8") as out:  # noqa: ASYNC230 - local file
-                rows = await dump_data(db, out, models, indent=args.indent, progress=progress)
-            if progress is not None:
-                print(file=sys.stderr)
+            # Written beside the target and moved over it at the end: a failed dump leaves
+            # no half-written fixture, and an older file of that name as it was.
+            target = Path(args.output)
+            part = target.with_name(f".{target.name}.part")
+            try:
+                with (
+                    part.open("w", encoding="utf-8") as out,
+                    _dump_progress(to_file=True) as progress,
+                ):
+                    rows = await dump_data(db, out, models, indent=args.indent, progress=progress)
+                part.replace(target)
+            finally:
+                part.unlink(missing_ok=True)
             print(f"Dumped {rows} rows of {len(models)} models to {args.output}.")
     return 0
 
 
-async def _shell(args: argparse.Namespace) -> int:
+def _shell(args: argparse.Namespace) -> int:
+    # Not under asyncio.run(): the console must read input in the main thread, where
+    # Ctrl-C lands; it runs its own event loop in a thread of its own.
     project = load_project_config(models=args.models, migrations_dir=args.migrations, url=args.url)
-    # The console runs its own event loop in a thread; this one only waits for it.
-    return await asyncio.to_thread(run_shell, project)
+    return run_shell(project)
 
 
 async def _loaddata(args: argparse.Namespace) -> int:
@@ -305,7 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        code: int = asyncio.run(args.handler(args))
+        outcome = args.handler(args)
+        code: int = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
     except (ORMKitError, ValueError, OSError) as exc:
         if show_traceback:
             traceback.print_exc()
@@ -315,7 +396,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # anything else: still one line, the traceback on request
         if show_traceback:
             traceback.print_exc()
-        detail = " ".join(str(exc).split())
+        # A SQLAlchemy error's text carries the statement and its bound values (which may
+        # be secrets): only the driver's own first line is shown.
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        lines = str(cause).strip().splitlines()
+        detail = " ".join(lines[0].split()) if lines else ""
         print(
             f"{PROG}: error: {type(exc).__name__}: {detail} (--traceback shows where)",
             file=sys.stderr,

@@ -215,11 +215,27 @@ _UNAVAILABLE_NAMES = (
 )
 
 
+# SQLSTATEs of a server that is going away or not taking connections: class 08 (connection
+# exception), admin / crash shutdown, "cannot connect now" (starting up or shutting down)
+# and too many connections.
+_UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03", "53300")
+
+
 def _is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.TimeoutError):  # pool timeout
         return True
     if isinstance(exc, OSError | TimeoutError):
         return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:  # the dialect saw the connection die under it
+            return True
+        state = str(getattr(_find_driver_error(exc), "sqlstate", "") or "")
+        if state.startswith("08") or state in _UNAVAILABLE_SQLSTATES:
+            return True
+        if state == "55000" and exc.statement is None:
+            # NOTE(postgresql): "database ... is not currently accepting connections"
+            # (ALLOW_CONNECTIONS false) is a generic SQLSTATE; raised while connecting.
+            return True
     chain: BaseException | None = exc
     seen = 0
     while chain is not None and seen < 6:

@@ -1,9 +1,10 @@
 """``orm-kit shell``: an interactive Python console with top-level ``await``, the models
 imported and the database connected.
 
-The event loop runs in a thread of its own, where the database is connected; each line
-that awaits runs its coroutine there, so ``await User.objects.count()`` works as in
-``python -m asyncio``.
+The console reads input in the main thread (so Ctrl-C reaches it); the event loop runs in
+a thread of its own, where the database is connected, and each line that awaits runs there
+as a task, so ``await User.objects.count()`` works as in ``python -m asyncio``. No IPython
+is needed (nor used).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import ast
 import asyncio
 import code
+import contextvars
 import inspect
 import threading
 import types
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from orm_kit.database import Database
@@ -38,11 +40,62 @@ class AsyncConsole(code.InteractiveConsole):
         try:
             result = types.FunctionType(code, self.locals)()
             if inspect.iscoroutine(result):
-                asyncio.run_coroutine_threadsafe(result, self.loop).result()
+                self._await(result)
         except SystemExit:
             raise
         except BaseException:  # the console's own behaviour: show it and carry on
             self.showtraceback()
+
+    def _await(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coroutine`` as a task on the loop, in a copy of this thread's context (so a
+        ContextVar set by an earlier line, ``acting_as(...)``, reaches it), and wait.
+
+        Ctrl-C cancels the task and waits for its clean-up (``finally`` blocks, a session's
+        rollback) before the ``KeyboardInterrupt`` is shown, as ``python -m asyncio`` does.
+        """
+        context = contextvars.copy_context()
+        finished = threading.Event()
+        tasks: list[asyncio.Task[Any]] = []
+
+        def start() -> None:
+            task = self.loop.create_task(_carried(coroutine), context=context)
+            task.add_done_callback(lambda _: finished.set())
+            tasks.append(task)
+
+        self.loop.call_soon_threadsafe(start)
+        try:
+            _wait(finished)
+        except KeyboardInterrupt:
+            # call_soon_threadsafe keeps order: start() has run when this does.
+            self.loop.call_soon_threadsafe(lambda: tasks[0].cancel())
+            _wait(finished)
+            raise
+        try:
+            tasks[0].result()  # the line's exception, if any, is raised here
+        except _Carried as carried:
+            raise carried.original from None
+
+
+class _Carried(Exception):  # noqa: N818 - a carrier, never raised to users
+    """Carries a SystemExit / KeyboardInterrupt out of a line's task: raised in the task,
+    it would stop the console's event loop instead of reaching the console."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(original)
+        self.original = original
+
+
+async def _carried(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        return await coroutine
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise _Carried(exc) from exc
+
+
+def _wait(finished: threading.Event) -> None:
+    # Short waits: Ctrl-C gets through between them on every platform.
+    while not finished.wait(0.2):
+        pass
 
 
 def _namespace(db: Database) -> dict[str, Any]:

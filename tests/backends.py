@@ -25,6 +25,8 @@ CAPABILITIES: dict[str, str] = {
     "create, extend and drop (SQLite stores a VARCHAR)",
     "nulls_first": "NULLs sort first ascending and last descending (Django follows the backend)",
     "pragmas": "connection PRAGMAs (foreign_keys, journal_mode) and in-memory databases",
+    "refused_connections": "the server can be told to refuse new connections and end open "
+    "ones (ALLOW_CONNECTIONS false, pg_terminate_backend), as a stopped server would",
     "sequences": "generated keys come from a sequence that setval() can move",
     "sleep": "the server can sleep inside a query (pg_sleep), to test cancellation",
     "unicode_lower": "lower() folds non-ASCII letters whatever the database's locale "
@@ -37,7 +39,7 @@ SUPPORTS: dict[str, frozenset[str]] = {
     "sqlite": frozenset({"nulls_first", "pragmas", "unicode_lower"}),
     "postgresql": frozenset(
         {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
-        | {"native_enums", "sequences", "sleep"}
+        | {"native_enums", "refused_connections", "sequences", "sleep"}
     ),
 }
 """The capabilities of each backend."""

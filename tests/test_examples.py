@@ -88,6 +88,14 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "GET /feed?after=<next_cursor>      200 ['ann@x.io'] next_cursor=None",
         "GET /health/database               200 {'healthy': True, 'error': None}",
     ],
+    "fixtures": [
+        "dumped:   2 rows, child first: True",
+        "loaded:   2 rows",
+        "same:     True",
+        "cycle:    2 rows, [('A', 2), ('B', 1)]",
+        "refused:  field 'title' holds 7, which does not fit the column (expected a string, "
+        "not int).",
+    ],
     "lookups": [
         "contains 'Blue':     ['Blue Monday']",
         "icontains 'blue':    ['Blue Monday', 'blue in green']",

@@ -10,14 +10,18 @@ from orm_kit.testing.factories import ModelFactory
 
 # --8<-- [start:models]
 class Author(TimestampMixin, Model):
+    __tablename__ = "blog_author"  # the other examples share the database; keep apart
+
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(255), unique=True)
     name: Mapped[str] = mapped_column(String(50))
 
 
 class Article(SoftDeleteMixin, Model):
+    __tablename__ = "blog_article"
+
     id: Mapped[int] = mapped_column(primary_key=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("author.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("blog_author.id"))
     title: Mapped[str] = mapped_column(String(80))
 
 

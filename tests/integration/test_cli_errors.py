@@ -147,3 +147,16 @@ async def test_a_new_foreign_key_over_dangling_rows_is_refused(project: Project)
         "orm-kit: error: The migration failed and was rolled back: "
     )
     assert project.ok("current") == before
+
+
+async def test_dumpdata_before_the_tables_exist(project: Project) -> None:
+    project.models(MODELS)
+    path = project.root / "authors.json"
+    for argv in (["dumpdata"], ["dumpdata", "-o", "authors.json"]):
+        result = project.run(*argv)
+        assert result.code == 1, argv
+        assert one_line(result.err) == (
+            "orm-kit: error: Could not read the table author (app.models.Author): it does not "
+            "exist in the database. Run `orm-kit migrate` first."
+        )
+        assert not path.exists()  # no half-written fixture is left behind

@@ -162,3 +162,22 @@ def test_a_malformed_section_is_one_clear_line(
         f"orm-kit: error: models in {folder / 'pyproject.toml'} must be a module name or a "
         "list of them."
     )
+
+
+def test_an_unexpected_driver_error_is_one_line_without_sql_or_values(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    import orm_kit.cli
+
+    async def fails(args: object) -> int:
+        raise OperationalError(
+            "UPDATE account SET password = ?", ("hunter2",), Exception("database is locked")
+        )
+
+    monkeypatch.setattr(orm_kit.cli, "_history", fails)
+    assert main(["history"]) == 1
+    assert error_line(capsys) == (
+        "orm-kit: error: OperationalError: database is locked (--traceback shows where)"
+    )

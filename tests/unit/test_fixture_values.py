@@ -70,3 +70,23 @@ def test_round_trip(type_: TypeEngine[Any], value: object) -> None:
 def test_none_is_null(type_: TypeEngine[Any]) -> None:
     assert encode(None, type_) is None
     assert decode(None, type_) is None
+
+
+@pytest.mark.parametrize(
+    ("type_", "value", "expected"),
+    [
+        (String(), 7, "a string"),
+        (Integer(), "12", "an integer"),
+        (Integer(), True, "an integer"),
+        (Integer(), 1.5, "an integer"),
+        (Boolean(), 1, "true or false"),
+        (Float(), "0.1", "a number"),
+        (Float(), False, "a number"),
+    ],
+)
+def test_a_value_of_the_wrong_json_kind_is_refused(
+    type_: TypeEngine[Any], value: object, expected: str
+) -> None:
+    # The same on every backend: SQLite would store 7 in a VARCHAR column as it is.
+    with pytest.raises(TypeError, match=f"^expected {expected}, not {type(value).__name__}$"):
+        decode(value, type_)

@@ -30,6 +30,7 @@ EXPECTED = [
     "RelationNotLoadedError",
     "Repository",
     "Sum",
+    "SyncUsageError",
     "ValidationError",
     "acting_as",
     "allow_writes",
@@ -64,5 +65,6 @@ def test_exception_tree() -> None:
         "ValidationError",
         "DatabaseUnavailableError",
         "DatabaseError",
+        "SyncUsageError",
     ):
         assert issubclass(getattr(orm_kit, name), orm_kit.ORMKitError)
