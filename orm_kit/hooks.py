@@ -15,7 +15,9 @@ own declarative models in the same process are untouched. They ask the hook poin
   (``ValidationError``), before any SQL is sent. Bulk statements do not flush, so it does
   not fire for ``QuerySet.update()`` / ``delete()``; those check on their own.
 * ``after_flush`` — fires on every flush, before the commit: runs the statements the
-  rules add for it (the audit log's rows) in the same transaction.
+  rules add for it (the audit log's rows) in the same transaction; and records the
+  nullable columns an ``INSERT`` left out (no default of any kind) as loaded ``None``, as
+  the row holds NULL there, so reading them later (a read schema) needs no SQL.
 * ``do_orm_execute`` — fires for every statement executed on the session (selects,
   ORM-enabled ``insert()`` / ``update()`` / ``delete()``), including orm_kit's own.
   Asks the write check for ORM-enabled writes, and adds the rules' loader options (soft
@@ -30,6 +32,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session, UOWTransaction, registry
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ClauseElement
 
 from orm_kit import rules
@@ -142,6 +145,28 @@ def _run_follow_ups(session: Session, flush_context: UOWTransaction) -> None:
         return
     for stmt, rows in rules.after_flush(session):
         session.connection().execute(stmt, rows)
+
+
+@event.listens_for(Session, "after_flush")
+def _load_omitted_nulls(session: Session, flush_context: UOWTransaction) -> None:
+    # SQLAlchemy leaves a column the INSERT did not name unloaded, so reading it on an async
+    # session would need a lazy load. With no client or server default (nor a computed or
+    # identity value), the database stored NULL: record that. `session.new` still holds
+    # the objects this flush inserted.
+    for obj in session.new:
+        if not is_orm_kit_model(type(obj)):
+            continue
+        data = obj.__dict__
+        for key, column in get_model_info(type(obj)).table_columns.items():
+            if (
+                key not in data
+                and column.nullable
+                and column.default is None
+                and column.server_default is None
+                and column.computed is None
+                and column.identity is None
+            ):
+                set_committed_value(obj, key, None)
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -195,3 +195,20 @@ async def test_columns_left_out_by_only_refuse_to_load_when_detached(db: Databas
     assert full.name == "E"
     with pytest.raises(DetachedInstanceError):
         _ = full.age
+
+
+async def test_create_and_save_in_a_session_leave_no_column_unloaded(db: Database) -> None:
+    # Nullable columns left out of the INSERT are NULL in the row: the instance must say so
+    # without SQL (a read schema, e.g. a FastAPI response, reads every column).
+    async with db.session() as session:
+        created = await User.objects.create(email="ann@example.com")
+        saved = User(email="bob@example.com")
+        await saved.save()
+        added = User(email="cy@example.com")
+        session.add(added)  # raw SQLAlchemy use of the session
+        await session.flush()
+        for user in (created, saved, added):
+            assert sa_inspect(user).unloaded == {"posts"}
+            assert (user.age, user.last_login, user.data) == (None, None, None)
+    reloaded = await User.objects.get(id=created.id)
+    assert (reloaded.age, reloaded.data) == (None, None)
