@@ -109,11 +109,41 @@ def _decode_cursor(cursor: str, width: int) -> list[Any]:
         if not isinstance(values, list) or len(values) != width:
             raise ValueError
         return [_decode_value(v) for v in values]
-    except (ValueError, KeyError, TypeError):
-        raise ValidationError(
-            "The pagination cursor is not valid for this query; pass the next_cursor "
-            "returned by the previous page, or None for the first page."
-        ) from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ValidationError(_CURSOR_REFUSED) from None
+
+
+_CURSOR_REFUSED = (
+    "The pagination cursor is not valid for this query; pass the next_cursor "
+    "returned by the previous page, or None for the first page."
+)
+
+
+def _checked_cursor(info: Any, keys: list[str], values: list[Any]) -> list[Any]:
+    """The cursor's values, each checked against its ordering column's type.
+
+    A cursor is readable JSON a client can edit; a value of another type would otherwise
+    reach the database (PostgreSQL refuses the comparison, SQLite compares across types and
+    returns the wrong page). Plain ints stand for floats, as the encoder writes them.
+    """
+    try:
+        return [
+            info.checked(key, value)
+            if not isinstance(value, bool) or _is_bool_column(info, key)
+            else _refuse()
+            for key, value in zip(keys, values, strict=True)
+        ]
+    except ValidationError:
+        raise ValidationError(_CURSOR_REFUSED) from None
+
+
+def _is_bool_column(info: Any, key: str) -> bool:
+    column = info.columns.get(key)
+    return column is not None and column.type.python_type is bool
+
+
+def _refuse() -> Any:
+    raise ValidationError(_CURSOR_REFUSED)
 
 
 async def keyset_page(qs: QuerySet[Any, Any], after: str | None, size: int) -> Page[Any]:
@@ -143,6 +173,7 @@ async def keyset_page(qs: QuerySet[Any, Any], after: str | None, size: int) -> P
         values = _decode_cursor(after, len(terms))
         if any(v is None for v in values):
             raise ValidationError("Keyset pagination needs non-null ordering columns.")
+        values = _checked_cursor(info, [str(name) for _, _, name in terms], values)
         # (a, b) after (va, vb) with per-column direction: a > va OR (a = va AND b > vb) ...
         alternatives = []
         for i, (expr, desc, _) in enumerate(terms):

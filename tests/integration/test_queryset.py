@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from sqlalchemy import event
 from sqlalchemy import inspect as sa_inspect
@@ -176,6 +179,28 @@ async def test_keyset_pagination_mixed_directions(ten: Database) -> None:
     assert pages == 4
     with pytest.raises(ValidationError, match="cursor"):
         await qs.paginate(after="not-a-cursor", size=3)
+
+
+def _forged(values: list[object]) -> str:
+    raw = json.dumps(values, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+async def test_a_forged_cursor_of_the_wrong_types_is_refused(ten: Database) -> None:
+    # A client can edit a cursor (base64 JSON): ["x"] for an integer key failed in
+    # PostgreSQL's driver (a 500 in FastAPI) and on SQLite silently gave the first page.
+    qs = User.objects.order_by("-id")
+    for values in (["x"], [1.5], [True], [{"dt": "2026-01-01T00:00:00"}], [[1]], [{"x": 1}]):
+        with pytest.raises(ValidationError, match="cursor is not valid for this query"):
+            await qs.paginate(after=_forged(values), size=3)
+    first = await qs.paginate(after=None, size=3)
+    assert first.next_cursor is not None
+    again = await qs.paginate(after=first.next_cursor, size=3)  # a genuine one still works
+    assert len(again.items) == 3
+    assert again.items[0].id < first.items[-1].id
+    dated = User.objects.order_by("name")
+    with pytest.raises(ValidationError, match="cursor is not valid for this query"):
+        await dated.paginate(after=_forged([7, 1]), size=3)
 
 
 async def test_custom_manager_get_queryset(ten: Database) -> None:
