@@ -11,6 +11,8 @@ import argparse
 import asyncio
 import inspect
 import logging
+import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -18,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from orm_kit.exceptions import ORMKitError
@@ -36,6 +39,7 @@ from orm_kit.migrations import (
 )
 from orm_kit.migrations.commands import project_database
 from orm_kit.migrations.config import DEFAULT_MIGRATIONS
+from orm_kit.settings import DatabaseSettings
 from orm_kit.shell import run_shell
 
 if TYPE_CHECKING:
@@ -52,6 +56,10 @@ def _kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"migrations_dir": args.migrations, "url": args.url}
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def _label(info: MigrationInfo) -> str:
     head = " (head)" if info.is_head else ""
     return f"{info.revision}  {info.message}{head}"
@@ -63,22 +71,62 @@ async def _init(args: argparse.Namespace) -> int:
     project = load_project_config(models=args.models, migrations_dir=args.migrations)
     pyproject = project.pyproject or project.root / "pyproject.toml"
     existing = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
+    models = ", ".join(project.models)
     if "[tool.orm_kit]" not in existing:
         try:
             relative = folder.relative_to(project.root).as_posix()
         except ValueError:
             relative = str(folder)
-        models = ", ".join(project.models)
         models_line = f'models = "{models}"' if models else '# models = "app.models"'
         section = f'\n[tool.orm_kit]\n{models_line}\nmigrations = "{relative}"\n'
         pyproject.write_text(existing + section if existing else section.lstrip(), "utf-8")
         print(f"Added [tool.orm_kit] to {pyproject}.")
+    elif args.models is not None:
+        _set_models(pyproject, existing, models)
     if not project.models:
         print(
             'Next: set models = "app.models" under [tool.orm_kit], then run '
             "`orm-kit makemigrations -m 'initial'`."
         )
     return 0
+
+
+def _set_models(pyproject: Path, existing: str, models: str) -> None:
+    """``init --models`` where ``[tool.orm_kit]`` exists: write ``models`` if the table
+    has none (over the commented line a plain ``init`` writes), else leave it and say so.
+    """
+    configured = load_project_config(start=pyproject.parent)
+    if configured.models:
+        if ", ".join(configured.models) != models:
+            print(
+                f"{PROG}: note: {pyproject} already sets models = "
+                f'"{", ".join(configured.models)}" under [tool.orm_kit]; left as it is (edit '
+                f"it to use {models}).",
+                file=sys.stderr,
+            )
+        return
+    lines = existing.splitlines(keepends=True)
+    header = re.compile(r"\s*\[\s*tool\.orm_kit\s*\]\s*(#.*)?$")
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    if start is None:  # written some other way (an inline table): not ours to rewrite
+        print(
+            f'{PROG}: note: add models = "{models}" under [tool.orm_kit] in {pyproject} '
+            "(its table is not written as a [tool.orm_kit] header to add it under).",
+            file=sys.stderr,
+        )
+        return
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
+        len(lines),
+    )
+    setting = f'models = "{models}"\n'
+    commented = [i for i in range(start + 1, end) if re.match(r"\s*#\s*models\s*=", lines[i])]
+    if commented:
+        lines[commented[0]] = setting
+    else:
+        lines.insert(start + 1, setting)
+    pyproject.write_text("".join(lines), "utf-8")
+    print(f'Set models = "{models}" under [tool.orm_kit] in {pyproject}.')
 
 
 async def _makemigrations(args: argparse.Namespace) -> int:
@@ -157,8 +205,29 @@ async def _check(args: argparse.Namespace) -> int:
 
 
 async def _sql(args: argparse.Namespace) -> int:
-    sys.stdout.write(await migration_sql(args.range, downgrade=args.downgrade, **_kwargs(args)))
+    sql = await migration_sql(args.range, downgrade=args.downgrade, **_kwargs(args))
+    sys.stdout.write(sql)
+    # Said after the SQL, so an error stays the only line: offline SQL is one dialect's.
+    dialect = make_url(load_project_config(url=args.url).url).get_backend_name()
+    if args.url or "url" in DatabaseSettings().model_fields_set:  # the environment or .env
+        source = "--url" if args.url else "DATABASE_URL"
+        print(f"{PROG}: SQL rendered for {dialect} (the dialect of {source}).", file=sys.stderr)
+    else:
+        print(
+            f"{PROG}: SQL rendered for {dialect} (DATABASE_URL is not set: the SQLite default; "
+            "set it or pass --url to render for your database).",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _revision_range(text: str) -> str:
+    """``sql``'s RANGE: ``FROM:TO`` or ``TO``, neither end empty (argparse's ``type``)."""
+    if ":" in text and not all(text.split(":", 1)):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has an empty end: give FROM:TO (e.g. base:head) or just TO."
+        )
+    return text
 
 
 class _Counter:
@@ -249,7 +318,9 @@ async def _dumpdata(args: argparse.Namespace) -> int:
                 part.replace(target)
             finally:
                 part.unlink(missing_ok=True)
-            print(f"Dumped {rows} rows of {len(models)} models to {args.output}.")
+            print(
+                f"Dumped {_count(rows, 'row')} of {_count(len(models), 'model')} to {args.output}."
+            )
     return 0
 
 
@@ -265,7 +336,7 @@ async def _loaddata(args: argparse.Namespace) -> int:
     project.import_models()
     async with project_database(project) as db:
         rows = await load_data(db, args.files)
-    print(f"Loaded {rows} rows from {len(args.files)} file(s).")
+    print(f"Loaded {_count(rows, 'row')} from {_count(len(args.files), 'file')}.")
     return 0
 
 
@@ -312,7 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Settings: [tool.orm_kit] in pyproject.toml (models, migrations), "
         "DATABASE_URL. Exit codes: 0 ok, 1 error, 2 usage.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Not required: with no command, main() prints the whole help (the list of commands)
+    # rather than argparse's bare "arguments are required".
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
@@ -328,9 +401,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="write an empty migration to fill in by hand (no database needed)",
     )
     sub = add("migrate", _migrate, "Apply migrations up to REVISION (default: head).")
-    sub.add_argument("revision", nargs="?", default="head", metavar="REVISION")
+    sub.add_argument(
+        "revision",
+        nargs="?",
+        default="head",
+        metavar="REVISION",
+        help="head (the latest, the default), a revision id or a unique prefix of one, "
+        "or +N (N migrations up from where the database is)",
+    )
     sub = add("downgrade", _downgrade, "Undo migrations down to REVISION (an id, -1, base).")
-    sub.add_argument("revision", metavar="REVISION")
+    sub.add_argument(
+        "revision",
+        metavar="REVISION",
+        help="base (undo every migration), a revision id or a unique prefix of one (undo "
+        "those after it), or -N (undo the last N)",
+    )
     add("history", _history, "List the migrations, oldest first (no database needed).")
     add("current", _current, "Print the revision id the database is at.")
     add("showmigrations", _showmigrations, "List the migrations: [X] applied, [ ] pending.")
@@ -342,7 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = add("sql", _sql, "Print the SQL of a range of migrations without a database.")
     sub.add_argument(
-        "range", nargs="?", default="base:head", metavar="RANGE", help="FROM:TO or TO (base:head)"
+        "range",
+        nargs="?",
+        default="base:head",
+        metavar="RANGE",
+        type=_revision_range,
+        help="FROM:TO or TO (default base:head; head:base with --downgrade)",
     )
     sub.add_argument(
         "--downgrade", action="store_true", help="the downgrade SQL (RANGE like head:base)"
@@ -367,7 +457,9 @@ class _AlembicProgress(logging.Filter):
 
 
 def _progress_handler() -> logging.Handler:
-    handler = logging.StreamHandler(sys.stdout)
+    # Chatter on stderr for every command: stdout carries only data and the outcome, so
+    # `orm-kit sql > up.sql` is SQL and `orm-kit migrate | tee` is one line.
+    handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     handler.addFilter(_AlembicProgress())
     return handler
@@ -375,7 +467,11 @@ def _progress_handler() -> logging.Handler:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``orm-kit`` with ``argv`` (default: the command line); return the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
     for name in ("models", "migrations", "url"):
         if not hasattr(args, name):
             setattr(args, name, None)
@@ -387,6 +483,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         outcome = args.handler(args)
         code: int = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
+        sys.stdout.flush()  # a closed pipe shows here rather than at interpreter exit
+    except BrokenPipeError:
+        return _closed_pipe()
     except (ORMKitError, ValueError, OSError) as exc:
         if show_traceback:
             traceback.print_exc()
@@ -412,6 +511,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         logger.removeHandler(handler)
     return code
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout went away (``orm-kit dumpdata | head``): exit quietly.
+
+    As Python's note on SIGPIPE advises: stdout is pointed at devnull so the flush at exit
+    does not fail again, and SIGPIPE keeps Python's handling (SIG_DFL would kill the
+    process on any closed socket too). The exit code is the shell's for a process ended by
+    SIGPIPE, 128 + 13 = 141, what ``yes | head`` reports under ``set -o pipefail``.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":

@@ -483,8 +483,9 @@ async def load_data(database: Database, paths: Sequence[str | Path]) -> int:
     """Load JSON fixtures into the database, all in one transaction.
 
     Every record is checked (model, fields, each value against its column's type) before
-    any row is written; rows go in foreign-key dependency order, as written (no defaults,
-    no mixin rules: a fixture is the rows as they were). In a table that references
+    any row is written; rows go in foreign-key dependency order, as written (no mixin
+    rules: a fixture is the rows as they were; a field a record leaves out gets its
+    column's ``default``, else its ``server_default``, else NULL). In a table that references
     itself (``parent_id``), each row goes in after the row it points at, whatever the
     order in the file; rows that point at each other in a cycle go in with the reference
     NULL and get it by an UPDATE in the same transaction. On PostgreSQL the key

@@ -16,7 +16,7 @@ import contextvars
 import inspect
 import threading
 import types
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any
 
 from orm_kit.database import Database
@@ -106,11 +106,18 @@ def _namespace(db: Database) -> dict[str, Any]:
 
 
 def _banner(db: Database, namespace: Mapping[str, Any]) -> str:
-    models = sorted(model_label(m) for m in resolve_models())
+    return banner_text(repr(db), [model_label(m) for m in resolve_models()])
+
+
+def banner_text(database: str, labels: Sequence[str]) -> str:
+    """The console's greeting: the database, what is in scope, an example with one of the
+    project's own models (the first by name), or none when it has no model."""
+    names = sorted(label.rsplit(".", 1)[-1] for label in labels)
+    example = f", e.g. `await {names[0]}.objects.count()`" if names else ""
     return (
-        f"orm_kit shell on {db!r}\n"
-        f"In scope: db, asyncio, {', '.join(name.rsplit('.', 1)[1] for name in models)}\n"
-        "Use await at the top level, e.g. `await User.objects.count()`; Ctrl-D leaves."
+        f"orm_kit shell on {database}\n"
+        f"In scope: {', '.join(['db', 'asyncio', *names])}\n"
+        f"Use await at the top level{example}; Ctrl-D leaves."
     )
 
 

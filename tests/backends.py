@@ -24,10 +24,14 @@ CAPABILITIES: dict[str, str] = {
     "native_enums": "an Enum column is a database enum type (CREATE TYPE), which migrations "
     "create, extend and drop (SQLite stores a VARCHAR)",
     "nulls_first": "NULLs sort first ascending and last descending (Django follows the backend)",
+    "named_databases": "the server holds named databases that must exist before a URL can "
+    "open one (SQLite creates a missing file)",
     "pragmas": "connection PRAGMAs (foreign_keys, journal_mode) and in-memory databases",
     "refused_connections": "the server can be told to refuse new connections and end open "
     "ones (ALLOW_CONNECTIONS false, pg_terminate_backend), as a stopped server would",
     "sequences": "generated keys come from a sequence that setval() can move",
+    "strict_type_changes": "altering a column to a type with no implicit cast from the old "
+    "one fails without a USING clause (SQLite batch mode copies the values as they are)",
     "sleep": "the server can sleep inside a query (pg_sleep), to test cancellation",
     "unicode_lower": "lower() folds non-ASCII letters whatever the database's locale "
     "(orm_kit registers Python's str.lower on SQLite; on PostgreSQL it depends on the "
@@ -39,7 +43,8 @@ SUPPORTS: dict[str, frozenset[str]] = {
     "sqlite": frozenset({"nulls_first", "pragmas", "unicode_lower"}),
     "postgresql": frozenset(
         {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
-        | {"native_enums", "refused_connections", "sequences", "sleep"}
+        | {"named_databases", "native_enums", "refused_connections", "sequences", "sleep"}
+        | {"strict_type_changes"}
     ),
 }
 """The capabilities of each backend."""

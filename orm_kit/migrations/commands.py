@@ -136,6 +136,36 @@ def _alembic_error(exc: Exception, project: ProjectConfig) -> MigrationError:
     return MigrationError(f"{text.rstrip('.')}.")
 
 
+# PostgreSQL's SQLSTATE invalid_catalog_name: the server is up, the database is not there.
+_NO_SUCH_DATABASE = "3D000"
+# PostgreSQL's refusal of an ALTER COLUMN ... TYPE with no implicit cast from the old type.
+_NO_AUTOMATIC_CAST = re.compile(r'column "([^"]+)" cannot be cast automatically to type (.+)$')
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of the driver error somewhere in ``exc``'s chain (asyncpg: ``sqlstate``,
+    psycopg: ``sqlstate`` / ``pgcode``), if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        for attribute in ("sqlstate", "pgcode"):
+            code = getattr(seen, attribute, None)
+            if isinstance(code, str):
+                return code
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
+def _failure_hint(first_line: str) -> str:
+    found = _NO_AUTOMATIC_CAST.search(first_line.strip())
+    if found is None:
+        return ""
+    column, type_name = found.group(1), found.group(2).strip()
+    return (
+        f'. Add postgresql_using="{column}::{type_name}" to that op.alter_column() in the '
+        "migration, then migrate again."
+    )
+
+
 @asynccontextmanager
 async def project_database(project: ProjectConfig) -> AsyncIterator[Database]:
     """The project's database, connected for the block (then disconnected).
@@ -154,6 +184,12 @@ async def project_database(project: ProjectConfig) -> AsyncIterator[Database]:
     try:
         await db.connect()
     except (DatabaseUnavailableError, DatabaseError) as exc:
+        if _sqlstate(exc) == _NO_SUCH_DATABASE:
+            name = url.database or ""
+            raise MigrationError(
+                f"The server at {shown} answered, but it has no database {name!r}: create it "
+                f"(createdb {name}, or CREATE DATABASE {name}) or fix the URL."
+            ) from exc
         reason = str(exc).split(": ", 1)[-1].split(". Check", 1)[0]
         raise MigrationError(f"Cannot reach the database at {shown} ({reason}).") from exc
     try:
@@ -179,9 +215,10 @@ async def _on_connection(
         except SQLAlchemyError as exc:
             # The statement text and parameters stay on __cause__ (they may hold data).
             first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            line = first[0] if first else ""
             raise MigrationError(
                 f"The migration failed and was rolled back: {type(exc).__name__}: "
-                f"{first[0] if first else ''}"
+                f"{line}{_failure_hint(line)}"
             ) from exc
         if commit and db.dialect == "sqlite":
             await conn.run_sync(_check_foreign_keys)
@@ -335,7 +372,26 @@ async def rollback_migration(
     if (revision is None) == (steps is None):
         raise ValueError("Pass either revision= or steps= to rollback_migration().")
     target = revision if revision is not None else f"-{steps}"
-    await _run_command(_project(migrations_dir, url, None), command.downgrade, target)
+    project = _project(migrations_dir, url, None)
+    await _run_command(project, _downgrade_within_reach, project, target)
+
+
+def _downgrade_within_reach(config: Config, project: ProjectConfig, target: str) -> None:
+    # A relative target past base: Alembic's "Relative revision -1 didn't produce 1
+    # migrations" said in terms of the database.
+    if re.fullmatch(r"-\d+", target.strip()):
+        steps = int(target.strip()[1:])
+        current = _current(config.attributes[CONNECTION_KEY])
+        scripts = ScriptDirectory.from_config(config)
+        applied = len(_applied(scripts, current))
+        if applied == 0:
+            raise MigrationError("Nothing to downgrade: the database is at base.")
+        if steps > applied:
+            raise MigrationError(
+                f"Cannot go back {steps} migrations: the database has only {applied} applied "
+                "(`orm-kit downgrade base` undoes them all)."
+            )
+    command.downgrade(config, target)
 
 
 def _info(
@@ -431,6 +487,47 @@ async def check_migrations(
     return CheckResult(pending=pending, differences=differences)
 
 
+def _resolve(scripts: ScriptDirectory, revision: str) -> str | None:
+    """The id ``revision`` names, ``None`` for base, or ``""`` when it names no single one
+    (Alembic then reports it, or renders a multi-head range as it would).
+    """
+    if revision == "base":
+        return None
+    try:
+        found = scripts.get_revisions(revision)
+    except (CommandError, ResolutionError):
+        return ""
+    return found[0].revision if len(found) == 1 and found[0] is not None else ""
+
+
+def _is_older(scripts: ScriptDirectory, older: str | None, newer: str | None) -> bool:
+    # Base is older than everything; otherwise an ancestor is older than its descendants.
+    if older == newer or newer is None:
+        return False
+    return older is None or any(
+        s is not None and s.revision == older for s in scripts.iterate_revisions(newer, "base")
+    )
+
+
+def _check_direction(scripts: ScriptDirectory, revisions: str, *, downgrade: bool) -> None:
+    # Offline mode renders a backwards range as an empty transaction, without a word.
+    start, end = (_resolve(scripts, part) for part in revisions.split(":", 1))
+    if start == "" or end == "":
+        return
+    if not downgrade and _is_older(scripts, end, start):
+        raise MigrationError(
+            f"{revisions} goes down, from a newer revision to an older one: add --downgrade "
+            f"for the downgrade SQL, or swap the ends ({revisions.split(':', 1)[1]}:"
+            f"{revisions.split(':', 1)[0]})."
+        )
+    if downgrade and _is_older(scripts, start, end):
+        raise MigrationError(
+            f"{revisions} goes up, from an older revision to a newer one: a downgrade range "
+            f"runs newer to older ({revisions.split(':', 1)[1]}:{revisions.split(':', 1)[0]}), "
+            "or drop --downgrade."
+        )
+
+
 async def migration_sql(
     revisions: str = "base:head",
     *,
@@ -458,6 +555,12 @@ async def migration_sql(
         raise MigrationError(
             f"A downgrade range needs both ends, e.g. 'head:base' (got {revisions!r})."
         )
+    if ":" in revisions and not all(revisions.split(":", 1)):
+        raise MigrationError(
+            f"The range {revisions!r} has an empty end: give FROM:TO (e.g. base:head) or TO."
+        )
+    if ":" in revisions:
+        _check_direction(ScriptDirectory.from_config(config), revisions, downgrade=downgrade)
     run = command.downgrade if downgrade else command.upgrade
     try:
         await asyncio.to_thread(run, config, revisions, sql=True)

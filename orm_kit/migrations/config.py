@@ -6,6 +6,7 @@ autogenerate sees every ``Model`` subclass.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 import tomllib
@@ -21,6 +22,9 @@ from orm_kit.urls import normalize_url
 __all__ = ["MigrationError", "ProjectConfig", "find_pyproject", "load_project_config"]
 
 DEFAULT_MIGRATIONS = "migrations"
+# The settings [tool.orm_kit] may hold; any other key is refused (a typo would otherwise
+# be ignored without a word).
+KNOWN_KEYS = ("migrations", "models")
 
 
 class MigrationError(ORMKitError):
@@ -103,6 +107,14 @@ def _read_section(pyproject: Path) -> dict[str, Any]:
     section = data.get("tool", {}).get("orm_kit", {})
     if not isinstance(section, dict):
         raise MigrationError(f"[tool.orm_kit] in {pyproject} must be a table.")
+    for key in section:
+        if key not in KNOWN_KEYS:
+            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            raise MigrationError(
+                f"Unknown key {key!r} under [tool.orm_kit] in {pyproject}{guess}; the known "
+                f"keys are {', '.join(KNOWN_KEYS)}."
+            )
     return section
 
 

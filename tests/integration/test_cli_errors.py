@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
-from tests.integration.migration_project import Project
+from tests.integration.migration_project import Project, progress_lines
 
 MODELS = """
 class Author(Model):
@@ -15,8 +15,11 @@ class Author(Model):
 
 
 def one_line(err: str) -> str:
-    assert err.count("\n") == 1, err
-    return err.rstrip("\n")
+    """The one error line of ``err``, after the progress lines of what ran before it."""
+    progress = progress_lines(err)
+    assert err.splitlines()[: len(progress)] == progress, err
+    assert err.count("\n") == len(progress) + 1, err
+    return err.splitlines()[-1]
 
 
 def unreachable(project: Project) -> str:

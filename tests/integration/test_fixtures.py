@@ -141,7 +141,7 @@ async def test_dump_then_load_into_an_empty_database_reproduces_every_row(
     )
 
     emptied(project)
-    assert project.ok("loaddata", "library.json") == "Loaded 5 rows from 1 file(s).\n"
+    assert project.ok("loaddata", "library.json") == "Loaded 5 rows from 1 file.\n"
     after = project.python(SHOW)
     assert after.out == before.out  # every column of every row, compared as Python values
     created = project.python(AFTER_LOAD)  # PostgreSQL's key sequence moved past the rows

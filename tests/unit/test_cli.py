@@ -62,7 +62,6 @@ def test_help_on_every_command(command: str | None, capsys: pytest.CaptureFixtur
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        ([], "orm-kit: error: the following arguments are required: COMMAND"),
         (["frobnicate"], "orm-kit: error: argument COMMAND: invalid choice: 'frobnicate' "),
         (
             ["makemigrations"],
@@ -181,3 +180,82 @@ def test_an_unexpected_driver_error_is_one_line_without_sql_or_values(
     assert error_line(capsys) == (
         "orm-kit: error: OperationalError: database is locked (--traceback shows where)"
     )
+
+
+def test_no_command_prints_the_usage_with_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("usage: orm-kit")
+    for name in COMMANDS:
+        assert f"\n    {name} " in captured.err, name
+    assert captured.err.rstrip().endswith("Exit codes: 0 ok, 1 error, 2 usage.")
+
+
+@pytest.mark.parametrize(
+    ("command", "forms"),
+    [("migrate", ["head", "prefix", "+N"]), ("downgrade", ["base", "prefix", "-N"])],
+)
+def test_revision_is_described(
+    command: str, forms: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for form in forms:
+        assert form in out.split("REVISION", 2)[-1], (form, out)
+
+
+@pytest.mark.parametrize(
+    "existing",
+    [
+        '[tool.orm_kit]\n# models = "app.models"\nmigrations = "migrations"\n',
+        '[project]\nname = "demo"\n\n[tool.orm_kit]\nmigrations = "migrations"\n'
+        "\n[tool.x]\ny = 1\n",
+    ],
+)
+def test_init_models_fills_in_an_existing_section(
+    existing: str, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "pyproject.toml").write_text(existing)
+    assert main(["init", "--models", "shop.models"]) == 0
+    text = (folder / "pyproject.toml").read_text()
+    assert load_project_config().models == ("shop.models",)
+    assert "# models" not in text
+    assert text.count("[tool.orm_kit]") == 1
+    assert text.endswith('migrations = "migrations"\n' if "[tool.x]" not in existing else "y = 1\n")
+    out = capsys.readouterr().out
+    assert f'Set models = "shop.models" under [tool.orm_kit] in {folder / "pyproject.toml"}.' in out
+    assert "Next:" not in out
+
+
+def test_init_models_leaves_a_different_setting_and_says_so(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing = '[tool.orm_kit]\nmodels = "app.models"\n'
+    (folder / "pyproject.toml").write_text(existing)
+    assert main(["init", "--models", "shop.models"]) == 0
+    assert (folder / "pyproject.toml").read_text() == existing
+    err = capsys.readouterr().err
+    assert err == (
+        f'orm-kit: note: {folder / "pyproject.toml"} already sets models = "app.models" '
+        "under [tool.orm_kit]; left as it is (edit it to use shop.models).\n"
+    )
+
+
+def test_an_unknown_key_is_refused(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (folder / "pyproject.toml").write_text('[tool.orm_kit]\nmodel = "app.models"\n')
+    assert main(["history"]) == 1
+    assert error_line(capsys) == (
+        f"orm-kit: error: Unknown key 'model' under [tool.orm_kit] in {folder / 'pyproject.toml'} "
+        "(did you mean 'models'?); the known keys are migrations, models."
+    )
+
+
+def test_the_shell_banner_names_a_model_of_the_project() -> None:
+    from orm_kit.shell import banner_text
+
+    assert "`await Genre.objects.count()`" in banner_text("db", ["app.models.Genre", "app.Z"])
+    assert "User" not in banner_text("db", ["app.models.Genre"])
+    bare = banner_text("db", [])
+    assert "objects" not in bare and "Use await at the top level" in bare
