@@ -28,8 +28,10 @@ from typing import Any
 from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
 from sqlalchemy import exc as sa_exc
 
+# No handler of its own, not even a NullHandler: in an application that configures no
+# logging (a plain `uvicorn app:app`), WARNING and ERROR records still reach stderr through
+# Python's last-resort handler instead of vanishing.
 logger = logging.getLogger("orm_kit")
-logger.addHandler(logging.NullHandler())
 
 __all__ = [
     "ConflictError",

@@ -218,7 +218,7 @@ def schema_for(
         PostRead.model_validate(await Post.objects.select_related("author").get(id=1))
         ```
     """
-    key = (model, mode, frozenset(include or ()), frozenset(exclude or ()))
+    key = (model, mode, _names(include, "include"), _names(exclude, "exclude"))
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
@@ -501,3 +501,19 @@ def _name(
 
 def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.replace("__", "_").split("_"))
+
+
+def _names(given: Any, argument: str) -> frozenset[str]:
+    """``include`` / ``exclude`` as a set of names; one name alone is taken as itself (a
+    bare string would otherwise be read letter by letter)."""
+    if given is None:
+        return frozenset()
+    if isinstance(given, str):
+        return frozenset({given})
+    if not isinstance(given, set | frozenset | list | tuple) or not all(
+        isinstance(name, str) for name in given
+    ):
+        raise ValidationError(
+            f"schema_for() {argument}= takes a set of field names, not {given!r}."
+        )
+    return frozenset(given)

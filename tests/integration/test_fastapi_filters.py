@@ -133,3 +133,6 @@ def test_allow_list_is_checked_when_declared() -> None:
     assert filter_params(ApiUser, {"created_at": ["year", "date__gte"]}).__name__ == (
         "apiuser_filters"
     )
+    # New-user trial: a list instead of the mapping raised a raw AttributeError.
+    with pytest.raises(InvalidLookupError, match="takes a mapping of field name"):
+        filter_params(ApiUser, ["email"])  # type: ignore[arg-type]

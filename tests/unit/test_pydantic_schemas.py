@@ -182,6 +182,10 @@ def test_names_and_cache() -> None:
     assert schema_for(User, "read") is schema_for(User)
     assert schema_for(User, "create") is schema_for(User, "create")
     assert schema_for(Post, include={"author"}) is schema_for(Post, include=frozenset({"author"}))
+    # New-user trial: include="author" was read letter by letter ("cannot include 'a'").
+    assert schema_for(Post, include="author") is schema_for(Post, include={"author"})  # type: ignore[call-overload]
+    with pytest.raises(ValidationError, match="takes a set of field names"):
+        schema_for(Post, include=7)  # type: ignore[call-overload]
     names = {
         schema_for(User, "read").__name__,
         schema_for(User, "create").__name__,

@@ -134,6 +134,11 @@ def filter_params(model: type[Any], allowed: Mapping[str, Iterable[str]]) -> Fil
         async def users(filters: Annotated[dict[str, Any], Depends(user_filters)]): ...
         ```
     """
+    if not isinstance(allowed, Mapping):
+        raise InvalidLookupError(
+            "filter_params() takes a mapping of field name to the lookups clients may use "
+            f'on it, e.g. {{"email": ["exact", "icontains"]}}, not {type(allowed).__name__}.'
+        )
     specs = _params(model, allowed)
     by_name = {spec.name: spec for spec in specs}
     mapper: Mapper[Any] = sa_inspect(model)
