@@ -480,6 +480,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = _progress_handler()
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    # orm_kit's own per-error records would repeat the one error line on stderr (with no
+    # logging configured they reach Python's last-resort handler): the command says it.
+    quiet = logging.NullHandler()
+    logging.getLogger("orm_kit").addHandler(quiet)
     try:
         outcome = args.handler(args)
         code: int = asyncio.run(outcome) if inspect.iscoroutine(outcome) else outcome
@@ -510,6 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         logger.removeHandler(handler)
+        logging.getLogger("orm_kit").removeHandler(quiet)
     return code
 
 
