@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 
 import pytest
 import pytest_asyncio
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
@@ -62,6 +63,15 @@ def test_loop_scope(request: pytest.FixtureRequest) -> LoopScope:
 test_loop_scope.__test__ = False  # type: ignore[attr-defined]
 
 
+def _in_memory_sqlite(url: URL) -> bool:
+    """Whether ``url`` is an in-memory SQLite database (``Database`` gives it ``StaticPool``:
+    one shared connection, or each connection would see an empty database)."""
+    database = url.database or ""
+    return url.get_backend_name() == "sqlite" and (
+        database in ("", ":memory:") or "mode=memory" in str(url)
+    )
+
+
 @pytest.fixture(scope="session")
 def orm_database(request: pytest.FixtureRequest) -> Iterator[Database]:
     """A connected ``Database`` for the whole test session, its tables created once.
@@ -78,7 +88,9 @@ def orm_database(request: pytest.FixtureRequest) -> Iterator[Database]:
     works from any loop. Set-up and tear-down run in a private event loop.
     """
     url = test_url(request.config)
-    db = Database(url) if url == MEMORY_URL else Database(url, poolclass=NullPool)
+    db = Database(url)
+    if not _in_memory_sqlite(db.url):
+        db = Database(url, poolclass=NullPool)
     with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
         runner.run(db.connect())
         try:
