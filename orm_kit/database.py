@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
@@ -255,13 +255,15 @@ class Database:
                 kwargs["poolclass"] = StaticPool
                 connect_args["check_same_thread"] = False
         else:
-            kwargs.update(
-                pool_size=s.pool_size,
-                max_overflow=s.max_overflow,
-                pool_timeout=s.pool_timeout,
-                pool_recycle=s.pool_recycle,
-                pool_pre_ping=s.pool_pre_ping,
-            )
+            kwargs.update(pool_recycle=s.pool_recycle, pool_pre_ping=s.pool_pre_ping)
+            poolclass = self._engine_kwargs.get("poolclass")
+            if poolclass is None or issubclass(poolclass, QueuePool):
+                # Only a queue pool has a size: Database(url, poolclass=NullPool) must work.
+                kwargs.update(
+                    pool_size=s.pool_size,
+                    max_overflow=s.max_overflow,
+                    pool_timeout=s.pool_timeout,
+                )
             if self.url.get_driver_name() == "asyncpg" and s.statement_cache_size is not None:
                 # NOTE(postgresql): 0 for PgBouncer in transaction mode.
                 connect_args["statement_cache_size"] = s.statement_cache_size

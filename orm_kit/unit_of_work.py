@@ -76,9 +76,10 @@ class Pin:
         if asyncio.get_running_loop() is not self._loop:
             raise DatabaseUnavailableError(
                 f"{self._owner!r} is pinned to a connection of another event loop: orm_kit's "
-                "orm_session fixture runs in pytest-asyncio's session loop, so run the test "
-                'there too (asyncio_default_test_loop_scope = "session", or mark it '
-                '@pytest.mark.asyncio(loop_scope="session")).'
+                "orm_session fixture runs in the event loop of the test that uses it, so run "
+                "the fixtures that use the database in that loop too (give them the test's "
+                "loop_scope, or set asyncio_default_fixture_loop_scope and "
+                "asyncio_default_test_loop_scope to the same scope)."
             )
         return self._connection
 

@@ -11,6 +11,11 @@ try:
     from orm_kit.testing.fixtures import (  # noqa: F401
         OPTION,
         URL_VARIABLE,
+        _orm_session_class,
+        _orm_session_function,
+        _orm_session_module,
+        _orm_session_package,
+        _orm_session_session,
         orm_database,
         orm_session,
     )

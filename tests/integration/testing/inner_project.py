@@ -8,10 +8,24 @@ import pytest
 INI = """
 [pytest]
 asyncio_mode = auto
+filterwarnings =
+    error
+    ignore:The configuration option "asyncio_default_fixture_loop_scope" is unset
+"""
+SESSION_LOOPS = """
 asyncio_default_fixture_loop_scope = session
 asyncio_default_test_loop_scope = session
-filterwarnings = error
 """
+MODULE_LOOP_MARK = """
+import pytest as _pytest
+
+pytestmark = _pytest.mark.asyncio(loop_scope="module")
+"""
+
+#: The event loops an inner run puts its tests in: pytest-asyncio's default (a loop per
+#: test, no setting at all), the session loop (both ini settings), and a mix (the default,
+#: with every test module marked to run in a module loop).
+LOOPS = ("function", "session", "module")
 
 MODELS = '''
 from datetime import datetime
@@ -73,9 +87,12 @@ async def rows_elsewhere(url, table):
 '''
 
 
-def write_project(pytester: pytest.Pytester, **test_files: str) -> None:
-    """Write the settings, ``plug_models.py`` and the given test files."""
-    pytester.makeini(INI)
+def write_project(pytester: pytest.Pytester, loops: str = "session", **test_files: str) -> None:
+    """Write the settings, ``plug_models.py`` and the given test files, their tests in the
+    event loops ``loops`` names (one of ``LOOPS``)."""
+    pytester.makeini(INI + SESSION_LOOPS if loops == "session" else INI)
+    if loops == "module":
+        test_files = {name: MODULE_LOOP_MARK + text for name, text in test_files.items()}
     pytester.makepyfile(plug_models=MODELS, **test_files)
 
 
@@ -276,14 +293,18 @@ async def test_the_url_comes_from_the_variable(orm_database):
 """
 
 OTHER_LOOP = """
-import pytest
+import pytest_asyncio
 
 from plug_models import PlugNote
 
 
-@pytest.mark.asyncio(loop_scope="function")
-async def test_in_a_loop_of_its_own(orm_session):
-    await PlugNote.objects.create(title="x")
+@pytest_asyncio.fixture(loop_scope="session")
+async def note(orm_session):
+    return await PlugNote.objects.create(title="x")
+
+
+async def test_with_a_fixture_in_another_loop(note):
+    pass
 """
 
 UNUSED = """
@@ -299,4 +320,31 @@ def test_the_plugin_does_nothing_unasked():
     with pytest.raises(DatabaseUnavailableError):
         get_database()
     assert "polyfactory" not in sys.modules
+"""
+
+MIXED_LOOPS = """
+import pytest
+
+from plug_models import PlugNote, rows_elsewhere
+
+
+@pytest.mark.asyncio(loop_scope="class")
+class TestInAClassLoop:
+    async def test_one(self, orm_session):
+        await PlugNote.objects.create(title="unique")
+
+    async def test_two(self, orm_session, orm_database):
+        async with orm_database.session():
+            await PlugNote.objects.create(title="unique")
+        assert await PlugNote.objects.count() == 1
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_in_the_session_loop(orm_session):
+    await PlugNote.objects.create(title="unique")
+
+
+async def test_in_a_loop_of_its_own(orm_session, orm_database):
+    await PlugNote.objects.create(title="unique")
+    assert await rows_elsewhere(orm_database.url, "plug_note") == 0
 """
