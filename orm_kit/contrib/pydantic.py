@@ -40,7 +40,6 @@ from pydantic import (
 )
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     Date,
@@ -52,7 +51,6 @@ from sqlalchemy import (
     Interval,
     LargeBinary,
     Numeric,
-    SmallInteger,
     String,
     Time,
     Uuid,
@@ -63,6 +61,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from orm_kit.exceptions import ReadOnlyError, RelationNotLoadedError, ValidationError
 from orm_kit.mixins import AuditMixin, SoftDeleteMixin, TimestampMixin
 from orm_kit.model import Model, model_info
+from orm_kit.query.values import integer_bits
 from orm_kit.types import UTCDateTime
 
 __all__ = ["ReadSchema", "SchemaMode", "WriteSchema", "schema_for"]
@@ -73,12 +72,6 @@ SchemaMode = Literal["read", "create", "update"]
 _MODES: tuple[SchemaMode, ...] = ("read", "create", "update")
 # Mixins whose columns orm_kit fills itself: readable, never written by a payload.
 _MANAGING_MIXINS: tuple[type[Any], ...] = (TimestampMixin, SoftDeleteMixin, AuditMixin)
-_INT_BITS: tuple[tuple[type[Integer], int], ...] = (
-    (SmallInteger, 16),
-    (BigInteger, 64),
-    (Integer, 32),
-)
-
 # (model, mode, include, exclude) -> the generated class; filled once per selection.
 _CACHE: dict[
     tuple[type[Any], str, frozenset[str], frozenset[str]], type[ReadSchema] | type[WriteSchema]
@@ -399,7 +392,7 @@ def _python_type(model: type[Any], key: str, type_: TypeEngine[Any], *, constrai
     if isinstance(type_, Boolean):
         return bool
     if isinstance(type_, Integer):
-        bits = next(b for cls, b in _INT_BITS if isinstance(type_, cls))
+        bits = integer_bits(type_)
         if not constrained:
             return int
         return Annotated[int, Field(ge=-(1 << (bits - 1)), le=(1 << (bits - 1)) - 1)]

@@ -71,6 +71,7 @@ __all__ = [
     "checker_for",
     "describe",
     "family",
+    "integer_bits",
     "is_sql",
     "reject",
     "text_value",
@@ -134,6 +135,14 @@ def check_all(checker: Checker, values: list[Any]) -> list[Any]:
 
 
 @functools.cache  # one checker per variant: _FAST stays bounded
+def integer_bits(type_: Integer) -> int:
+    """The width orm_kit gives an integer column: SmallInteger 16, BigInteger 64, other
+    Integer types 32 bits (PostgreSQL's ranges, applied on every backend)."""
+    if isinstance(type_, SmallInteger):
+        return 16
+    return 64 if isinstance(type_, BigInteger) else 32
+
+
 def _integer(bits: int, type_name: str) -> Checker:
     low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
@@ -379,12 +388,9 @@ def checker_for(type_: TypeEngine[Any], *, write: bool) -> Checker | None:
     # Order matters: Boolean and Enum before their bases, Float before Numeric.
     if isinstance(type_, Boolean):
         return _boolean
-    if isinstance(type_, SmallInteger):
-        return _integer(16, "SmallInteger")
-    if isinstance(type_, BigInteger):
-        return _integer(64, "BigInteger")
     if isinstance(type_, Integer):
-        return _integer(32, "Integer")
+        bits = integer_bits(type_)
+        return _integer(bits, {16: "SmallInteger", 64: "BigInteger"}.get(bits, "Integer"))
     if isinstance(type_, Float):
         return _float
     if isinstance(type_, Numeric):
