@@ -25,14 +25,13 @@ from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
-from sqlalchemy.pool import QueuePool, StaticPool
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
 from orm_kit.context import _current_session, is_foreign
-from orm_kit.dialects import DIRECT_OPTION, UNIT_OF_WORK_OPTION, set_up_sqlite
+from orm_kit.dialects import DIRECT_OPTION, UNIT_OF_WORK_OPTION
+from orm_kit.engine import build_engine, pool_figures
 from orm_kit.exceptions import (
     DatabaseUnavailableError,
     ORMKitError,
@@ -43,7 +42,7 @@ from orm_kit.exceptions import (
 )
 from orm_kit.settings import DatabaseSettings
 from orm_kit.unit_of_work import OrmKitSession, Pin, in_savepoint, run_unit_of_work, savepoint
-from orm_kit.urls import missing_driver_error, normalize_url
+from orm_kit.urls import normalize_url
 
 __all__ = [
     "Database",
@@ -244,40 +243,6 @@ class Database:
             )
         return self._engine
 
-    def _build_engine(self) -> AsyncEngine:
-        s = self.settings
-        kwargs: dict[str, Any] = {"echo": s.echo, "echo_pool": s.echo_pool}
-        connect_args: dict[str, Any] = {}
-        if self.dialect == "sqlite":
-            database = self.url.database or ""
-            if database in ("", ":memory:") or "mode=memory" in str(self.url):
-                # NOTE(sqlite): one shared connection, or every checkout sees an empty db.
-                kwargs["poolclass"] = StaticPool
-                connect_args["check_same_thread"] = False
-        else:
-            kwargs.update(pool_recycle=s.pool_recycle, pool_pre_ping=s.pool_pre_ping)
-            poolclass = self._engine_kwargs.get("poolclass")
-            if poolclass is None or issubclass(poolclass, QueuePool):
-                # Only a queue pool has a size: Database(url, poolclass=NullPool) must work.
-                kwargs.update(
-                    pool_size=s.pool_size,
-                    max_overflow=s.max_overflow,
-                    pool_timeout=s.pool_timeout,
-                )
-            if self.url.get_driver_name() == "asyncpg" and s.statement_cache_size is not None:
-                # NOTE(postgresql): 0 for PgBouncer in transaction mode.
-                connect_args["statement_cache_size"] = s.statement_cache_size
-        if connect_args:
-            kwargs["connect_args"] = connect_args
-        kwargs.update(self._engine_kwargs)
-        try:
-            engine = create_async_engine(self.url, **kwargs)
-        except ImportError as exc:
-            raise missing_driver_error(self.url, exc) from exc
-        if self.dialect == "sqlite":
-            set_up_sqlite(engine.sync_engine, wal=kwargs.get("poolclass") is not StaticPool)
-        return engine
-
     async def connect(self) -> Database:
         """Create the engine, check that the server answers, and register this database.
 
@@ -290,7 +255,7 @@ class Database:
         if self._engine is not None:
             return self
         _registry.check_free(self)
-        engine = self._build_engine()
+        engine = build_engine(self.url, self.settings, self._engine_kwargs)
         try:
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
@@ -520,16 +485,7 @@ class Database:
         query = "SELECT sqlite_version()" if self.dialect == "sqlite" else "SELECT version()"
         with translated(operation="info"):
             version = await self.run_direct(text(query), lambda r: r.scalar_one())
-        pool = self.engine.pool
-        figures: dict[str, Any] = {"pool_size": None, "checked_out": None, "overflow": None}
-        for key, attr in (
-            ("pool_size", "size"),
-            ("checked_out", "checkedout"),
-            ("overflow", "overflow"),
-        ):
-            fn = getattr(pool, attr, None)
-            if callable(fn):
-                figures[key] = fn()
+        figures = pool_figures(self.engine)
         return {"version": str(version), "dialect": self.dialect, **figures}
 
 
