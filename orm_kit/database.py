@@ -31,7 +31,14 @@ from sqlalchemy.util import greenlet_spawn
 
 from orm_kit.context import _current_session, is_foreign
 from orm_kit.dialects import DIRECT_OPTION, UNIT_OF_WORK_OPTION
-from orm_kit.engine import build_engine, pool_figures
+from orm_kit.engine import (
+    CONNECTIONS_QUERY,
+    SETTING_NAMES,
+    connect_error,
+    connection_counts,
+    open_engine,
+    pool_figures,
+)
 from orm_kit.exceptions import (
     DatabaseUnavailableError,
     ORMKitError,
@@ -175,8 +182,12 @@ class Database:
             an unnamed database is reached by passing the ``Database`` itself to
             ``using()``. Whichever database connects first (while there is no default)
             is the default one, also called ``"default"``.
-        settings: Explicit settings; by default read from the environment / ``.env``.
-        **engine_kwargs: Passed on to ``create_async_engine`` and win over settings.
+        settings: Explicit settings; by default read from the environment / ``.env``
+            (``<NAME>_DATABASE_*`` first for a named database, then ``DATABASE_*``).
+        **engine_kwargs: A ``DatabaseSettings`` field (``pool_size=20``,
+            ``statement_timeout=30``, ``pgbouncer=True`` ...) overrides that setting;
+            anything else is passed on to ``create_async_engine`` and wins over the
+            settings. One it does not take raises ``ValidationError`` at ``connect()``.
 
     Example:
         ```python
@@ -196,7 +207,9 @@ class Database:
         settings: DatabaseSettings | None = None,
         **engine_kwargs: Any,
     ) -> None:
-        self.settings = settings if settings is not None else DatabaseSettings()
+        overrides = {k: engine_kwargs.pop(k) for k in list(engine_kwargs) if k in SETTING_NAMES}
+        base = settings if settings is not None else DatabaseSettings.for_name(name)
+        self.settings = base.updated(**overrides) if overrides else base
         self.url: URL = normalize_url(url if url is not None else self.settings.url)
         if url is None and "url" not in self.settings.model_fields_set:
             logger.warning(
@@ -246,22 +259,27 @@ class Database:
     async def connect(self) -> Database:
         """Create the engine, check that the server answers, and register this database.
 
+        Logs the database in use (dialect, name, URL with the password masked) at INFO on
+        the ``orm_kit`` logger.
+
         Returns:
             The database itself, so ``db = await Database(url).connect()`` works.
 
         Raises:
-            DatabaseUnavailableError: The server cannot be reached.
+            DatabaseUnavailableError: The server cannot be reached (or did not answer
+                within ``connect_timeout``); the message names the masked URL and host and
+                keeps the driver's words.
+            ValidationError: A keyword argument or connection argument the engine or the
+                driver does not take, or settings that contradict each other.
         """
         if self._engine is not None:
             return self
         _registry.check_free(self)
-        engine = build_engine(self.url, self.settings, self._engine_kwargs)
         try:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            engine = await open_engine(self.url, self.settings, self._engine_kwargs, self.name)
         except (SQLAlchemyError, OSError) as exc:
-            await engine.dispose()
-            raise translate_error(exc, operation="connect") from exc
+            error = translate_error(exc, operation="connect")
+            raise connect_error(self.url, self.settings, exc, error) from exc
         self._engine = engine
         if self.dialect == "sqlite":
             self._direct_engine = engine.execution_options(**{DIRECT_OPTION: True})
@@ -481,12 +499,29 @@ class Database:
         return HealthStatus(True, round(latency, 3), datetime.now(UTC), None)
 
     async def info(self) -> dict[str, Any]:
-        """Return the server version, dialect and pool figures."""
+        """Return the server version, dialect, pool figures and server connections.
+
+        ``pool_size`` / ``checked_out`` / ``overflow`` are this process's pool;
+        ``connections`` counts every client connection to this database on the server
+        (PostgreSQL's ``pg_stat_activity``), e.g. ``{"active": 1, "idle": 4,
+        "idle_in_transaction": 0, "total": 5}``, and is ``None`` on SQLite, which is
+        embedded and has no server connections.
+        """
         query = "SELECT sqlite_version()" if self.dialect == "sqlite" else "SELECT version()"
+        connections = None
         with translated(operation="info"):
             version = await self.run_direct(text(query), lambda r: r.scalar_one())
+            if self.dialect == "postgresql":
+                connections = await self.run_direct(
+                    CONNECTIONS_QUERY, lambda r: connection_counts(r.all())
+                )
         figures = pool_figures(self.engine)
-        return {"version": str(version), "dialect": self.dialect, **figures}
+        return {
+            "version": str(version),
+            "dialect": self.dialect,
+            **figures,
+            "connections": connections,
+        }
 
 
 # --- module level helpers for the default database ---------------------------------------
