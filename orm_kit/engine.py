@@ -9,11 +9,12 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import text
-from sqlalchemy.engine import URL
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool, StaticPool
+from sqlalchemy.util import await_only
 
 from orm_kit.dialects import set_up_sqlite
 from orm_kit.exceptions import (
@@ -34,6 +35,7 @@ __all__ = [
     "open_engine",
     "pool_figures",
     "prepared_statement_name",
+    "set_up_pgbouncer",
 ]
 
 SETTING_NAMES = frozenset(DatabaseSettings.model_fields) - {"url"}
@@ -106,7 +108,57 @@ def build_engine(
         ) from exc
     if dialect == "sqlite":
         set_up_sqlite(engine.sync_engine, wal=kwargs.get("poolclass") is not StaticPool)
+    if s.pgbouncer:
+        set_up_pgbouncer(engine.sync_engine)
     return engine
+
+
+_BEGUN = "orm_kit_pgbouncer_begun"
+
+
+def set_up_pgbouncer(engine: Engine) -> None:
+    """Make autocommit statements safe behind PgBouncer's transaction pooling.
+
+    SQLAlchemy's asyncpg adapter prepares a statement and then executes it: two protocol
+    exchanges, each ending in a Sync. Outside a transaction PgBouncer may hand the second
+    one to another server connection, where the prepared statement does not exist. So on
+    an autocommit connection (orm_kit's direct path) each statement runs between a
+    ``BEGIN`` and a ``COMMIT`` sent as simple queries: still one statement per
+    transaction, on one server connection. Units of work already run in a transaction.
+    """
+    event.listen(engine, "before_cursor_execute", _bounce_begin)
+    event.listen(engine, "after_cursor_execute", _bounce_commit)
+    event.listen(engine, "handle_error", _bounce_rollback)
+
+
+def _autocommit_driver(conn: Connection, cursor: Any) -> Any:
+    if getattr(cursor, "server_side", False):
+        return None  # a server-side cursor only lives in a transaction already
+    if not getattr(conn.connection.dbapi_connection, "autocommit", False):
+        return None
+    return conn.connection.driver_connection
+
+
+def _bounce_begin(conn: Connection, cursor: Any, *_: Any) -> None:
+    raw = _autocommit_driver(conn, cursor)
+    if raw is not None and not raw.is_in_transaction():
+        await_only(raw.execute("BEGIN"))
+        conn.connection.info[_BEGUN] = True
+
+
+def _bounce_commit(conn: Connection, *_: Any) -> None:
+    if conn.connection.info.pop(_BEGUN, False):
+        await_only(conn.connection.driver_connection.execute("COMMIT"))  # type: ignore[union-attr]
+
+
+def _bounce_rollback(context: ExceptionContext) -> None:
+    conn = context.connection
+    if conn is None or conn.invalidated or not conn.connection.info.pop(_BEGUN, False):
+        return
+    try:
+        await_only(conn.connection.driver_connection.execute("ROLLBACK"))  # type: ignore[union-attr]
+    except Exception:
+        context.is_disconnect = True  # cannot end the transaction: drop the connection
 
 
 def _asyncpg_args(url: URL, s: DatabaseSettings) -> dict[str, Any]:
