@@ -64,6 +64,14 @@ def _binary() -> str:
     pytest.skip(reason)
 
 
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -105,12 +113,11 @@ def pgbouncer(postgres_url: str, tmp_path: Path) -> Iterator[Bouncer]:
         "reserve_pool_size = 0\nmax_client_conn = 500\n"
     )
     command = [binary, str(ini)]
-    if os.geteuid() == 0:  # PgBouncer refuses to run as root
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.fail("running as root, and there is no postgres user to run pgbouncer as")
-        command[1:1] = ["-u", "postgres"]
+    if os.geteuid() == 0:  # PgBouncer refuses to run as root: it reads its ini, then drops to
+        users = [u for u in ("postgres", "nobody") if _user_exists(u)]
+        if not users:
+            pytest.fail("running as root, and there is no postgres or nobody user for pgbouncer")
+        command[1:1] = ["-u", users[0]]
     log = tmp_path / "pgbouncer.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)

@@ -256,3 +256,26 @@ def test_a_named_database_without_its_own_url_uses_database_url(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://app@main/app")
     assert Database(name="analytics").url.host == "main"
+
+
+def test_connection_counts_fold_the_servers_states() -> None:
+    from orm_kit.engine import connection_counts
+
+    rows = [("active", 2), ("idle", 5), ("idle in transaction (aborted)", 1), ("unknown", 1)]
+    assert connection_counts(rows) == {
+        "active": 2,
+        "idle": 5,
+        "idle_in_transaction": 0,
+        "idle_in_transaction_aborted": 1,
+        "unknown": 1,
+        "total": 9,
+    }
+    assert connection_counts([]) == {"active": 0, "idle": 0, "idle_in_transaction": 0, "total": 0}
+
+
+def test_prepared_statement_names_are_unique() -> None:
+    from orm_kit.engine import prepared_statement_name
+
+    names = {prepared_statement_name() for _ in range(1000)}
+    assert len(names) == 1000
+    assert all(n.startswith("__orm_kit_") and n.endswith("__") for n in names)
