@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from orm_kit.dialects import set_up_sqlite
+from orm_kit.observability import instrument_engine
 from orm_kit.settings import DatabaseSettings
 from orm_kit.urls import missing_driver_error
 
@@ -56,6 +57,7 @@ def build_engine(
         raise missing_driver_error(url, exc) from exc
     if dialect == "sqlite":
         set_up_sqlite(engine.sync_engine, wal=kwargs.get("poolclass") is not StaticPool)
+    instrument_engine(engine, s.slow_query_ms)
     return engine
 
 

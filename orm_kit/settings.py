@@ -55,3 +55,6 @@ class DatabaseSettings(BaseSettings):
     echo_pool: bool = False
     statement_cache_size: int | None = None
     """asyncpg's prepared-statement cache size; set ``0`` behind PgBouncer in transaction mode."""
+    slow_query_ms: float | None = None
+    """Log a WARNING naming the caller's file:line for every statement that takes at least
+    this many milliseconds (``DATABASE_SLOW_QUERY_MS``; the SQL without its values)."""
