@@ -15,6 +15,7 @@ import functools
 import os
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -26,6 +27,7 @@ import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import mapperlib
 
 from orm_kit.exceptions import ValidationError, logger
 
@@ -58,7 +60,8 @@ def _library_paths() -> tuple[str, ...]:
     greenlet = sys.modules.get("greenlet")
     if greenlet is not None and getattr(greenlet, "__file__", None):
         paths.append(_folder(greenlet))
-    return (*paths, "<frozen ")
+    # SQLAlchemy's generated wrappers have file names like "<sqlalchemy generated ...>".
+    return (*paths, "<frozen ", "<sqlalchemy ")
 
 
 # --- the call site ------------------------------------------------------------------------
@@ -160,10 +163,30 @@ def _subject(context: Any) -> tuple[str | None, str | None]:
         froms = stmt.get_final_froms()
         table = froms[0] if froms else None
     name = getattr(table, "name", None)
-    propagate = getattr(stmt, "_propagate_attrs", None) or {}
-    mapper = propagate.get("plugin_subject")
-    model = getattr(getattr(mapper, "class_", None), "__name__", None)
-    return (name if isinstance(name, str) else None), model
+    if not isinstance(name, str):
+        return None, None
+    return name, _model_of(table)
+
+
+_models: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
+
+
+def _model_of(table: Any) -> str | None:
+    """The name of the mapped class whose table ``table`` is (this layer imports no
+    models: the mappers are found through SQLAlchemy's registries, once per table)."""
+    try:
+        return _models[table]
+    except (KeyError, TypeError):
+        pass
+    found = None
+    for registry in mapperlib._all_registries():
+        for mapper in registry.mappers:
+            if mapper.local_table is table:
+                found = mapper.class_.__name__
+                break
+    with contextlib.suppress(TypeError):  # an object that takes no weak reference
+        _models[table] = found
+    return found
 
 
 def _start_span(dialect: str, statement: str, context: Any) -> Any:
@@ -278,7 +301,8 @@ class _Watcher:
             return
         _start, span = timings.pop()
         if span is not None:
-            error_type = type(context.original_exception).__name__
+            error = context.sqlalchemy_exception or context.original_exception
+            error_type = type(error).__name__
             span.set_attribute("error.type", error_type)
             span.set_status(_tracing.error_status)
             span.end()
