@@ -22,6 +22,7 @@ from orm_kit import (
     transaction,
 )
 from orm_kit.context import current_session
+from orm_kit.testing import rolled_back
 from orm_kit.transaction import RetryingTransaction, is_retryable
 from tests.models import Product, User
 
@@ -43,17 +44,26 @@ async def test_write_skew_is_retried_once_and_both_commit(db: Database) -> None:
     # the other they insert n0 and n1. Both count before either inserts (SERIALIZABLE), so
     # one of them must fail with a serialization failure, and its retry sees the other's row.
     both_read = asyncio.Barrier(2)
+    one_committed = asyncio.Event()
     attempts: list[str] = []
     committed: list[str] = []
+
+    def done(name: str) -> None:
+        committed.append(name)
+        one_committed.set()
 
     @transaction(retries=3, backoff=0.01, isolation_level="SERIALIZABLE")
     async def add_next(name: str) -> str:
         attempts.append(name)
+        if attempts.count(name) > 1:
+            # The victim can be aborted before the other has committed: its retry starts
+            # after that commit, so it sees the other's row (and cannot conflict again).
+            await one_committed.wait()
         seen = await Product.objects.filter(region="eu").count()
         if attempts.count(name) == 1:
             await both_read.wait()
         await Product.objects.create(sku=f"n{seen}", region="eu")
-        on_commit(lambda: committed.append(name))
+        on_commit(lambda: done(name))
         return f"n{seen}"
 
     results = await asyncio.gather(add_next("a"), add_next("b"))
@@ -235,3 +245,14 @@ async def test_without_retries_transaction_is_unchanged(db: Database) -> None:
         assert current_session() is session
         await User.objects.create(email="with@x.io")
     assert await User.objects.values_list("email", flat=True) == ["with@x.io"]
+
+
+async def test_isolation_level_under_a_pinned_test_connection(connected: Database) -> None:
+    # orm_kit.testing's rolled_back(): every transaction is a SAVEPOINT on one connection,
+    # which keeps its own level; the retrying, isolated transaction still runs and commits.
+    async with rolled_back(connected):
+        async for attempt in transaction(retries=1, isolation_level="SERIALIZABLE"):
+            async with attempt:
+                await User.objects.create(email="pinned@x.io")
+        assert await User.objects.values_list("email", flat=True) == ["pinned@x.io"]
+    assert await User.objects.count() == 0  # rolled back with the test's connection
