@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -162,9 +163,11 @@ class RetryingTransaction:
 
     def __call__(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         """Wrap ``fn`` so that each call runs it in a transaction, re-run on a conflict."""
-        if not callable(fn):
+        if not inspect.iscoroutinefunction(fn):
             raise ValidationError(
-                f"transaction(retries=...) decorates an async function; got {fn!r}."
+                f"transaction(retries=...) decorates an async function (async def); got "
+                f"{fn!r}. For a block of code, loop over the attempts: `async for attempt "
+                "in transaction(retries=...): async with attempt: ...`."
             )
 
         @functools.wraps(fn)

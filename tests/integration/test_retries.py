@@ -8,6 +8,7 @@ asyncio events so the conflict happens on every run.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 from sqlalchemy import text
@@ -39,7 +40,9 @@ async def execute(sql: str) -> object:
 
 
 @pytest.mark.requires("serialization_failures")
-async def test_write_skew_is_retried_once_and_both_commit(db: Database) -> None:
+async def test_write_skew_is_retried_once_and_both_commit(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
     # Each block counts the rows, then inserts one named after the count: run one after
     # the other they insert n0 and n1. Both count before either inserts (SERIALIZABLE), so
     # one of them must fail with a serialization failure, and its retry sees the other's row.
@@ -66,7 +69,13 @@ async def test_write_skew_is_retried_once_and_both_commit(db: Database) -> None:
         on_commit(lambda: done(name))
         return f"n{seen}"
 
-    results = await asyncio.gather(add_next("a"), add_next("b"))
+    with caplog.at_level(logging.INFO, logger="orm_kit"):
+        results = await asyncio.gather(add_next("a"), add_next("b"))
+    retried = [r for r in caplog.records if getattr(r, "orm_kit_attempt", None) is not None]
+    assert [r.levelno for r in retried] == [logging.INFO]
+    assert "attempt 1 hit a serialization failure or deadlock; retrying in" in (
+        retried[0].getMessage()
+    )
 
     assert sorted(results) == ["n0", "n1"]
     assert len(attempts) == 3  # one retry in all
@@ -213,6 +222,14 @@ async def test_plain_async_with_is_refused(db: Database) -> None:
     with pytest.raises(ValidationError, match="async for attempt in"):
         async with db.transaction(retries=1):
             raise AssertionError("the body must not run")
+
+
+async def test_only_async_functions_are_decorated(db: Database) -> None:
+    def sync_work() -> None:
+        raise AssertionError("never called")
+
+    with pytest.raises(ValidationError, match="decorates an async function"):
+        transaction(retries=1)(sync_work)  # type: ignore[arg-type]
 
 
 async def test_attempt_must_be_entered(db: Database) -> None:
