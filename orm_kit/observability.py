@@ -14,6 +14,7 @@ import contextlib
 import functools
 import os
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -56,6 +57,8 @@ def _library_paths() -> tuple[str, ...]:
         _folder(sqlalchemy),
         _folder(asyncio),
         os.path.abspath(contextlib.__file__),
+        # orm_kit.sync runs statements on a loop thread, whose stack starts here.
+        os.path.abspath(threading.__file__),
     ]
     greenlet = sys.modules.get("greenlet")
     if greenlet is not None and getattr(greenlet, "__file__", None):
@@ -74,6 +77,8 @@ def call_site() -> tuple[str, int] | None:
     An async engine runs the statement in a greenlet SQLAlchemy spawned for it, whose own
     stack holds only library frames; the caller's coroutine is on the stack of the parent
     greenlet (the event loop's), suspended where it switched, so the walk goes on there.
+    ``None`` when no frame qualifies: a call through ``orm_kit.sync``, whose statements run
+    on the facade's loop thread, away from the calling thread's stack.
     """
     skip = _library_paths()
     frame: FrameType | None = sys._getframe(1)

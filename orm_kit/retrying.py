@@ -34,6 +34,7 @@ from orm_kit.exceptions import ValidationError, logger
 
 __all__ = [
     "DEFAULT_BACKOFF",
+    "ISOLATION_LEVELS",
     "RETRYABLE_SQLSTATES",
     "Attempt",
     "Opener",
@@ -83,22 +84,43 @@ def backoff_delay(retry: int, backoff: float) -> float:
     return float(backoff * 2 ** (retry - 1) * (0.5 + random.random()))
 
 
+ISOLATION_LEVELS = ("SERIALIZABLE", "REPEATABLE READ", "READ COMMITTED", "READ UNCOMMITTED")
+"""The levels ``transaction(isolation_level=...)`` takes."""
+
+
 @asynccontextmanager
 async def with_isolation_level(
     cm: AbstractAsyncContextManager[AsyncSession], isolation_level: str | None
 ) -> AsyncIterator[AsyncSession]:
     """Enter ``cm`` (a new unit of work) and give its connection ``isolation_level`` before
-    the first statement. A session joined to a connection already in a transaction (the
-    one ``orm_kit.testing`` pins) keeps that transaction's level."""
+    the first statement.
+
+    A session joined to a connection already in a transaction (the one ``orm_kit.testing``
+    pins) keeps that transaction's level. So does SQLite, whose units of work are always
+    serializable (``BEGIN IMMEDIATE``): SQLAlchemy's SQLite isolation levels would hand
+    transaction control back to the sqlite3 module, and the connection would keep that
+    after it returned to the pool.
+    """
     async with cm as session:
-        if isolation_level is not None and not _joined(session):
+        if isolation_level is not None and not _keeps_its_level(session):
             await session.connection(execution_options={"isolation_level": isolation_level})
         yield session
 
 
-def _joined(session: AsyncSession) -> bool:
+def _keeps_its_level(session: AsyncSession) -> bool:
     bind = session.bind
-    return isinstance(bind, AsyncConnection) and bind.in_transaction()
+    if isinstance(bind, AsyncConnection) and bind.in_transaction():
+        return True
+    return getattr(getattr(bind, "dialect", None), "name", None) == "sqlite"
+
+
+def check_isolation_level_name(isolation_level: str | None) -> None:
+    """Refuse a level that is not one of ``ISOLATION_LEVELS``."""
+    if isolation_level is not None and isolation_level not in ISOLATION_LEVELS:
+        raise ValidationError(
+            f"transaction(isolation_level={isolation_level!r}) is not an isolation level; "
+            f"pass one of {', '.join(repr(level) for level in ISOLATION_LEVELS)}."
+        )
 
 
 def check_isolation_level(isolation_level: str | None, nested: bool) -> None:
@@ -151,6 +173,7 @@ class RetryingTransaction:
         isolation_level: str | None = None,
     ) -> None:
         _check(retries, backoff)
+        check_isolation_level_name(isolation_level)
         self._opener = opener
         self.retries = retries
         self.backoff = float(backoff)
@@ -293,6 +316,7 @@ class _Attempts:
 @asynccontextmanager
 async def isolated(opener: Opener, isolation_level: str) -> AsyncIterator[AsyncSession]:
     """``transaction(isolation_level=...)`` without retries: one transaction at that level."""
+    check_isolation_level_name(isolation_level)
     cm, nested = opener()
     check_isolation_level(isolation_level, nested)
     async with with_isolation_level(cm, isolation_level) as session:

@@ -77,8 +77,10 @@ def transaction(
             an outer transaction it runs once (a SAVEPOINT) and raises the conflict on.
         backoff: With ``retries``, the base delay in seconds (default 0.05) before the
             first retry, doubled for each next one, times a random factor in [0.5, 1.5).
-        isolation_level: The outermost transaction's isolation level, e.g.
-            ``"SERIALIZABLE"`` or ``"REPEATABLE READ"``; refused for a SAVEPOINT.
+        isolation_level: The outermost transaction's isolation level:
+            ``"SERIALIZABLE"``, ``"REPEATABLE READ"``, ``"READ COMMITTED"`` or
+            ``"READ UNCOMMITTED"``; refused for a SAVEPOINT. SQLite's units of work are
+            serializable whatever the level.
 
     Returns:
         An async context manager yielding the ``AsyncSession`` in use (also usable as a
@@ -86,7 +88,7 @@ def transaction(
 
     Raises:
         ValidationError: ``retries`` or ``backoff`` is negative or not a number, an
-            ``isolation_level`` was given for a nested transaction, or a retrying
+            ``isolation_level`` is unknown or was given for a nested transaction, or a retrying
             transaction was used as a plain ``async with``.
 
     Example:

@@ -273,3 +273,28 @@ async def test_isolation_level_under_a_pinned_test_connection(connected: Databas
                 await User.objects.create(email="pinned@x.io")
         assert await User.objects.values_list("email", flat=True) == ["pinned@x.io"]
     assert await User.objects.count() == 0  # rolled back with the test's connection
+
+
+async def test_isolation_level_leaves_pooled_connections_as_they_were(
+    db: Database, backend_url: str
+) -> None:
+    # SQLite: orm_kit keeps transaction control away from the sqlite3 module; an isolation
+    # level set through SQLAlchemy would hand it back for good, and later autocommit writes
+    # on that pooled connection would sit in a transaction nobody commits.
+    for _ in range(3):
+        async with transaction(isolation_level="SERIALIZABLE"):
+            await User.objects.count()
+    await User.objects.create(email="after@x.io")
+    other = await Database(backend_url).connect()
+    try:
+        assert await User.objects.using(other).values_list("email", flat=True) == ["after@x.io"]
+    finally:
+        await other.disconnect()
+
+
+async def test_an_unknown_isolation_level_is_refused(db: Database) -> None:
+    with pytest.raises(ValidationError, match=r"'SNAPSHOT'\) is not an isolation level"):
+        async with transaction(isolation_level="SNAPSHOT"):
+            raise AssertionError("the body must not run")
+    with pytest.raises(ValidationError, match="one of 'SERIALIZABLE', 'REPEATABLE READ'"):
+        db.transaction(retries=2, isolation_level="serializable")
