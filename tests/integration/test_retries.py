@@ -298,3 +298,19 @@ async def test_an_unknown_isolation_level_is_refused(db: Database) -> None:
             raise AssertionError("the body must not run")
     with pytest.raises(ValidationError, match="one of 'SERIALIZABLE', 'REPEATABLE READ'"):
         db.transaction(retries=2, isolation_level="serializable")
+
+
+async def test_retrying_on_a_session_of_your_own(db: Database) -> None:
+    session = db.new_session()
+    try:
+        numbers = []
+        async for attempt in transaction(session, retries=2):
+            async with attempt as used:
+                numbers.append(attempt.number)
+                assert used is session and current_session() is session
+                await User.objects.create(email="own@x.io")
+        assert numbers == [1]
+        assert not session.in_transaction()  # committed
+    finally:
+        await session.close()
+    assert await User.objects.values_list("email", flat=True) == ["own@x.io"]
