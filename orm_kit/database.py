@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import URL, Connection, Result
@@ -47,6 +47,7 @@ from orm_kit.exceptions import (
     translate_error,
     translated,
 )
+from orm_kit.retrying import DEFAULT_BACKOFF, RetryingTransaction, isolated
 from orm_kit.settings import DatabaseSettings
 from orm_kit.unit_of_work import OrmKitSession, Pin, in_savepoint, run_unit_of_work, savepoint
 from orm_kit.urls import normalize_url
@@ -390,13 +391,36 @@ class Database:
         async with run_unit_of_work(self) as session:
             yield session
 
-    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+    @overload
+    def transaction(
+        self, *, retries: None = None, backoff: float = ..., isolation_level: str | None = None
+    ) -> AbstractAsyncContextManager[AsyncSession]: ...
+    @overload
+    def transaction(
+        self, *, retries: int, backoff: float = ..., isolation_level: str | None = None
+    ) -> RetryingTransaction: ...
+    def transaction(
+        self,
+        *,
+        retries: int | None = None,
+        backoff: float = DEFAULT_BACKOFF,
+        isolation_level: str | None = None,
+    ) -> AbstractAsyncContextManager[AsyncSession] | RetryingTransaction:
         """Return ``transaction()`` bound to this database: a SAVEPOINT inside a session of
-        this database, else a new unit of work on it."""
-        ambient = _current_session.get()
-        if ambient is not None and self.owns(ambient) and not is_foreign(ambient):
-            return savepoint(ambient)
-        return run_unit_of_work(self)
+        this database, else a new unit of work on it (``retries``, ``backoff`` and
+        ``isolation_level`` as in ``orm_kit.transaction.transaction``)."""
+
+        def open_() -> tuple[AbstractAsyncContextManager[AsyncSession], bool]:
+            ambient = _current_session.get()
+            if ambient is not None and self.owns(ambient) and not is_foreign(ambient):
+                return savepoint(ambient), True
+            return run_unit_of_work(self), False
+
+        if retries is not None:
+            return RetryingTransaction(
+                open_, retries=retries, backoff=backoff, isolation_level=isolation_level
+            )
+        return open_()[0] if isolation_level is None else isolated(open_, isolation_level)
 
     # --- the direct path ----------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from orm_kit.exceptions import (
     ValidationError,
     logger,
 )
+from orm_kit.observability import instrument_engine
 from orm_kit.settings import DatabaseSettings
 from orm_kit.urls import missing_driver_error
 
@@ -110,6 +111,7 @@ def build_engine(
         set_up_sqlite(engine.sync_engine, wal=kwargs.get("poolclass") is not StaticPool)
     if s.pgbouncer:
         set_up_pgbouncer(engine.sync_engine)
+    instrument_engine(engine, s.slow_query_ms)
     return engine
 
 

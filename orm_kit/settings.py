@@ -131,8 +131,9 @@ class DatabaseSettings(BaseSettings):
     """Connect through PgBouncer in transaction pool mode: no prepared-statement caches,
     and unique prepared-statement names (see the PgBouncer guide)."""
     slow_query_ms: float | None = Field(default=None, ge=0)
-    """Statements slower than this many milliseconds are logged; used by the slow-query
-    log. ``None``: off."""
+    """Log a WARNING naming the caller's file:line for every statement that takes at least
+    this many milliseconds (``DATABASE_SLOW_QUERY_MS``; the SQL without its values).
+    ``None``: off."""
 
 
 def _invalid(exc: PydanticValidationError, prefix: str) -> ValidationError:

@@ -34,6 +34,9 @@ CAPABILITIES: dict[str, str] = {
     "sequences": "generated keys come from a sequence that setval() can move",
     "strict_type_changes": "altering a column to a type with no implicit cast from the old "
     "one fails without a USING clause (SQLite batch mode copies the values as they are)",
+    "serialization_failures": "units of work can fail with a serialization failure or a "
+    "deadlock (SQLSTATE 40001 / 40P01) and take an isolation level (SQLite serializes them: "
+    "each takes the write lock up front with BEGIN IMMEDIATE)",
     "sleep": "the server can sleep inside a query (pg_sleep), to test cancellation",
     "unicode_lower": "lower() folds non-ASCII letters whatever the database's locale "
     "(orm_kit registers Python's str.lower on SQLite; on PostgreSQL it depends on the "
@@ -46,7 +49,7 @@ SUPPORTS: dict[str, frozenset[str]] = {
     "postgresql": frozenset(
         {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
         | {"named_databases", "native_enums", "pgbouncer", "refused_connections", "sequences"}
-        | {"sleep"}
+        | {"serialization_failures", "sleep"}
         | {"strict_type_changes"}
     ),
 }

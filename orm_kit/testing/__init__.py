@@ -3,7 +3,8 @@
 The pytest fixtures (``orm_database``, ``orm_session``) live in ``orm_kit.testing.plugin``,
 loaded through the ``pytest11`` entry point; model factories in ``orm_kit.testing.factories``
 (the ``testing`` extra). ``rolled_back`` is the machinery under ``orm_session``, for test
-set-ups of your own.
+set-ups of your own; ``count_queries`` / ``assert_num_queries`` count the statements a
+block runs (N+1 checks).
 """
 
 from __future__ import annotations
@@ -17,8 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orm_kit.database import Database
 from orm_kit.model import Model
+from orm_kit.testing.queries import QueryCount, assert_num_queries, count_queries
 
-__all__ = ["create_missing_tables", "drop_tables", "rolled_back"]
+__all__ = [
+    "QueryCount",
+    "assert_num_queries",
+    "count_queries",
+    "create_missing_tables",
+    "drop_tables",
+    "rolled_back",
+]
 
 
 @asynccontextmanager
