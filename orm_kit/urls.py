@@ -46,6 +46,11 @@ def normalize_url(url: str | URL) -> URL:
             backend orm_kit does not support (the message says what to use; the password
             never shows).
     """
+    if not isinstance(url, str | URL):
+        raise ValidationError(
+            f"A {type(url).__name__} is not a database URL; give a string or a SQLAlchemy "
+            f"URL like {_EXAMPLE}."
+        )
     try:
         parsed = url if isinstance(url, URL) else make_url(url)
     except ArgumentError:

@@ -48,7 +48,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orm_kit.database import Database, get_session
-from orm_kit.exceptions import SyncUsageError
+from orm_kit.exceptions import SyncUsageError, ValidationError
 from orm_kit.settings import DatabaseSettings
 from orm_kit.sync.block import current_block, open_block
 from orm_kit.sync.loop import Job, await_outcome, loop_thread, refuse_in_loop_thread
@@ -94,7 +94,7 @@ def run(awaitable: Awaitable[ResultT], *, timeout: float | None = None) -> Resul
 
 
 def connect(
-    url: str | URL | None = None,
+    url: str | URL | Database | None = None,
     *,
     name: str | None = None,
     settings: DatabaseSettings | None = None,
@@ -103,13 +103,23 @@ def connect(
     """Connect a ``Database`` on the facade's loop and return it.
 
     The arguments are ``Database``'s: no ``url`` reads ``DATABASE_URL`` (then the SQLite
-    default). As with ``await db.connect()``, the first database connected is the default
-    one. ``close()`` disconnects it; so does ``run(db.disconnect())``.
+    default). A ``Database`` made beforehand may be passed instead, alone. As with
+    ``await db.connect()``, the first database connected is the default one. ``close()``
+    disconnects it; so does ``run(db.disconnect())``.
 
     Raises:
         DatabaseUnavailableError: The server cannot be reached.
+        ValidationError: A ``Database`` was passed together with other arguments.
     """
-    db = Database(url, name=name, settings=settings, **engine_kwargs)
+    if isinstance(url, Database):
+        if name is not None or settings is not None or engine_kwargs:
+            raise ValidationError(
+                f"sync.connect() got {url!r}, which is already a Database, and other "
+                "arguments: give them to Database(...) instead."
+            )
+        db = url
+    else:
+        db = Database(url, name=name, settings=settings, **engine_kwargs)
     run(db.connect())
     loop_thread.track(db)
     return db

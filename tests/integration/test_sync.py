@@ -25,6 +25,7 @@ from orm_kit import (
     DatabaseUnavailableError,
     Model,
     ORMKitError,
+    ValidationError,
     acting_as,
     on_commit,
     sync,
@@ -360,3 +361,21 @@ def test_connect_to_an_unreachable_server_raises_the_orm_kit_error() -> None:
             )
     finally:
         sync.close()
+
+
+def test_connect_takes_a_database_object(db: Database, backend_url: str) -> None:
+    made = Database(backend_url, name="sync_made")
+    try:
+        assert sync.connect(made) is made
+        assert made.is_connected
+        assert sync.run(SyncTicket.objects.using(made).count()) == 0
+        with pytest.raises(ValidationError, match="already a Database"):
+            sync.connect(made, pool_size=3)
+    finally:
+        sync.close()
+    assert not made.is_connected
+
+
+def test_connect_refuses_what_is_not_a_url() -> None:
+    with pytest.raises(ValidationError, match="not a database URL"):
+        sync.connect(42)  # type: ignore[arg-type]
