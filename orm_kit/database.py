@@ -11,7 +11,7 @@ A ``Database`` owns one SQLAlchemy ``AsyncEngine`` and two ways of running state
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +40,7 @@ from orm_kit.exceptions import (
     translate_error,
     translated,
 )
+from orm_kit.replicas import ReplicaRouter, is_plain_read
 from orm_kit.settings import DatabaseSettings
 from orm_kit.unit_of_work import OrmKitSession, Pin, in_savepoint, run_unit_of_work, savepoint
 from orm_kit.urls import normalize_url
@@ -176,6 +177,12 @@ class Database:
             ``using()``. Whichever database connects first (while there is no default)
             is the default one, also called ``"default"``.
         settings: Explicit settings; by default read from the environment / ``.env``.
+        replicas: URLs of read replicas: reads outside a unit of work go to one (see
+            the replicas guide and ``orm_kit.replicas``).
+        replica_lag_window: Seconds a task's reads stay on the primary after it wrote,
+            instead of waiting until a replica reports the write replayed (PostgreSQL's
+            default); 2 seconds on backends that report no WAL positions.
+        replica_cooldown: Seconds an unreachable replica is skipped before a retry.
         **engine_kwargs: Passed on to ``create_async_engine`` and win over settings.
 
     Example:
@@ -194,6 +201,9 @@ class Database:
         *,
         name: str | None = None,
         settings: DatabaseSettings | None = None,
+        replicas: Sequence[str | URL] = (),
+        replica_lag_window: float | None = None,
+        replica_cooldown: float = 30.0,
         **engine_kwargs: Any,
     ) -> None:
         self.settings = settings if settings is not None else DatabaseSettings()
@@ -211,6 +221,13 @@ class Database:
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._pin: Pin | None = None
+        self.router: ReplicaRouter | None = None
+        """Where reads go when there are ``replicas`` (``None`` without)."""
+        if replicas:
+            self.router = ReplicaRouter(
+                replicas, self.dialect, self.settings, engine_kwargs,
+                lag_window=replica_lag_window, cooldown=replica_cooldown,
+            )  # fmt: skip
 
     def __repr__(self) -> str:
         state = "connected" if self._engine is not None else "disconnected"
@@ -278,6 +295,8 @@ class Database:
         self._read_sessionmaker = async_sessionmaker(
             self._direct_engine, expire_on_commit=False, sync_session_class=OrmKitSession
         )
+        if self.router is not None:
+            await self.router.connect(engine, self._direct_engine, self._on_engine)
         _registry.add(self)
         return self
 
@@ -294,6 +313,8 @@ class Database:
         self._read_sessionmaker = None
         _registry.remove(self)
         if engine is not None:
+            if self.router is not None:
+                await self.router.dispose(engine)
             await engine.dispose()
 
     async def __aenter__(self) -> Database:
@@ -347,7 +368,10 @@ class Database:
         if self._read_sessionmaker is None:
             self.engine  # noqa: B018 - raises the not-connected error
             raise AssertionError  # pragma: no cover
-        session = self._open(self._read_sessionmaker)
+        if self.router is not None and self._pin is None:
+            session = await self.router.open_session(self._read_sessionmaker, self._open)
+        else:
+            session = self._open(self._read_sessionmaker)
         try:
             yield session
         finally:
@@ -392,7 +416,8 @@ class Database:
 
         The connection goes back to the pool before this returns, also on error or
         cancellation. Errors come out as SQLAlchemy / driver errors: callers on the
-        execution path go through ``orm_kit.query.executor``, which translates them.
+        execution path go through ``orm_kit.query.executor``, which translates them. With
+        replicas, a plain read may run on one (``orm_kit.replicas``).
         """
         engine = self._direct_engine
         if engine is None:
@@ -400,6 +425,20 @@ class Database:
             raise AssertionError  # pragma: no cover
         if (pin := self._pinned_connection()) is not None:
             return await pin.run_sync(in_savepoint, lambda c: consume(c.execute(stmt, params)))
+        if self.router is not None and is_plain_read(stmt):
+            result: ResultT = await self.router.read(stmt, consume, params)
+            return result
+        return await self._on_engine(engine, stmt, consume, params)
+
+    def _on_engine(
+        self,
+        engine: AsyncEngine,
+        stmt: Executable,
+        consume: Callable[[Result[Any]], ResultT],
+        params: Any,
+    ) -> Awaitable[ResultT]:
+        """Run ``stmt`` in autocommit on a pooled connection of ``engine`` (``run_direct``;
+        not a coroutine itself, so the hot path awaits no extra frame)."""
         sync_engine = engine.sync_engine
 
         # One greenlet hop for checkout, execute, consume and release, instead of one per
@@ -416,15 +455,22 @@ class Database:
                     conn.invalidate()
                     raise
 
-        return await greenlet_spawn(work)
+        return greenlet_spawn(work)
 
     @asynccontextmanager
-    async def connection(self, *, transaction: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def connection(
+        self, *, transaction: bool = False, read: bool = False
+    ) -> AsyncIterator[AsyncConnection]:
         """Yield a connection of the engine, in a transaction committed at the end if
-        ``transaction``; while pinned (``orm_kit.testing``) the pinned one, in a SAVEPOINT."""
+        ``transaction``; while pinned (``orm_kit.testing``) the pinned one, in a SAVEPOINT.
+        ``read``: only reads run on it, so with replicas it may be a replica's."""
         if (pin := self._pinned_connection()) is not None:
             async with pin.begin_nested():
                 yield pin
+            return
+        if read and self.router is not None:
+            async with self.router.read_connection(self.engine) as conn:
+                yield conn
             return
         async with self.engine.begin() if transaction else self.engine.connect() as conn:
             yield conn
@@ -486,6 +532,9 @@ class Database:
         with translated(operation="info"):
             version = await self.run_direct(text(query), lambda r: r.scalar_one())
         figures = pool_figures(self.engine)
+        if self.router is not None:
+            with translated(operation="info"):
+                figures["replicas"] = await self.router.info()
         return {"version": str(version), "dialect": self.dialect, **figures}
 
 

@@ -30,6 +30,8 @@ CAPABILITIES: dict[str, str] = {
     "refused_connections": "the server can be told to refuse new connections and end open "
     "ones (ALLOW_CONNECTIONS false, pg_terminate_backend), as a stopped server would",
     "sequences": "generated keys come from a sequence that setval() can move",
+    "streaming_replication": "a hot-standby replica can stream the server's WAL and report "
+    "how far it has replayed (the replica tests start their own primary and replica)",
     "strict_type_changes": "altering a column to a type with no implicit cast from the old "
     "one fails without a USING clause (SQLite batch mode copies the values as they are)",
     "sleep": "the server can sleep inside a query (pg_sleep), to test cancellation",
@@ -44,7 +46,7 @@ SUPPORTS: dict[str, frozenset[str]] = {
     "postgresql": frozenset(
         {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
         | {"named_databases", "native_enums", "refused_connections", "sequences", "sleep"}
-        | {"strict_type_changes"}
+        | {"streaming_replication", "strict_type_changes"}
     ),
 }
 """The capabilities of each backend."""

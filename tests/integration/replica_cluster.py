@@ -1,0 +1,144 @@
+"""A PostgreSQL primary and a hot-standby streaming replica of it, started from the server
+binaries under a temporary directory (the replica tests' fixture).
+
+The shared test server cannot be the primary: its pg_hba.conf allows no replication
+connections, and tests must not change it. PostgreSQL refuses to run as root, so as root
+(here and on CI) the binaries run as the ``postgres`` OS user, in directories it owns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BINARIES = ("initdb", "pg_ctl", "pg_basebackup", "postgres")
+
+_SETTINGS = """
+listen_addresses = '127.0.0.1'
+port = {port}
+unix_socket_directories = '{root}'
+wal_level = replica
+max_wal_senders = 4
+hot_standby = on
+fsync = off
+full_page_writes = off
+shared_buffers = 16MB
+max_connections = 40
+"""
+
+
+def find_binaries() -> Path | None:
+    """The directory of a PostgreSQL server install with every binary the cluster needs:
+    the system's (Debian's /usr/lib/postgresql/N/bin), else the one pgserver bundles."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    # The dev dependency that starts the suite's embedded server (found, not imported:
+    # importing it warns when XDG_RUNTIME_DIR is unset).
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.submodule_search_locations:
+        package = next(iter(spec.submodule_search_locations))
+        candidates.append(str(Path(package) / "pginstall" / "bin"))
+    for candidate in candidates:
+        if all((Path(candidate) / name).is_file() for name in BINARIES):
+            return Path(candidate)
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Cluster:
+    """The two servers: ``primary_url`` / ``replica_url`` (asyncpg URLs), and control of the
+    replica (``stop_replica`` / ``start_replica``) for the failover tests."""
+
+    bin: Path
+    root: Path
+    primary_port: int = field(default_factory=_free_port)
+    replica_port: int = field(default_factory=_free_port)
+    startup_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        while self.replica_port == self.primary_port:
+            self.replica_port = _free_port()
+
+    @property
+    def primary_url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.primary_port}/postgres"
+
+    @property
+    def replica_url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.replica_port}/postgres"
+
+    def _run(self, binary: str, *args: str) -> None:
+        command = [str(self.bin / binary), *args]
+        if os.geteuid() == 0:  # PostgreSQL refuses root: run as the postgres OS user
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{binary} {' '.join(args)} failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+            )
+
+    def _pg_ctl(self, name: str, *args: str) -> None:
+        data = str(self.root / name)
+        self._run("pg_ctl", "-D", data, "-l", str(self.root / f"{name}.log"), *args)
+
+    def start(self) -> None:
+        """initdb the primary, start it, clone the replica with pg_basebackup -R, start it."""
+        started = time.perf_counter()
+        primary = self.root / "primary"
+        self._run(
+            "initdb", "-D", str(primary), "-A", "trust", "-U", "postgres", "--no-sync",
+            "--no-instructions", "-E", "UTF8",
+        )  # fmt: skip
+        with (primary / "postgresql.conf").open("a") as conf:
+            conf.write(_SETTINGS.format(port=self.primary_port, root=self.root))
+        with (primary / "pg_hba.conf").open("a") as hba:
+            hba.write("host replication all 127.0.0.1/32 trust\n")
+        self._pg_ctl("primary", "-w", "start")
+        # -R writes standby.signal and primary_conninfo: a hot standby streaming from it.
+        self._run(
+            "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres",
+            "-D", str(self.root / "replica"), "-R", "-X", "stream", "-c", "fast",
+        )  # fmt: skip
+        with (self.root / "replica" / "postgresql.conf").open("a") as conf:
+            conf.write(f"port = {self.replica_port}\n")
+        self.start_replica()
+        self.startup_seconds = time.perf_counter() - started
+
+    def start_replica(self) -> None:
+        """Start the replica; returns once it accepts connections (pg_ctl -w)."""
+        self._pg_ctl("replica", "-w", "start")
+
+    def stop_replica(self) -> None:
+        """Stop the replica (fast shutdown: open connections are ended)."""
+        self._pg_ctl("replica", "-w", "-m", "fast", "stop")
+
+    def stop(self) -> None:
+        """Stop both servers at once (immediate) and remove their directories."""
+        for name in ("replica", "primary"):
+            if (self.root / name / "postmaster.pid").exists():
+                with contextlib.suppress(RuntimeError):  # already stopped
+                    self._pg_ctl(name, "-w", "-m", "immediate", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def make_cluster(binaries: Path) -> Cluster:
+    """A cluster under a new temporary directory owned by the user the servers run as."""
+    root = Path(tempfile.mkdtemp(prefix="orm_kit_replicas_"))
+    if os.geteuid() == 0:
+        shutil.chown(root, user="postgres", group="postgres")
+    return Cluster(binaries, root)
