@@ -247,9 +247,7 @@ class ReplicaRouter:
             self.replicas.append(replica)
             try:
                 await run(direct, text("SELECT 1"), _scalar, None)
-            except Exception as exc:
-                if not _unreachable(exc):
-                    raise
+            except Exception as exc:  # whatever it is, the primary can serve the reads
                 self._down(replica, exc)
 
     async def dispose(self, primary_engine: AsyncEngine) -> None:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, func, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -73,6 +73,11 @@ async def admin(cluster: Cluster) -> AsyncIterator[tuple[AsyncEngine, AsyncEngin
 async def scalar(engine: AsyncEngine, sql: str) -> Any:
     async with engine.connect() as conn:
         return (await conn.execute(text(sql))).scalar()
+
+
+async def execute(engine: AsyncEngine, sql: str) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text(sql))
 
 
 async def catch_up(admin: tuple[AsyncEngine, AsyncEngine]) -> None:
@@ -396,3 +401,43 @@ async def test_the_lag_window_mode_keeps_reads_on_the_primary_for_the_window(
         assert r.replica["SELECT"] == 1
 
     await fresh(writer())
+
+
+async def test_a_read_cancelled_by_a_recovery_conflict_runs_again_on_the_primary(
+    backend: str,
+    routed: Callable[..., Awaitable[Routed]],
+    admin: tuple[AsyncEngine, AsyncEngine],
+    cluster: Cluster,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    r = await routed()
+    users = User.objects.using(r.db)
+    await seed(r.db, admin, n=1)
+    # The standby cancels a query in the way of replay at once instead of after 30 s.
+    await execute(admin[1], "ALTER SYSTEM SET max_standby_streaming_delay = 0")
+    await scalar(admin[1], "SELECT pg_reload_conf()")
+    caplog.set_level(logging.INFO, logger="orm_kit")
+    try:
+        r.reset()
+
+        async def read() -> list[str]:
+            return [u.email for u in await users.annotate(slept=func.pg_sleep(2))]
+
+        slow = fresh(read())
+        deadline = time.monotonic() + 30
+        sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' " + (
+            "AND state = 'active' AND pid <> pg_backend_pid()"
+        )
+        while not await scalar(admin[1], sleeping):  # the read runs on the replica
+            assert time.monotonic() < deadline and not slow.done()
+            await asyncio.sleep(0.02)
+        locker = create_async_engine(cluster.primary_url, poolclass=NullPool)
+        async with locker.begin() as conn:  # replayed on the standby: a lock conflict
+            await conn.execute(text('LOCK TABLE "user" IN ACCESS EXCLUSIVE MODE'))
+        await locker.dispose()
+        assert await slow == ["u0@x.io"]
+    finally:
+        await execute(admin[1], "ALTER SYSTEM RESET max_standby_streaming_delay")
+        await scalar(admin[1], "SELECT pg_reload_conf()")
+    assert r.replica["SELECT"] == 1 and r.primary["SELECT"] == 1  # cancelled, then retried
+    assert any("conflicted with recovery" in rec.getMessage() for rec in caplog.records)
