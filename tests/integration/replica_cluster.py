@@ -1,5 +1,6 @@
 """A PostgreSQL primary and a hot-standby streaming replica of it, started from the server
-binaries under a temporary directory (the replica tests' fixture).
+binaries under a temporary directory (the replica tests' fixture), and ``Routed``, which
+counts the statements each engine of a routed ``Database`` runs.
 
 The shared test server cannot be the primary: its pg_hba.conf allows no replication
 connections, and tests must not change it. PostgreSQL refuses to run as root, so as root
@@ -17,8 +18,16 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+
+from orm_kit import Database
+from orm_kit.replicas import PROBE_OPTION
 
 BINARIES = ("initdb", "pg_ctl", "pg_basebackup", "postgres")
 
@@ -142,3 +151,32 @@ def make_cluster(binaries: Path) -> Cluster:
     if os.geteuid() == 0:
         shutil.chown(root, user="postgres", group="postgres")
     return Cluster(binaries, root)
+
+
+class Routed:
+    """Counts the statements each engine of a routed Database runs, by first word
+    (the router's own WAL-position probes left out)."""
+
+    def __init__(self, db: Database) -> None:
+        assert db.router is not None
+        self.db = db
+        self.primary: Counter[str] = Counter()
+        self.replica: Counter[str] = Counter()
+        for engine, seen in (
+            (db.engine, self.primary),
+            (db.router.replicas[0].engine, self.replica),
+        ):
+            event.listen(engine.sync_engine, "before_cursor_execute", self._counter(seen))
+
+    @staticmethod
+    def _counter(seen: Counter[str]) -> Callable[..., None]:
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            context = args[-2]
+            if not context.execution_options.get(PROBE_OPTION):
+                seen[statement.split(None, 1)[0].upper()] += 1
+
+        return count
+
+    def reset(self) -> None:
+        self.primary.clear()
+        self.replica.clear()

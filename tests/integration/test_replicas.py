@@ -13,18 +13,17 @@ import contextvars
 import logging
 import os
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import event, func, text
+from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from orm_kit import Database, Model
-from orm_kit.replicas import PROBE_OPTION, primary
-from tests.integration.replica_cluster import Cluster, find_binaries, make_cluster
+from orm_kit.replicas import primary
+from tests.integration.replica_cluster import Cluster, Routed, find_binaries, make_cluster
 from tests.models import Post, User
 
 pytestmark = pytest.mark.requires("streaming_replication")
@@ -87,35 +86,6 @@ async def catch_up(admin: tuple[AsyncEngine, AsyncEngine]) -> None:
     while await scalar(admin[1], "SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn") < target:
         assert time.monotonic() < deadline, "the replica did not catch up in 30 s"
         await asyncio.sleep(0.01)
-
-
-class Routed:
-    """Counts the statements each engine of a routed Database runs, by first word
-    (the router's own WAL-position probes left out)."""
-
-    def __init__(self, db: Database) -> None:
-        assert db.router is not None
-        self.db = db
-        self.primary: Counter[str] = Counter()
-        self.replica: Counter[str] = Counter()
-        for engine, seen in (
-            (db.engine, self.primary),
-            (db.router.replicas[0].engine, self.replica),
-        ):
-            event.listen(engine.sync_engine, "before_cursor_execute", self._counter(seen))
-
-    @staticmethod
-    def _counter(seen: Counter[str]) -> Callable[..., None]:
-        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            context = args[-2]
-            if not context.execution_options.get(PROBE_OPTION):
-                seen[statement.split(None, 1)[0].upper()] += 1
-
-        return count
-
-    def reset(self) -> None:
-        self.primary.clear()
-        self.replica.clear()
 
 
 @pytest.fixture
@@ -342,21 +312,6 @@ async def test_an_unreachable_replica_is_skipped_for_a_cool_down(
     info = await db.info()
     assert info["replicas"][0]["healthy"] is True
     assert isinstance(info["replicas"][0]["lag_bytes"], int)
-
-
-async def test_a_replica_down_at_connect_leaves_reads_on_the_primary(
-    backend: str, cluster: Cluster, admin: tuple[AsyncEngine, AsyncEngine],
-    caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
-    closed = cluster.replica_url.replace(str(cluster.replica_port), str(cluster.replica_port + 1))
-    db = Database(cluster.primary_url, replicas=[closed], replica_cooldown=60)
-    with caplog.at_level(logging.WARNING, logger="orm_kit"):
-        await db.connect()
-    try:
-        assert [rec.getMessage() for rec in caplog.records if "Read replica" in rec.getMessage()]
-        assert await fresh(User.objects.using(db).count()) == 0
-    finally:
-        await db.disconnect()
 
 
 async def test_streaming_runs_on_the_replica_in_chunks(
