@@ -12,11 +12,15 @@ import asyncio
 import contextvars
 import logging
 import os
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
+import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -396,3 +400,53 @@ async def test_a_read_cancelled_by_a_recovery_conflict_runs_again_on_the_primary
         await scalar(admin[1], "SELECT pg_reload_conf()")
     assert r.replica["SELECT"] == 1 and r.primary["SELECT"] == 1  # cancelled, then retried
     assert any("conflicted with recovery" in rec.getMessage() for rec in caplog.records)
+
+
+async def test_in_fastapi_a_request_reads_its_own_writes_and_the_next_request_may_not(
+    backend: str, routed: Callable[..., Awaitable[Routed]], admin: tuple[AsyncEngine, AsyncEngine]
+) -> None:
+    r = await routed()
+    users = User.objects.using(r.db)
+    app = FastAPI()
+
+    @app.post("/users/{email}")
+    async def create(email: str) -> dict[str, bool]:
+        await users.create(email=email)
+        return {"found": await users.filter(email=email).exists()}
+
+    @app.get("/users/{email}")
+    async def find(email: str, fresh: bool = False) -> dict[str, bool]:
+        if fresh:
+            with primary():
+                return {"found": await users.filter(email=email).exists()}
+        return {"found": await users.filter(email=email).exists()}
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = fresh(server.serve())
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                assert not serving.done(), "uvicorn stopped before it started"
+                await asyncio.sleep(0.02)
+        await scalar(admin[1], "SELECT pg_wal_replay_pause()")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            r.reset()
+            assert (await client.post("/users/a@x.io")).json() == {"found": True}
+            assert r.primary["SELECT"] == 1 and not r.replica  # its own write: the primary
+            r.reset()
+            assert (await client.get("/users/a@x.io")).json() == {"found": False}
+            assert r.replica["SELECT"] == 1 and not r.primary  # a new request: stale
+            r.reset()
+            assert (await client.get("/users/a@x.io?fresh=1")).json() == {"found": True}
+            assert r.primary["SELECT"] == 1 and not r.replica  # primary(): the primary
+            await scalar(admin[1], "SELECT pg_wal_replay_resume()")
+            await catch_up(admin)
+            r.reset()
+            assert (await client.get("/users/a@x.io")).json() == {"found": True}
+            assert r.replica["SELECT"] == 1 and not r.primary  # replayed: the replica again
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 10)
