@@ -68,28 +68,40 @@ def _free_port() -> int:
         return port
 
 
+REPLICAS = ("replica", "replica2")
+
+
+def _url(port: int) -> str:
+    return f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+
+
 @dataclass
 class Cluster:
-    """The two servers: ``primary_url`` / ``replica_url`` (asyncpg URLs), and control of the
-    replica (``stop_replica`` / ``start_replica``) for the failover tests."""
+    """The servers: ``primary_url``, ``replica_urls`` (two standbys of it; ``replica_url``
+    is the first), and control of the replicas (``stop_replica`` / ``start_replica``) for
+    the failover tests."""
 
     bin: Path
     root: Path
-    primary_port: int = field(default_factory=_free_port)
-    replica_port: int = field(default_factory=_free_port)
+    ports: list[int] = field(default_factory=list)
     startup_seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        while self.replica_port == self.primary_port:
-            self.replica_port = _free_port()
+        while len(self.ports) < 1 + len(REPLICAS):
+            if (port := _free_port()) not in self.ports:
+                self.ports.append(port)
 
     @property
     def primary_url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.primary_port}/postgres"
+        return _url(self.ports[0])
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return [_url(port) for port in self.ports[1:]]
 
     @property
     def replica_url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.replica_port}/postgres"
+        return self.replica_urls[0]
 
     def _run(self, binary: str, *args: str) -> None:
         command = [str(self.bin / binary), *args]
@@ -106,7 +118,7 @@ class Cluster:
         self._run("pg_ctl", "-D", data, "-l", str(self.root / f"{name}.log"), *args)
 
     def start(self) -> None:
-        """initdb the primary, start it, clone the replica with pg_basebackup -R, start it."""
+        """initdb the primary, start it, clone each replica with pg_basebackup -R, start it."""
         started = time.perf_counter()
         primary = self.root / "primary"
         self._run(
@@ -114,31 +126,36 @@ class Cluster:
             "--no-instructions", "-E", "UTF8",
         )  # fmt: skip
         with (primary / "postgresql.conf").open("a") as conf:
-            conf.write(_SETTINGS.format(port=self.primary_port, root=self.root))
+            conf.write(_SETTINGS.format(port=self.ports[0], root=self.root))
         with (primary / "pg_hba.conf").open("a") as hba:
             hba.write("host replication all 127.0.0.1/32 trust\n")
         self._pg_ctl("primary", "-w", "start")
-        # -R writes standby.signal and primary_conninfo: a hot standby streaming from it.
-        self._run(
-            "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres",
-            "-D", str(self.root / "replica"), "-R", "-X", "stream", "-c", "fast",
-        )  # fmt: skip
-        with (self.root / "replica" / "postgresql.conf").open("a") as conf:
-            conf.write(f"port = {self.replica_port}\n")
-        self.start_replica()
+        for i, name in enumerate(REPLICAS):
+            # -R writes standby.signal and primary_conninfo: a hot standby streaming from it.
+            self._run(
+                "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.ports[0]), "-U", "postgres",
+                "-D", str(self.root / name), "-R", "-X", "stream", "-c", "fast",
+            )  # fmt: skip
+            with (self.root / name / "postgresql.conf").open("a") as conf:
+                conf.write(f"port = {self.ports[1 + i]}\n")
+            self.start_replica(i)
         self.startup_seconds = time.perf_counter() - started
 
-    def start_replica(self) -> None:
-        """Start the replica; returns once it accepts connections (pg_ctl -w)."""
-        self._pg_ctl("replica", "-w", "start")
+    def running(self, i: int = 0) -> bool:
+        """Whether replica ``i`` is running."""
+        return (self.root / REPLICAS[i] / "postmaster.pid").exists()
 
-    def stop_replica(self) -> None:
-        """Stop the replica (fast shutdown: open connections are ended)."""
-        self._pg_ctl("replica", "-w", "-m", "fast", "stop")
+    def start_replica(self, i: int = 0) -> None:
+        """Start replica ``i``; returns once it accepts connections (pg_ctl -w)."""
+        self._pg_ctl(REPLICAS[i], "-w", "start")
+
+    def stop_replica(self, i: int = 0) -> None:
+        """Stop replica ``i`` (fast shutdown: open connections are ended)."""
+        self._pg_ctl(REPLICAS[i], "-w", "-m", "fast", "stop")
 
     def stop(self) -> None:
-        """Stop both servers at once (immediate) and remove their directories."""
-        for name in ("replica", "primary"):
+        """Stop every server at once (immediate) and remove their directories."""
+        for name in (*REPLICAS, "primary"):
             if (self.root / name / "postmaster.pid").exists():
                 with contextlib.suppress(RuntimeError):  # already stopped
                     self._pg_ctl(name, "-w", "-m", "immediate", "stop")
@@ -161,10 +178,11 @@ class Routed:
         assert db.router is not None
         self.db = db
         self.primary: Counter[str] = Counter()
-        self.replica: Counter[str] = Counter()
+        self.replicas: list[Counter[str]] = [Counter() for _ in db.router.replicas]
+        self.replica = self.replicas[0]
         for engine, seen in (
             (db.engine, self.primary),
-            (db.router.replicas[0].engine, self.replica),
+            *((r.engine, c) for r, c in zip(db.router.replicas, self.replicas, strict=True)),
         ):
             event.listen(engine.sync_engine, "before_cursor_execute", self._counter(seen))
 
@@ -179,4 +197,5 @@ class Routed:
 
     def reset(self) -> None:
         self.primary.clear()
-        self.replica.clear()
+        for seen in self.replicas:
+            seen.clear()

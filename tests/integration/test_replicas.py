@@ -33,6 +33,8 @@ from tests.models import Post, User
 pytestmark = pytest.mark.requires("streaming_replication")
 
 T = TypeVar("T")
+Admin = tuple[AsyncEngine, ...]
+"""Autocommit engines on the primary, then on each replica."""
 
 
 @pytest.fixture(scope="session")
@@ -58,16 +60,16 @@ def cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="session")
-async def admin(cluster: Cluster) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
-    """Autocommit engines on the primary and on the replica, and the test tables."""
+async def admin(cluster: Cluster) -> AsyncIterator[Admin]:
+    """Autocommit engines on the primary and on each replica, and the test tables."""
     engines = tuple(
         create_async_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        for url in (cluster.primary_url, cluster.replica_url)
+        for url in (cluster.primary_url, *cluster.replica_urls)
     )
     async with engines[0].begin() as conn:
         await conn.run_sync(Model.metadata.create_all)
     try:
-        yield engines[0], engines[1]
+        yield engines
     finally:
         for engine in engines:
             await engine.dispose()
@@ -83,24 +85,24 @@ async def execute(engine: AsyncEngine, sql: str) -> None:
         await conn.execute(text(sql))
 
 
-async def catch_up(admin: tuple[AsyncEngine, AsyncEngine]) -> None:
-    """Wait until the replica has replayed everything the primary has written."""
+async def catch_up(admin: Admin) -> None:
+    """Wait until every replica has replayed everything the primary has written."""
     target = await scalar(admin[0], "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
     deadline = time.monotonic() + 30
-    while await scalar(admin[1], "SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn") < target:
-        assert time.monotonic() < deadline, "the replica did not catch up in 30 s"
-        await asyncio.sleep(0.01)
+    for replica in admin[1:]:
+        while await scalar(replica, "SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn") < target:
+            assert time.monotonic() < deadline, "a replica did not catch up in 30 s"
+            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
-async def routed(
-    admin: tuple[AsyncEngine, AsyncEngine], cluster: Cluster
-) -> AsyncIterator[Callable[..., Awaitable[Routed]]]:
-    """Make a connected Database with the replica (keyword arguments passed on)."""
+async def routed(admin: Admin, cluster: Cluster) -> AsyncIterator[Callable[..., Awaitable[Routed]]]:
+    """Make a connected Database with the first replica (keyword arguments passed on)."""
     made: list[Database] = []
 
     async def make(**kwargs: Any) -> Routed:
-        db = Database(cluster.primary_url, replicas=[cluster.replica_url], **kwargs)
+        kwargs.setdefault("replicas", [cluster.replica_url])
+        db = Database(cluster.primary_url, **kwargs)
         await db.connect()
         made.append(db)
         return Routed(db)
@@ -108,11 +110,10 @@ async def routed(
     yield make
     for db in made:
         await db.disconnect()
-    if not (cluster.root / "replica" / "postmaster.pid").exists():  # a failover test failed
-        cluster.start_replica()
-    if not await scalar(admin[1], "SELECT pg_is_in_recovery()"):  # pragma: no cover
-        raise AssertionError("the replica is no longer a standby")
-    await scalar(admin[1], "SELECT pg_wal_replay_resume()")
+    for i, replica in enumerate(admin[1:]):
+        if not cluster.running(i):  # a failover test failed
+            cluster.start_replica(i)
+        await scalar(replica, "SELECT pg_wal_replay_resume()")
     async with admin[0].begin() as conn:
         for table in reversed(Model.metadata.sorted_tables):
             await conn.execute(table.delete())
@@ -125,7 +126,7 @@ def fresh(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
     return asyncio.create_task(coro, context=contextvars.Context())
 
 
-async def seed(db: Database, admin: tuple[AsyncEngine, AsyncEngine], n: int = 3) -> list[User]:
+async def seed(db: Database, admin: Admin, n: int = 3) -> list[User]:
     async def write() -> list[User]:
         async with db.session():
             users = [await User.objects.create(email=f"u{i}@x.io", age=20 + i) for i in range(n)]
@@ -138,7 +139,7 @@ async def seed(db: Database, admin: tuple[AsyncEngine, AsyncEngine], n: int = 3)
 
 
 async def test_reads_outside_a_unit_of_work_go_to_the_replica_the_rest_to_the_primary(
-    backend: str, routed: Callable[..., Awaitable[Routed]], admin: tuple[AsyncEngine, AsyncEngine]
+    backend: str, routed: Callable[..., Awaitable[Routed]], admin: Admin
 ) -> None:
     r = await routed()
     db, users = r.db, User.objects.using(r.db)
@@ -187,7 +188,7 @@ async def test_reads_outside_a_unit_of_work_go_to_the_replica_the_rest_to_the_pr
 
 
 async def test_a_task_reads_its_own_writes_while_the_replica_lags(
-    backend: str, routed: Callable[..., Awaitable[Routed]], admin: tuple[AsyncEngine, AsyncEngine]
+    backend: str, routed: Callable[..., Awaitable[Routed]], admin: Admin
 ) -> None:
     r = await routed()
     db, users = r.db, User.objects.using(r.db)
@@ -252,7 +253,7 @@ async def test_a_task_reads_its_own_writes_while_the_replica_lags(
 async def test_an_unreachable_replica_is_skipped_for_a_cool_down(
     backend: str,
     routed: Callable[..., Awaitable[Routed]],
-    admin: tuple[AsyncEngine, AsyncEngine],
+    admin: Admin,
     cluster: Cluster,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -319,7 +320,7 @@ async def test_an_unreachable_replica_is_skipped_for_a_cool_down(
 
 
 async def test_streaming_runs_on_the_replica_in_chunks(
-    backend: str, routed: Callable[..., Awaitable[Routed]], admin: tuple[AsyncEngine, AsyncEngine]
+    backend: str, routed: Callable[..., Awaitable[Routed]], admin: Admin
 ) -> None:
     r = await routed()
     users = User.objects.using(r.db)
@@ -337,7 +338,7 @@ async def test_streaming_runs_on_the_replica_in_chunks(
 
 
 async def test_the_lag_window_mode_keeps_reads_on_the_primary_for_the_window(
-    backend: str, routed: Callable[..., Awaitable[Routed]], admin: tuple[AsyncEngine, AsyncEngine]
+    backend: str, routed: Callable[..., Awaitable[Routed]], admin: Admin
 ) -> None:
     window = 3.0
     r = await routed(replica_lag_window=window)
@@ -365,7 +366,7 @@ async def test_the_lag_window_mode_keeps_reads_on_the_primary_for_the_window(
 async def test_a_read_cancelled_by_a_recovery_conflict_runs_again_on_the_primary(
     backend: str,
     routed: Callable[..., Awaitable[Routed]],
-    admin: tuple[AsyncEngine, AsyncEngine],
+    admin: Admin,
     cluster: Cluster,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -403,7 +404,7 @@ async def test_a_read_cancelled_by_a_recovery_conflict_runs_again_on_the_primary
 
 
 async def test_in_fastapi_a_request_reads_its_own_writes_and_the_next_request_may_not(
-    backend: str, routed: Callable[..., Awaitable[Routed]], admin: tuple[AsyncEngine, AsyncEngine]
+    backend: str, routed: Callable[..., Awaitable[Routed]], admin: Admin
 ) -> None:
     r = await routed()
     users = User.objects.using(r.db)
@@ -450,3 +451,53 @@ async def test_in_fastapi_a_request_reads_its_own_writes_and_the_next_request_ma
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
+
+
+async def test_two_replicas_take_turns_and_one_behind_or_down_is_passed_over(
+    backend: str,
+    routed: Callable[..., Awaitable[Routed]],
+    admin: Admin,
+    cluster: Cluster,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    r = await routed(replicas=cluster.replica_urls, replica_cooldown=60)
+    users = User.objects.using(r.db)
+    await seed(r.db, admin)
+
+    async def turns() -> None:
+        r.reset()
+        for _ in range(10):
+            assert await users.count() == 3
+        assert [c["SELECT"] for c in r.replicas] == [5, 5] and not r.primary
+
+    await fresh(turns())
+    await scalar(admin[1], "SELECT pg_wal_replay_pause()")  # the first replica lags
+
+    async def writer() -> None:
+        await users.create(email="mine@x.io")
+        r.reset()
+        deadline = time.monotonic() + 30
+        while not r.replicas[1]["SELECT"]:  # the second one replays it, then serves
+            assert time.monotonic() < deadline, "reads did not move to the second replica"
+            assert await users.filter(email="mine@x.io").exists()
+            await asyncio.sleep(0.005)
+        for _ in range(4):
+            assert await users.filter(email="mine@x.io").exists()
+        assert not r.replicas[0]["SELECT"], r.replicas  # never the one that lags
+
+    await fresh(writer())
+    await scalar(admin[1], "SELECT pg_wal_replay_resume()")
+    await catch_up(admin)
+
+    cluster.stop_replica(1)
+
+    async def one_down() -> None:
+        r.reset()
+        with caplog.at_level(logging.WARNING, logger="orm_kit"):
+            for _ in range(6):
+                assert await users.count() == 4
+        assert r.replicas[0]["SELECT"] == 6 and not r.primary  # the live one, not the primary
+        warned = [rec for rec in caplog.records if rec.getMessage().startswith("Read replica")]
+        assert len(warned) == 1 and cluster.replica_urls[1].split("@")[1] in warned[0].getMessage()
+
+    await fresh(one_down())
