@@ -130,7 +130,7 @@ def is_plain_read(stmt: Executable) -> bool:
     return isinstance(stmt, Select | CompoundSelect) and stmt._for_update_arg is None
 
 
-def _is_write(conn: Connection, statement: str, context: Any) -> bool:
+def _is_write(statement: str, context: Any) -> bool:
     if context is None or context.execution_options.get(PROBE_OPTION):
         return False
     if context.isinsert or context.isupdate or context.isdelete or context.isddl:
@@ -265,7 +265,7 @@ class ReplicaRouter:
     def _after_execute(
         self, conn: Connection, cursor: Any, statement: str, params: Any, context: Any, many: bool
     ) -> None:
-        if not _is_write(conn, statement, context):
+        if not _is_write(statement, context):
             return
         if context.execution_options.get(DIRECT_OPTION):
             self._wrote()  # autocommit: committed already
@@ -305,14 +305,18 @@ class ReplicaRouter:
             return live
         if not self.lsn:
             return live if now - mark.at >= self.lag_window else []
-        if mark.lsn is None:
+        lsn = mark.lsn
+        if lsn is None:
             lsn = await self._primary_lsn()
             if lsn is None:
                 return []
-            mark = _Mark(mark.at, lsn)
-            self._set_mark(mark)
-        assert mark.lsn is not None
-        return [r for r in live if await self._replayed(r, mark.lsn)]
+            self._set_mark(_Mark(mark.at, lsn))
+        for i, replica in enumerate(live):
+            # The first one that has replayed the write, then the others known to have.
+            if await self._replayed(replica, lsn):
+                rest = live[i + 1 :]
+                return [replica, *(r for r in rest if not r.standby or (r.replayed or 0) >= lsn)]
+        return []
 
     async def _primary_lsn(self) -> int | None:
         assert self._primary is not None
@@ -341,9 +345,7 @@ class ReplicaRouter:
         assert self._run is not None
         try:
             row = await self._run(replica.direct, _REPLAYED, _one, None)
-        except Exception as exc:
-            if not _unreachable(exc):
-                raise
+        except Exception as exc:  # a replica that cannot say how far it is cannot serve
             self._down(replica, exc)
             return False
         replica.checked_at = now
