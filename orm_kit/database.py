@@ -31,7 +31,14 @@ from sqlalchemy.util import greenlet_spawn
 
 from orm_kit.context import _current_session, is_foreign
 from orm_kit.dialects import DIRECT_OPTION, UNIT_OF_WORK_OPTION
-from orm_kit.engine import build_engine, pool_figures
+from orm_kit.engine import (
+    CONNECTIONS_QUERY,
+    SETTING_NAMES,
+    connect_error,
+    connection_counts,
+    open_engine,
+    pool_figures,
+)
 from orm_kit.exceptions import (
     DatabaseUnavailableError,
     ORMKitError,
@@ -176,14 +183,14 @@ class Database:
             an unnamed database is reached by passing the ``Database`` itself to
             ``using()``. Whichever database connects first (while there is no default)
             is the default one, also called ``"default"``.
-        settings: Explicit settings; by default read from the environment / ``.env``.
-        replicas: URLs of read replicas: reads outside a unit of work go to one (see
-            the replicas guide and ``orm_kit.replicas``).
-        replica_lag_window: Seconds a task's reads stay on the primary after it wrote,
-            instead of waiting until a replica reports the write replayed (PostgreSQL's
-            default); 2 seconds on backends that report no WAL positions.
-        replica_cooldown: Seconds an unreachable replica is skipped before a retry.
-        **engine_kwargs: Passed on to ``create_async_engine`` and win over settings.
+        settings: Explicit settings; by default read from the environment / ``.env``
+            (``<NAME>_DATABASE_*`` first for a named database, then ``DATABASE_*``).
+        **engine_kwargs: A ``DatabaseSettings`` field (``pool_size=20``,
+            ``statement_timeout=30``, ``pgbouncer=True`` ...) overrides that setting;
+            anything else is passed on to ``create_async_engine`` and wins over the
+            settings. One it does not take raises ``ValidationError`` at ``connect()``.
+        replicas: URLs of read replicas, for the reads outside a unit of work;
+            ``replica_lag_window`` and ``replica_cooldown`` tune them (``ReplicaRouter``).
 
     Example:
         ```python
@@ -206,7 +213,9 @@ class Database:
         replica_cooldown: float = 30.0,
         **engine_kwargs: Any,
     ) -> None:
-        self.settings = settings if settings is not None else DatabaseSettings()
+        overrides = {k: engine_kwargs.pop(k) for k in list(engine_kwargs) if k in SETTING_NAMES}
+        base = settings if settings is not None else DatabaseSettings.for_name(name)
+        self.settings = base.updated(**overrides) if overrides else base
         self.url: URL = normalize_url(url if url is not None else self.settings.url)
         if url is None and "url" not in self.settings.model_fields_set:
             logger.warning(
@@ -221,8 +230,7 @@ class Database:
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._pin: Pin | None = None
-        self.router: ReplicaRouter | None = None
-        """Where reads go when there are ``replicas`` (``None`` without)."""
+        self.router: ReplicaRouter | None = None  # where reads go, with replicas
         if replicas:
             self.router = ReplicaRouter(
                 replicas, self.dialect, self.settings, engine_kwargs,
@@ -263,22 +271,27 @@ class Database:
     async def connect(self) -> Database:
         """Create the engine, check that the server answers, and register this database.
 
+        Logs the database in use (dialect, name, URL with the password masked) at INFO on
+        the ``orm_kit`` logger.
+
         Returns:
             The database itself, so ``db = await Database(url).connect()`` works.
 
         Raises:
-            DatabaseUnavailableError: The server cannot be reached.
+            DatabaseUnavailableError: The server cannot be reached (or did not answer
+                within ``connect_timeout``); the message names the masked URL and host and
+                keeps the driver's words.
+            ValidationError: A keyword argument or connection argument the engine or the
+                driver does not take, or settings that contradict each other.
         """
         if self._engine is not None:
             return self
         _registry.check_free(self)
-        engine = build_engine(self.url, self.settings, self._engine_kwargs)
         try:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            engine = await open_engine(self.url, self.settings, self._engine_kwargs, self.name)
         except (SQLAlchemyError, OSError) as exc:
-            await engine.dispose()
-            raise translate_error(exc, operation="connect") from exc
+            error = translate_error(exc, operation="connect")
+            raise connect_error(self.url, self.settings, exc, error) from exc
         self._engine = engine
         if self.dialect == "sqlite":
             self._direct_engine = engine.execution_options(**{DIRECT_OPTION: True})
@@ -368,10 +381,8 @@ class Database:
         if self._read_sessionmaker is None:
             self.engine  # noqa: B018 - raises the not-connected error
             raise AssertionError  # pragma: no cover
-        if self.router is not None and self._pin is None:
-            session = await self.router.open_session(self._read_sessionmaker, self._open)
-        else:
-            session = self._open(self._read_sessionmaker)
+        maker, router = self._read_sessionmaker, self.router if self._pin is None else None
+        session = await router.open_session(maker, self._open) if router else self._open(maker)
         try:
             yield session
         finally:
@@ -426,8 +437,7 @@ class Database:
         if (pin := self._pinned_connection()) is not None:
             return await pin.run_sync(in_savepoint, lambda c: consume(c.execute(stmt, params)))
         if self.router is not None and is_plain_read(stmt):
-            result: ResultT = await self.router.read(stmt, consume, params)
-            return result
+            return await self.router.read(stmt, consume, params)
         return await self._on_engine(engine, stmt, consume, params)
 
     def _on_engine(
@@ -468,11 +478,9 @@ class Database:
             async with pin.begin_nested():
                 yield pin
             return
-        if read and self.router is not None:
-            async with self.router.read_connection(self.engine) as conn:
-                yield conn
-            return
-        async with self.engine.begin() if transaction else self.engine.connect() as conn:
+        engine = self.engine
+        replica = self.router.read_connection(engine) if read and self.router else None
+        async with replica or (engine.begin() if transaction else engine.connect()) as conn:
             yield conn
 
     # --- pinning to one connection (the hook of orm_kit.testing) -------------------------
@@ -527,15 +535,32 @@ class Database:
         return HealthStatus(True, round(latency, 3), datetime.now(UTC), None)
 
     async def info(self) -> dict[str, Any]:
-        """Return the server version, dialect and pool figures."""
+        """Return the server version, dialect, pool figures and server connections.
+
+        ``pool_size`` / ``checked_out`` / ``overflow`` are this process's pool;
+        ``connections`` counts every client connection to this database on the server
+        (PostgreSQL's ``pg_stat_activity``), e.g. ``{"active": 1, "idle": 4,
+        "idle_in_transaction": 0, "total": 5}``, and is ``None`` on SQLite, which is
+        embedded and has no server connections.
+        """
         query = "SELECT sqlite_version()" if self.dialect == "sqlite" else "SELECT version()"
+        connections = None
         with translated(operation="info"):
             version = await self.run_direct(text(query), lambda r: r.scalar_one())
+            if self.dialect == "postgresql":
+                connections = await self.run_direct(
+                    CONNECTIONS_QUERY, lambda r: connection_counts(r.all())
+                )
         figures = pool_figures(self.engine)
         if self.router is not None:
             with translated(operation="info"):
                 figures["replicas"] = await self.router.info()
-        return {"version": str(version), "dialect": self.dialect, **figures}
+        return {
+            "version": str(version),
+            "dialect": self.dialect,
+            **figures,
+            "connections": connections,
+        }
 
 
 # --- module level helpers for the default database ---------------------------------------

@@ -1,19 +1,50 @@
 """Building a SQLAlchemy ``AsyncEngine`` from a URL, ``DatabaseSettings`` and keyword
-arguments: pool, driver and backend connection set-up, and the pool figures of ``info()``."""
+arguments: pool, driver and backend connection set-up (timeouts, the PgBouncer preset), the
+error of a failed connect, and the pool and connection figures of ``info()``."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
+from uuid import uuid4
 
-from sqlalchemy.engine import URL
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool, StaticPool
+from sqlalchemy.util import await_only
 
 from orm_kit.dialects import set_up_sqlite
+from orm_kit.exceptions import (
+    DatabaseUnavailableError,
+    ORMKitError,
+    ValidationError,
+    logger,
+)
 from orm_kit.settings import DatabaseSettings
 from orm_kit.urls import missing_driver_error
 
-__all__ = ["build_engine", "pool_figures"]
+__all__ = [
+    "CONNECTIONS_QUERY",
+    "SETTING_NAMES",
+    "build_engine",
+    "connect_error",
+    "connection_counts",
+    "open_engine",
+    "pool_figures",
+    "prepared_statement_name",
+    "set_up_pgbouncer",
+]
+
+SETTING_NAMES = frozenset(DatabaseSettings.model_fields) - {"url"}
+"""The ``Database(...)`` keyword arguments that are settings (the rest go to SQLAlchemy)."""
+
+
+def prepared_statement_name() -> str:
+    """A prepared-statement name no other client of a PgBouncer server connection uses."""
+    return f"__orm_kit_{uuid4().hex}__"
 
 
 def build_engine(
@@ -28,35 +59,226 @@ def build_engine(
     dialect = url.get_backend_name()
     kwargs: dict[str, Any] = {"echo": s.echo, "echo_pool": s.echo_pool}
     connect_args: dict[str, Any] = {}
+    poolclass = engine_kwargs.get("poolclass")
+    # Only a queue pool has a size: Database(url, poolclass=NullPool) must work.
+    sized = poolclass is None or issubclass(poolclass, QueuePool)
     if dialect == "sqlite":
         database = url.database or ""
         if database in ("", ":memory:") or "mode=memory" in str(url):
             # NOTE(sqlite): one shared connection, or every checkout sees an empty db.
             kwargs["poolclass"] = StaticPool
             connect_args["check_same_thread"] = False
+            sized = False
+        # NOTE(sqlite): a file database's pool takes the pool settings given explicitly
+        # (recycling and pings only matter for a server's connections).
+        kwargs.update(
+            {k: getattr(s, k) for k in ("pool_recycle", "pool_pre_ping") if k in s.model_fields_set}
+        )
     else:
         kwargs.update(pool_recycle=s.pool_recycle, pool_pre_ping=s.pool_pre_ping)
-        poolclass = engine_kwargs.get("poolclass")
-        if poolclass is None or issubclass(poolclass, QueuePool):
-            # Only a queue pool has a size: Database(url, poolclass=NullPool) must work.
-            kwargs.update(
-                pool_size=s.pool_size,
-                max_overflow=s.max_overflow,
-                pool_timeout=s.pool_timeout,
-            )
-        if url.get_driver_name() == "asyncpg" and s.statement_cache_size is not None:
-            # NOTE(postgresql): 0 for PgBouncer in transaction mode.
-            connect_args["statement_cache_size"] = s.statement_cache_size
-    if connect_args:
-        kwargs["connect_args"] = connect_args
+    if sized:
+        kwargs.update(
+            pool_size=s.pool_size, max_overflow=s.max_overflow, pool_timeout=s.pool_timeout
+        )
+    if dialect == "postgresql" and url.get_driver_name() == "asyncpg":
+        connect_args.update(_asyncpg_args(url, s))
+    if s.pgbouncer and url.get_driver_name() != "asyncpg":
+        raise ValidationError(
+            f"pgbouncer=True (DATABASE_PGBOUNCER) configures the asyncpg driver, and "
+            f"{url.render_as_string(hide_password=True)} uses {url.get_driver_name()}: use "
+            "a postgresql+asyncpg:// URL, or leave pgbouncer off and set the driver up "
+            "yourself through connect_args."
+        )
+    user_args = engine_kwargs.get("connect_args") or {}
     kwargs.update(engine_kwargs)
+    if connect_args or user_args:
+        # connect_args given to Database(...) win, key by key, over orm_kit's.
+        kwargs["connect_args"] = {**connect_args, **user_args}
     try:
         engine = create_async_engine(url, **kwargs)
     except ImportError as exc:
         raise missing_driver_error(url, exc) from exc
+    except TypeError as exc:
+        # SQLAlchemy's "Invalid argument(s) 'x' sent to create_engine() ..."
+        taken = ", ".join(sorted(SETTING_NAMES))
+        raise ValidationError(
+            f"Database() got a keyword argument that create_async_engine() does not take: "
+            f"{str(exc).splitlines()[0]} Settings keywords are {taken}; anything else goes "
+            "to create_async_engine()."
+        ) from exc
     if dialect == "sqlite":
         set_up_sqlite(engine.sync_engine, wal=kwargs.get("poolclass") is not StaticPool)
+    if s.pgbouncer:
+        set_up_pgbouncer(engine.sync_engine)
     return engine
+
+
+_BEGUN = "orm_kit_pgbouncer_begun"
+
+
+def set_up_pgbouncer(engine: Engine) -> None:
+    """Make autocommit statements safe behind PgBouncer's transaction pooling.
+
+    SQLAlchemy's asyncpg adapter prepares a statement and then executes it: two protocol
+    exchanges, each ending in a Sync. Outside a transaction PgBouncer may hand the second
+    one to another server connection, where the prepared statement does not exist. So on
+    an autocommit connection (orm_kit's direct path) each statement runs between a
+    ``BEGIN`` and a ``COMMIT`` sent as simple queries: still one statement per
+    transaction, on one server connection. Units of work already run in a transaction.
+    """
+    event.listen(engine, "before_cursor_execute", _bounce_begin)
+    event.listen(engine, "after_cursor_execute", _bounce_commit)
+    event.listen(engine, "handle_error", _bounce_rollback)
+
+
+def _autocommit_driver(conn: Connection, cursor: Any) -> Any:
+    if getattr(cursor, "server_side", False):
+        return None  # a server-side cursor only lives in a transaction already
+    if not getattr(conn.connection.dbapi_connection, "autocommit", False):
+        return None
+    return conn.connection.driver_connection
+
+
+def _bounce_begin(conn: Connection, cursor: Any, *_: Any) -> None:
+    raw = _autocommit_driver(conn, cursor)
+    if raw is not None and not raw.is_in_transaction():
+        await_only(raw.execute("BEGIN"))
+        conn.connection.info[_BEGUN] = True
+
+
+def _bounce_commit(conn: Connection, *_: Any) -> None:
+    if conn.connection.info.pop(_BEGUN, False):
+        await_only(conn.connection.driver_connection.execute("COMMIT"))  # type: ignore[union-attr]
+
+
+def _bounce_rollback(context: ExceptionContext) -> None:
+    conn = context.connection
+    if conn is None or conn.invalidated or not conn.connection.info.pop(_BEGUN, False):
+        return
+    try:
+        await_only(conn.connection.driver_connection.execute("ROLLBACK"))  # type: ignore[union-attr]
+    except Exception:
+        context.is_disconnect = True  # cannot end the transaction: drop the connection
+
+
+def _asyncpg_args(url: URL, s: DatabaseSettings) -> dict[str, Any]:
+    # NOTE(postgresql): asyncpg's connect() arguments; SQLAlchemy passes them through.
+    args: dict[str, Any] = {"timeout": s.connect_timeout}
+    if s.pgbouncer:
+        if s.statement_cache_size:
+            raise ValidationError(
+                f"pgbouncer=True needs statement_cache_size=0, not {s.statement_cache_size}: "
+                "behind PgBouncer in transaction mode a cached prepared statement is found "
+                "missing on the next server connection. Leave DATABASE_STATEMENT_CACHE_SIZE "
+                "unset (or 0)."
+            )
+        if s.statement_timeout is not None:
+            raise ValidationError(
+                "statement_timeout (DATABASE_STATEMENT_TIMEOUT) is sent as a startup "
+                "parameter, which PgBouncer refuses; with pgbouncer=True set it on the "
+                "server instead: ALTER ROLE app SET statement_timeout = '30s' (or ALTER "
+                "DATABASE), or use PgBouncer's query_timeout."
+            )
+        # Transaction pooling hands each transaction (and each autocommit statement) to
+        # whichever server connection is free: asyncpg's statement cache and SQLAlchemy's
+        # must be off, and the statements asyncpg still prepares need names no other
+        # client of that server connection uses.
+        args.update(
+            statement_cache_size=0,
+            prepared_statement_cache_size=0,
+            prepared_statement_name_func=prepared_statement_name,
+        )
+    elif s.statement_cache_size is not None:
+        args["statement_cache_size"] = s.statement_cache_size
+    if s.statement_timeout is not None:
+        milliseconds = max(1, round(s.statement_timeout * 1000))
+        args["server_settings"] = {"statement_timeout": str(milliseconds)}
+    return args
+
+
+async def open_engine(
+    url: URL, settings: DatabaseSettings, engine_kwargs: dict[str, Any], name: str | None
+) -> AsyncEngine:
+    """``build_engine``, then check the server answers ``SELECT 1`` and log the database
+    in use (dialect, name, masked URL) at INFO on the ``orm_kit`` logger.
+
+    Raises:
+        ValidationError: A keyword or connection argument the engine or driver refuses.
+        SQLAlchemyError | OSError: The server cannot be reached; raw, the caller
+            translates it (the session layer's choke point) and passes it to
+            ``connect_error``.
+    """
+    engine = build_engine(url, settings, engine_kwargs)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError, TypeError) as exc:
+        await engine.dispose()
+        if isinstance(exc, TypeError):  # connect_args the driver's connect() refuses
+            raise ValidationError(
+                f"The {url.get_driver_name()} driver refused a connection argument: {exc}. "
+                "Check connect_args= and the Database() keyword arguments."
+            ) from exc
+        raise  # Database.connect translates it (see connect_error)
+    dialect = url.get_backend_name()
+    logger.info(
+        "orm_kit connected to the %s database%s at %s",
+        dialect,
+        f" {name!r}" if name is not None else "",
+        url.render_as_string(hide_password=True),
+        extra={"orm_kit_database": name, "orm_kit_dialect": dialect},
+    )
+    return engine
+
+
+def connect_error(
+    url: URL, settings: DatabaseSettings, exc: BaseException, error: ORMKitError
+) -> ORMKitError:
+    """The error of a failed ``connect()``: ``error`` (what ``translate_error`` made of
+    ``exc``) with the masked URL, the driver's own words and, on a timeout, the
+    ``connect_timeout`` that ran out."""
+    if not isinstance(error, DatabaseUnavailableError):
+        return error
+    shown = url.render_as_string(hide_password=True)
+    cause: BaseException = exc
+    while getattr(cause, "orig", None) is not None or (
+        type(cause).__module__.startswith("sqlalchemy") and cause.__cause__ is not None
+    ):
+        cause = getattr(cause, "orig", None) or cause.__cause__  # type: ignore[assignment]
+    detail = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    if url.password:
+        detail = detail.replace(str(url.password), "***")
+    if isinstance(cause, TimeoutError):
+        what = (
+            f"the server did not answer within connect_timeout={settings.connect_timeout:g} s "
+            "(DATABASE_CONNECT_TIMEOUT)"
+        )
+    else:
+        what = f"{type(cause).__name__}: {detail}".rstrip(": ")
+    host = f"{url.host}:{url.port}" if url.port else (url.host or url.query.get("host") or "")
+    return DatabaseUnavailableError(
+        f"The database {shown}{f' (host {host})' if host else ''} could not be reached "
+        f"during connect: {what}. Check that the server is running and reachable, and "
+        "that DATABASE_URL is right."
+    )
+
+
+CONNECTIONS_QUERY = text(
+    "SELECT coalesce(state, 'unknown'), count(*) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND backend_type = 'client backend' GROUP BY 1"
+)
+"""PostgreSQL: the server's client connections to the current database, per state."""
+
+
+def connection_counts(rows: Iterable[Any]) -> dict[str, int]:
+    """Fold ``CONNECTIONS_QUERY``'s rows into ``{"active": n, "idle": m, ..., "total": t}``
+    (``idle in transaction`` becomes ``idle_in_transaction``; these three always appear)."""
+    counts = {"active": 0, "idle": 0, "idle_in_transaction": 0}
+    for state, n in rows:
+        key = re.sub(r"[^a-z]+", "_", str(state).lower()).strip("_")
+        counts[key] = counts.get(key, 0) + int(n)
+    counts["total"] = sum(counts.values())
+    return counts
 
 
 def pool_figures(engine: AsyncEngine) -> dict[str, Any]:

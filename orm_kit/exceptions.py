@@ -248,6 +248,12 @@ def _is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+_SQLSTATE_HINTS = {
+    # NOTE(postgresql): query_canceled, also raised when statement_timeout runs out.
+    "57014": ". It ran longer than statement_timeout (DATABASE_STATEMENT_TIMEOUT) or was "
+    "cancelled: make it faster or raise the timeout.",
+}
+
 _BIND_ERRORS = (TypeError, ValueError, OverflowError, UnicodeError, AttributeError)
 
 
@@ -330,6 +336,7 @@ def translate_error(
         first = str(driver).strip().splitlines()[0] if str(driver).strip() else ""
         error = DatabaseError(
             f"The database rejected {operation}: {type(driver).__name__}: {first}".rstrip(": ")
+            + _SQLSTATE_HINTS.get(str(getattr(driver, "sqlstate", "") or ""), "")
         )
     model_name = model.__name__ if model is not None else None
     constraint = error.constraint if isinstance(error, ConflictError) else None

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, Result
@@ -68,6 +68,7 @@ _REPLAYED = text(
     "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"
 ).execution_options(**{PROBE_OPTION: True})
 
+ResultT = TypeVar("ResultT")
 Runner = Callable[[AsyncEngine, Executable, Callable[[Result[Any]], Any], Any], Awaitable[Any]]
 
 
@@ -378,8 +379,8 @@ class ReplicaRouter:
     # --- the three read paths -----------------------------------------------------------
 
     async def read(
-        self, stmt: Executable, consume: Callable[[Result[Any]], Any], params: Any
-    ) -> Any:
+        self, stmt: Executable, consume: Callable[[Result[Any]], ResultT], params: Any
+    ) -> ResultT:
         """Run a read on the first replica that can serve it, else on the primary."""
         assert self._primary is not None
         assert self._run is not None
@@ -391,8 +392,8 @@ class ReplicaRouter:
                     continue
                 raise
             self._up(replica)
-            return result
-        return await self._run(self._primary, stmt, consume, params)
+            return cast(ResultT, result)
+        return cast(ResultT, await self._run(self._primary, stmt, consume, params))
 
     def _skip(self, replica: Replica, exc: Exception) -> bool:
         if _unreachable(exc):

@@ -26,6 +26,8 @@ CAPABILITIES: dict[str, str] = {
     "nulls_first": "NULLs sort first ascending and last descending (Django follows the backend)",
     "named_databases": "the server holds named databases that must exist before a URL can "
     "open one (SQLite creates a missing file)",
+    "pgbouncer": "PgBouncer can pool its connections in transaction mode (SQLite is "
+    "embedded: there is no server connection to pool)",
     "pragmas": "connection PRAGMAs (foreign_keys, journal_mode) and in-memory databases",
     "refused_connections": "the server can be told to refuse new connections and end open "
     "ones (ALLOW_CONNECTIONS false, pg_terminate_backend), as a stopped server would",
@@ -45,8 +47,8 @@ SUPPORTS: dict[str, frozenset[str]] = {
     "sqlite": frozenset({"nulls_first", "pragmas", "unicode_lower"}),
     "postgresql": frozenset(
         {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
-        | {"named_databases", "native_enums", "refused_connections", "sequences", "sleep"}
-        | {"streaming_replication", "strict_type_changes"}
+        | {"named_databases", "native_enums", "pgbouncer", "refused_connections", "sequences"}
+        | {"sleep", "streaming_replication", "strict_type_changes"}
     ),
 }
 """The capabilities of each backend."""

@@ -384,6 +384,17 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "codes:        ['P1', 'P2', 'P3', 'P4']",
         "not found:    DoesNotExist",
     ],
+    "settings_env": [
+        "app pool_size:       4",
+        "reports pool_size:   2",
+        "reports timeout:     600.0 s",
+        "same url:            True",
+        "keyword pool_size:   3",
+        "info keys:           ['checked_out', 'connections', 'dialect', 'overflow', "
+        "'pool_size', 'version']",
+        "info pool_size:      3",
+        "wrong value:         DATABASE_POOL_SIZE='abc' (pool_size=)",
+    ],
     "sessions": [
         "autocommit:      ann detached=True, balance=100",
         "after save():    {'ann': 120}",
