@@ -110,3 +110,24 @@ async def test_a_replica_that_cannot_be_opened_is_skipped_from_connect(
         assert [entry["healthy"] for entry in info["replicas"]] == [False]
     finally:
         await routed.disconnect()
+
+
+async def test_a_pinned_database_leaves_the_replicas_alone(windowed: Routed) -> None:
+    """orm_kit.testing pins a database to one connection whose transaction is rolled back
+    at the end of the test: reads must see the test's writes, so they stay on it."""
+    r, users = windowed, User.objects.using(windowed.db)
+    async with windowed.db.engine.connect() as conn:
+        await conn.begin()
+        with windowed.db._pinned(conn):
+
+            async def reads() -> None:  # a task that did not write: no stickiness
+                r.reset()
+                assert await users.filter(email="pinned@x.io").exists()
+                assert [u.email async for u in users.iterator()] == ["pinned@x.io"]
+                assert len(await users.prefetch_related("posts")) == 1
+
+            await fresh(users.create(email="pinned@x.io"))
+            await fresh(reads())
+        await conn.rollback()
+    assert r.primary["SELECT"] >= 3 and not r.replica, (r.primary, r.replica)
+    assert await fresh(users.count()) == 0  # rolled back
