@@ -11,7 +11,7 @@ A ``Database`` owns one SQLAlchemy ``AsyncEngine`` and two ways of running state
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
+from orm_kit.connections import get_database
+from orm_kit.connections import registry as _registry
 from orm_kit.context import _current_session, is_foreign
 from orm_kit.dialects import DIRECT_OPTION, UNIT_OF_WORK_OPTION
 from orm_kit.engine import (
@@ -47,6 +49,7 @@ from orm_kit.exceptions import (
     translate_error,
     translated,
 )
+from orm_kit.replicas import ReplicaRouter, is_plain_read
 from orm_kit.retrying import DEFAULT_BACKOFF, RetryingTransaction, isolated
 from orm_kit.settings import DatabaseSettings
 from orm_kit.unit_of_work import OrmKitSession, Pin, in_savepoint, run_unit_of_work, savepoint
@@ -76,60 +79,6 @@ class HealthStatus:
     error: str | None = None
 
 
-DEFAULT_NAME = "default"
-"""The name that always means the default database: ``using("default")``."""
-
-
-class _Registry:
-    """The connected databases of this process.
-
-    The first database connected while there is no default becomes the default one.
-    Named databases are found by name; ``"default"`` names whichever is the default. When
-    the default disconnects there is none until the next ``connect()``: queries never
-    move to another connected database behind the caller's back.
-    """
-
-    def __init__(self) -> None:
-        self.by_name: dict[str, Database] = {}
-        self.default: Database | None = None
-
-    def lookup(self, name: str | None) -> Database | None:
-        if name is None or name == DEFAULT_NAME:
-            return self.default
-        return self.by_name.get(name)
-
-    def check_free(self, db: Database) -> None:
-        if db.name is None:
-            return  # unnamed: reached through the object (and as the default, if it is)
-        if db.name == DEFAULT_NAME:
-            if self.default is not None and self.default is not db:
-                raise ValidationError(
-                    f"{db!r} is named 'default', but the default database is already "
-                    f"connected ({self.default!r}). Leave name= out, or pass another name."
-                )
-            return
-        existing = self.by_name.get(db.name)
-        if existing is not None and existing is not db:
-            raise ValidationError(
-                f"A database named {db.name!r} is already connected ({existing!r}). "
-                "Disconnect it first or pass a different name= to Database()."
-            )
-
-    def add(self, db: Database) -> None:
-        self.check_free(db)
-        if db.name is not None and db.name != DEFAULT_NAME:
-            self.by_name[db.name] = db
-        if self.default is None:
-            self.default = db
-
-    def remove(self, db: Database) -> None:
-        if db.name is not None and self.by_name.get(db.name) is db:
-            del self.by_name[db.name]
-        if self.default is db:
-            self.default = None
-
-
-_registry = _Registry()
 _default_metadata: list[MetaData] = []
 
 
@@ -150,29 +99,6 @@ def _metadata(metadata: MetaData | None) -> MetaData:
     return _default_metadata[0]
 
 
-def get_database(name: str | None = None) -> Database:
-    """Return the connected database called ``name``, or the default one.
-
-    ``"default"`` is the default database too, whatever its own name.
-
-    Raises:
-        DatabaseUnavailableError: No such database is connected.
-    """
-    db = _registry.lookup(name)
-    if db is None:
-        which = (
-            "No database is connected"
-            if name is None or name == DEFAULT_NAME
-            else f"No database named {name!r} is connected"
-        )
-        raise DatabaseUnavailableError(
-            f"{which}. Connect it first, e.g. when the application starts: "
-            "`await Database(url).connect()` (or `async with Database(url):`), or "
-            "`await init_database()` for the default database."
-        )
-    return db
-
-
 class Database:
     """A database orm_kit can run models against.
 
@@ -189,6 +115,8 @@ class Database:
             ``statement_timeout=30``, ``pgbouncer=True`` ...) overrides that setting;
             anything else is passed on to ``create_async_engine`` and wins over the
             settings. One it does not take raises ``ValidationError`` at ``connect()``.
+        replicas: URLs of read replicas, for the reads outside a unit of work;
+            ``replica_lag_window`` and ``replica_cooldown`` tune them (``ReplicaRouter``).
 
     Example:
         ```python
@@ -206,6 +134,9 @@ class Database:
         *,
         name: str | None = None,
         settings: DatabaseSettings | None = None,
+        replicas: Sequence[str | URL] = (),
+        replica_lag_window: float | None = None,
+        replica_cooldown: float = 30.0,
         **engine_kwargs: Any,
     ) -> None:
         overrides = {k: engine_kwargs.pop(k) for k in list(engine_kwargs) if k in SETTING_NAMES}
@@ -225,6 +156,12 @@ class Database:
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._pin: Pin | None = None
+        self.router: ReplicaRouter | None = None  # where reads go, with replicas
+        if replicas:
+            self.router = ReplicaRouter(
+                replicas, self.dialect, self.settings, engine_kwargs,
+                lag_window=replica_lag_window, cooldown=replica_cooldown,
+            )  # fmt: skip
 
     def __repr__(self) -> str:
         state = "connected" if self._engine is not None else "disconnected"
@@ -297,6 +234,8 @@ class Database:
         self._read_sessionmaker = async_sessionmaker(
             self._direct_engine, expire_on_commit=False, sync_session_class=OrmKitSession
         )
+        if self.router is not None:
+            await self.router.connect(engine, self._direct_engine, self._on_engine)
         _registry.add(self)
         return self
 
@@ -313,6 +252,8 @@ class Database:
         self._read_sessionmaker = None
         _registry.remove(self)
         if engine is not None:
+            if self.router is not None:
+                await self.router.dispose(engine)
             await engine.dispose()
 
     async def __aenter__(self) -> Database:
@@ -366,7 +307,8 @@ class Database:
         if self._read_sessionmaker is None:
             self.engine  # noqa: B018 - raises the not-connected error
             raise AssertionError  # pragma: no cover
-        session = self._open(self._read_sessionmaker)
+        maker, router = self._read_sessionmaker, self.router if self._pin is None else None
+        session = await router.open_session(maker, self._open) if router else self._open(maker)
         try:
             yield session
         finally:
@@ -434,7 +376,8 @@ class Database:
 
         The connection goes back to the pool before this returns, also on error or
         cancellation. Errors come out as SQLAlchemy / driver errors: callers on the
-        execution path go through ``orm_kit.query.executor``, which translates them.
+        execution path go through ``orm_kit.query.executor``, which translates them. With
+        replicas, a plain read may run on one (``orm_kit.replicas``).
         """
         engine = self._direct_engine
         if engine is None:
@@ -442,6 +385,19 @@ class Database:
             raise AssertionError  # pragma: no cover
         if (pin := self._pinned_connection()) is not None:
             return await pin.run_sync(in_savepoint, lambda c: consume(c.execute(stmt, params)))
+        if self.router is not None and is_plain_read(stmt):
+            return await self.router.read(stmt, consume, params)
+        return await self._on_engine(engine, stmt, consume, params)
+
+    def _on_engine(
+        self,
+        engine: AsyncEngine,
+        stmt: Executable,
+        consume: Callable[[Result[Any]], ResultT],
+        params: Any,
+    ) -> Awaitable[ResultT]:
+        """Run ``stmt`` in autocommit on a pooled connection of ``engine`` (``run_direct``;
+        not a coroutine itself, so the hot path awaits no extra frame)."""
         sync_engine = engine.sync_engine
 
         # One greenlet hop for checkout, execute, consume and release, instead of one per
@@ -458,17 +414,22 @@ class Database:
                     conn.invalidate()
                     raise
 
-        return await greenlet_spawn(work)
+        return greenlet_spawn(work)
 
     @asynccontextmanager
-    async def connection(self, *, transaction: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def connection(
+        self, *, transaction: bool = False, read: bool = False
+    ) -> AsyncIterator[AsyncConnection]:
         """Yield a connection of the engine, in a transaction committed at the end if
-        ``transaction``; while pinned (``orm_kit.testing``) the pinned one, in a SAVEPOINT."""
+        ``transaction``; while pinned (``orm_kit.testing``) the pinned one, in a SAVEPOINT.
+        ``read``: only reads run on it, so with replicas it may be a replica's."""
         if (pin := self._pinned_connection()) is not None:
             async with pin.begin_nested():
                 yield pin
             return
-        async with self.engine.begin() if transaction else self.engine.connect() as conn:
+        engine = self.engine
+        replica = self.router.read_connection(engine) if read and self.router else None
+        async with replica or (engine.begin() if transaction else engine.connect()) as conn:
             yield conn
 
     # --- pinning to one connection (the hook of orm_kit.testing) -------------------------
@@ -540,6 +501,9 @@ class Database:
                     CONNECTIONS_QUERY, lambda r: connection_counts(r.all())
                 )
         figures = pool_figures(self.engine)
+        if self.router is not None:
+            with translated(operation="info"):
+                figures["replicas"] = await self.router.info()
         return {
             "version": str(version),
             "dialect": self.dialect,

@@ -32,6 +32,8 @@ CAPABILITIES: dict[str, str] = {
     "refused_connections": "the server can be told to refuse new connections and end open "
     "ones (ALLOW_CONNECTIONS false, pg_terminate_backend), as a stopped server would",
     "sequences": "generated keys come from a sequence that setval() can move",
+    "streaming_replication": "a hot-standby replica can stream the server's WAL and report "
+    "how far it has replayed (the replica tests start their own primary and replica)",
     "strict_type_changes": "altering a column to a type with no implicit cast from the old "
     "one fails without a USING clause (SQLite batch mode copies the values as they are)",
     "serialization_failures": "units of work can fail with a serialization failure or a "
@@ -49,7 +51,7 @@ SUPPORTS: dict[str, frozenset[str]] = {
     "postgresql": frozenset(
         {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
         | {"named_databases", "native_enums", "pgbouncer", "refused_connections", "sequences"}
-        | {"serialization_failures", "sleep"}
+        | {"serialization_failures", "sleep", "streaming_replication"}
         | {"strict_type_changes"}
     ),
 }

@@ -144,7 +144,7 @@ async def stream(
                 yield partition, result
             return
         assert target.database is not None
-        async with target.database.connection() as conn:
+        async with target.database.connection(read=True) as conn:
             result = await conn.stream(stmt)
             async for partition in result.partitions(chunk_size):
                 yield partition, result
