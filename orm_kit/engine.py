@@ -4,6 +4,7 @@ error of a failed connect, and the pool and connection figures of ``info()``."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -102,10 +103,15 @@ def build_engine(
     except TypeError as exc:
         # SQLAlchemy's "Invalid argument(s) 'x' sent to create_engine() ..."
         taken = ", ".join(sorted(SETTING_NAMES))
+        close = [
+            f" Did you mean {match[0]}=?"
+            for key in engine_kwargs
+            if (match := difflib.get_close_matches(key, SETTING_NAMES, n=1, cutoff=0.8))
+        ]
         raise ValidationError(
             f"Database() got a keyword argument that create_async_engine() does not take: "
-            f"{str(exc).splitlines()[0]} Settings keywords are {taken}; anything else goes "
-            "to create_async_engine()."
+            f"{str(exc).splitlines()[0]}{''.join(close)} Settings keywords are {taken}; "
+            "anything else goes to create_async_engine()."
         ) from exc
     if dialect == "sqlite":
         set_up_sqlite(engine.sync_engine, wal=kwargs.get("poolclass") is not StaticPool)

@@ -200,6 +200,11 @@ class ReplicaRouter:
         lag_window: float | None,
         cooldown: float,
     ) -> None:
+        if isinstance(urls, str | URL):
+            raise ValidationError(
+                "replicas= takes a list of URLs, not one URL: "
+                "Database(url, replicas=[replica_url])."
+            )
         self.urls = [normalize_url(url) for url in urls]
         for url in self.urls:
             if url.get_backend_name() != dialect:

@@ -167,7 +167,13 @@ async def test_a_keyword_the_engine_does_not_take_is_a_validation_error() -> Non
     with pytest.raises(ValidationError, match="'pool_sise'") as caught:
         await db.connect()
     assert "pool_size" in str(caught.value)  # the settings keywords are listed
+    assert "Did you mean pool_size=?" in str(caught.value)
     assert not db.is_connected
+
+
+async def test_a_replica_url_not_in_a_list_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"list of URLs, not one URL"):
+        Database("sqlite+aiosqlite:///:memory:", replicas="sqlite+aiosqlite:///:memory:")
 
 
 @pytest.mark.parametrize(
