@@ -46,7 +46,8 @@ async def test_shell_on_an_unreachable_database(project: Project) -> None:
     assert result.code == 1
     assert result.err == (
         "orm-kit: error: Cannot reach the database at "
-        "postgresql+asyncpg://nobody@127.0.0.1:1/none (ConnectionRefusedError).\n"
+        "postgresql+asyncpg://nobody@127.0.0.1:1/none (ConnectionRefusedError: [Errno 111] "
+        "Connect call failed ('127.0.0.1', 1)).\n"
     )
 
 
