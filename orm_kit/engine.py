@@ -150,13 +150,28 @@ def _autocommit_driver(conn: Connection, cursor: Any) -> Any:
 def _bounce_begin(conn: Connection, cursor: Any, *_: Any) -> None:
     raw = _autocommit_driver(conn, cursor)
     if raw is not None and not raw.is_in_transaction():
-        await_only(raw.execute("BEGIN"))
+        _bounce_query(conn, "BEGIN")
         conn.connection.info[_BEGUN] = True
 
 
 def _bounce_commit(conn: Connection, *_: Any) -> None:
     if conn.connection.info.pop(_BEGUN, False):
-        await_only(conn.connection.driver_connection.execute("COMMIT"))  # type: ignore[union-attr]
+        _bounce_query(conn, "COMMIT")
+
+
+def _bounce_query(conn: Connection, sql: str) -> None:
+    """Send ``sql`` as a simple query on ``conn``'s asyncpg connection.
+
+    A driver error leaves as the DBAPI error SQLAlchemy's asyncpg adapter makes of it (as
+    for any statement), so SQLAlchemy's error handling sees it: a dead connection is a
+    disconnect, which invalidates the connection and the pool's other connections (all
+    as dead after a PgBouncer restart) instead of failing once on each of them.
+    """
+    try:
+        await_only(conn.connection.driver_connection.execute(sql))  # type: ignore[union-attr]
+    except Exception as error:
+        adapter: Any = conn.connection.dbapi_connection
+        adapter._handle_exception(error)  # raises the translated error
 
 
 def _bounce_rollback(context: ExceptionContext) -> None:
