@@ -247,7 +247,8 @@ async def run_workload(pdb: Database) -> tuple[int, Counter[str]]:
         try:
             await workload(pdb, task)
         except ORMKitError as exc:
-            errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
+            hinted = " [hint]" if "set DATABASE_PGBOUNCER=true" in str(exc) else ""
+            errors[f"{type(exc).__name__}: {str(exc)[:120]}{hinted}"] += 1
 
     await asyncio.gather(*(one(task) for task in range(TASKS)))
     return len(sent), errors
@@ -284,6 +285,23 @@ async def test_without_the_preset_the_workload_fails(db: Database, pgbouncer: Bo
     )
     assert failed > 0
     assert prepared > 0
+    # Each prepared-statement error says which setting fixes it.
+    hinted = sum(n for message, n in errors.items() if message.endswith(" [hint]"))
+    assert hinted == prepared, errors
+
+
+async def test_a_startup_parameter_pgbouncer_refuses_names_the_fix(
+    db: Database, pgbouncer: Bouncer
+) -> None:
+    timed = Database(pgbouncer.url, name="timed", statement_timeout=5)
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        await timed.connect()
+    message = str(caught.value)
+    assert "unsupported startup parameter" in message
+    assert "PgBouncer" in message and "ALTER ROLE" in message
+    assert "DATABASE_PGBOUNCER=true" in message
+    assert "Check that the server is running" not in message
+    assert not timed.is_connected
 
 
 RESTART_POOL = {"pool_size": 5, "max_overflow": 0}
