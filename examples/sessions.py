@@ -3,6 +3,7 @@
 import asyncio
 
 from sqlalchemy import CheckConstraint, String, inspect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_kit import (
@@ -158,7 +159,7 @@ async def main() -> None:
         async with get_session() as session:  # a unit of work on the default database
             await Account.objects.create(owner="hal", balance=3)
             print(
-                f"get_session():   {type(session).__name__}, "
+                f"get_session():   an AsyncSession: {isinstance(session, AsyncSession)}, "
                 f"{await Account.objects.count()} accounts inside"
             )
         # --8<-- [end:get_session]

@@ -46,13 +46,21 @@ from orm_kit.exceptions import (
     ORMKitError,
     ValidationError,
     logger,
+    raw_use,
     translate_error,
     translated,
 )
 from orm_kit.replicas import ReplicaRouter, check_replica_options, is_plain_read
 from orm_kit.retrying import DEFAULT_BACKOFF, RetryingTransaction, isolated, opened
 from orm_kit.settings import DatabaseSettings, env_prefix
-from orm_kit.unit_of_work import OrmKitSession, Pin, in_savepoint, run_unit_of_work, savepoint
+from orm_kit.unit_of_work import (
+    OrmKitAsyncSession,
+    OrmKitSession,
+    Pin,
+    in_savepoint,
+    run_unit_of_work,
+    savepoint,
+)
 from orm_kit.urls import normalize_url
 
 __all__ = [
@@ -231,6 +239,7 @@ class Database:
             )
         self._sessionmaker = async_sessionmaker(
             engine.execution_options(**{UNIT_OF_WORK_OPTION: True}),
+            class_=OrmKitAsyncSession,  # raw SQLAlchemy use raises orm_kit errors too
             expire_on_commit=False,
             sync_session_class=OrmKitSession,
             info={SESSION_DB_KEY: self},  # db.owns() knows every session it makes
@@ -431,15 +440,17 @@ class Database:
     ) -> AsyncIterator[AsyncConnection]:
         """Yield a connection of the engine, in a transaction committed at the end if
         ``transaction``; while pinned (``orm_kit.testing``) the pinned one, in a SAVEPOINT.
-        ``read``: only reads run on it, so with replicas it may be a replica's."""
-        if (pin := self._pinned_connection()) is not None:
-            async with pin.begin_nested():
-                yield pin
-            return
-        engine = self.engine
-        replica = self.router.read_connection(engine) if read and self.router else None
-        async with replica or (engine.begin() if transaction else engine.connect()) as conn:
-            yield conn
+        ``read``: only reads run on it, so with replicas it may be a replica's. A statement
+        that fails in the block raises its orm_kit error as the block ends."""
+        with raw_use("a statement on the connection"):
+            if (pin := self._pinned_connection()) is not None:
+                async with pin.begin_nested():
+                    yield pin
+                return
+            engine = self.engine
+            replica = self.router.read_connection(engine) if read and self.router else None
+            async with replica or (engine.begin() if transaction else engine.connect()) as conn:
+                yield conn
 
     # --- pinning to one connection (the hook of orm_kit.testing) -------------------------
 

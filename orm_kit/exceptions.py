@@ -52,6 +52,7 @@ __all__ = [
     "RelationNotLoadedError",
     "SyncUsageError",
     "ValidationError",
+    "raw_use",
     "retry_pending",
     "translate_error",
     "translated",
@@ -291,12 +292,33 @@ def translated(
     Wraps every call into SQLAlchemy and the drivers, so no raw exception reaches users;
     ``asyncio.CancelledError`` (a ``BaseException``) passes through untouched.
     """
+    outer = _translating.get()
+    _translating.set(True)  # (set back, not reset: an async generator may end elsewhere)
     try:
         yield
     except ORMKitError:
         raise
     except Exception as exc:
         raise translate_error(exc, model=model, operation=operation, filters=filters) from exc
+    finally:
+        _translating.set(outer)
+
+
+_translating: ContextVar[bool] = ContextVar("orm_kit_translating", default=False)
+"""Whether orm_kit's own code is running the statement (inside ``translated``): it
+translates with what it knows (model, operation, filters), so ``raw_use`` stays out."""
+
+
+@contextmanager
+def raw_use(operation: str) -> Iterator[None]:
+    """``translated(operation=...)`` for SQLAlchemy used directly by the caller (an
+    ``AsyncSession`` method called in a ``db.session()`` block); nothing inside orm_kit's
+    own ``translated`` blocks, which know more about the statement."""
+    if _translating.get():
+        yield
+        return
+    with translated(operation=operation):
+        yield
 
 
 def translate_error(

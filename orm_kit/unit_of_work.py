@@ -9,6 +9,7 @@ queries. Rules that must hold in a session (``orm_kit.hooks``) listen for events
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
 from orm_kit.context import _current_session, bind_session, is_foreign
-from orm_kit.exceptions import DatabaseUnavailableError, ValidationError, translate_error
+from orm_kit.exceptions import DatabaseUnavailableError, ValidationError, raw_use, translate_error
 
 __all__ = [
     "DELETED_OPTION",
+    "OrmKitAsyncSession",
     "OrmKitSession",
     "Pin",
     "SessionSource",
@@ -41,6 +43,33 @@ rules hide (soft-deleted rows)."""
 
 class OrmKitSession(Session):
     """The synchronous session class behind orm_kit's ``AsyncSession`` objects."""
+
+
+class OrmKitAsyncSession(AsyncSession):
+    """The ``AsyncSession`` of ``db.session()``, ``db.new_session()`` and
+    ``db.sessionmaker``: SQLAlchemy's, except that its statement methods, used directly
+    (``await session.execute(text(...))``), raise orm_kit errors where they fail — inside
+    the block, so ``except DatabaseError:`` there catches them — with SQLAlchemy's
+    exception on ``__cause__``."""
+
+
+def _raising_orm_kit_errors(name: str, operation: str) -> None:
+    method = getattr(AsyncSession, name)
+
+    @functools.wraps(method)
+    async def wrapper(self: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+        with raw_use(operation):
+            return await method(self, *args, **kwargs)
+
+    setattr(OrmKitAsyncSession, name, wrapper)
+
+
+for _name in (
+    "execute", "scalar", "scalars", "get", "get_one", "stream", "stream_scalars",
+    "flush", "refresh", "merge", "delete", "run_sync",
+):  # fmt: skip
+    _raising_orm_kit_errors(_name, "a statement in the session")
+_raising_orm_kit_errors("commit", "commit")
 
 
 ResultT = TypeVar("ResultT")
