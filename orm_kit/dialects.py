@@ -8,6 +8,8 @@ unit of work takes the write lock up front.
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -27,6 +29,7 @@ def set_up_sqlite(engine: Engine, *, wal: bool) -> None:
     if wal:
         event.listen(engine, "connect", _wal)
     event.listen(engine, "begin", _begin)
+    event.listen(engine, "invalidate", _roll_back_before_close)
 
 
 def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -60,3 +63,27 @@ def _begin(conn: Connection) -> None:
     if options.get(DIRECT_OPTION):
         return
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(UNIT_OF_WORK_OPTION) else "BEGIN")
+
+
+def _roll_back_before_close(
+    dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry, _exc: BaseException | None
+) -> None:
+    # NOTE(sqlite): a task cancelled while a statement runs makes SQLAlchemy invalidate the
+    # connection and close it with no ROLLBACK. sqlite3 closes with sqlite3_close_v2, which
+    # keeps a connection whose cursor is still alive (the cancelled task's traceback holds
+    # it, in a reference cycle) as a "zombie" that keeps its transaction, and so the write
+    # lock, until the garbage collector frees that cursor: meanwhile every other writer
+    # gets "database is locked". Ending the transaction first frees the lock at once.
+    try:
+        dbapi_connection.rollback()
+    except asyncio.CancelledError:
+        # Cancelled again while waiting: the ROLLBACK is queued on the connection's
+        # thread all the same, ahead of the close. Let the close run, and the task stay
+        # cancelled.
+        task = asyncio.current_task()
+        if task is not None:
+            task.cancel()
+    except Exception:  # the connection is being closed whatever happens
+        # (outside the event loop, when the garbage collector closes it, there is no way
+        # to wait for the rollback; the close that follows ends the transaction then.)
+        pass

@@ -248,6 +248,32 @@ def _is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+# SQLAlchemy's QueuePool: "QueuePool limit of size 5 overflow 10 reached, connection timed
+# out, timeout 30.00".
+_POOL_LIMITS = re.compile(
+    r"limit of size (?P<size>\d+) overflow (?P<overflow>-?\d+) reached.*timeout (?P<timeout>[\d.]+)"
+)
+
+
+def _pool_timeout_message(exc: BaseException, operation: str) -> str:
+    """The message of a pool timeout: every connection was checked out for too long."""
+    m = _POOL_LIMITS.search(str(exc))
+    figures = (
+        f" (pool size {m['size']}, max overflow {m['overflow']}: at most "
+        f"{int(m['size']) + max(int(m['overflow']), 0)} connections) were all checked out "
+        f"and none came back within the pool timeout of {float(m['timeout']):g} s"
+        if m
+        else " were all checked out and none came back within the pool timeout"
+    )
+    return (
+        f"No connection was free for {operation}: the pool's connections{figures}. The "
+        "database itself was not asked. Release sessions sooner (a `db.session()` block "
+        "holds its connection until it ends: do no slow non-database work inside one), "
+        "or raise DATABASE_POOL_SIZE / DATABASE_MAX_OVERFLOW (pool_size= / max_overflow=), "
+        "or DATABASE_POOL_TIMEOUT to wait longer."
+    )
+
+
 _BIND_ERRORS = (TypeError, ValueError, OverflowError, UnicodeError, AttributeError)
 
 
@@ -319,6 +345,8 @@ def translate_error(
             f"A value in {operation}{subject} could not be sent to the database "
             f"({type(cause).__name__}); pass values of the columns' types."
         )
+    elif isinstance(exc, sa_exc.TimeoutError):
+        error = DatabaseUnavailableError(_pool_timeout_message(exc, operation))
     elif _is_unavailable(exc):
         error = DatabaseUnavailableError(
             f"The database could not be reached during {operation}: "
