@@ -45,6 +45,7 @@ __all__ = [
     "RelationNotLoadedError",
     "SyncUsageError",
     "ValidationError",
+    "note_failed_cleanup",
     "translate_error",
     "translated",
 ]
@@ -223,8 +224,28 @@ _UNAVAILABLE_NAMES = (
 _UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03", "53300")
 
 
+_LOST = "_orm_kit_connection_lost"
+
+
+def note_failed_cleanup(failure: BaseException, cleanup_error: BaseException) -> None:
+    """Record on ``failure`` that the rollback / close after it failed with
+    ``cleanup_error`` (which must not replace it: see ``unit_of_work.clean_up_after``).
+
+    When the cleanup failed because the connection is gone, ``failure`` happened on a
+    connection that was being lost (the server ended it mid-query): it then translates to
+    ``DatabaseUnavailableError``, whatever the driver made of the half-finished operation
+    (asyncpg can report a protocol-state error there).
+    """
+    first = str(cleanup_error).strip().splitlines()[0] if str(cleanup_error).strip() else ""
+    failure.add_note(f"While cleaning up after it: {type(cleanup_error).__name__}: {first}")
+    if _is_unavailable(cleanup_error):
+        setattr(failure, _LOST, True)
+
+
 def _is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.TimeoutError):  # pool timeout
+        return True
+    if getattr(exc, _LOST, False):
         return True
     if isinstance(exc, OSError | TimeoutError):
         return True
@@ -242,6 +263,11 @@ def _is_unavailable(exc: BaseException) -> bool:
     seen = 0
     while chain is not None and seen < 6:
         if type(chain).__name__ in _UNAVAILABLE_NAMES or isinstance(chain, OSError):
+            return True
+        if type(chain).__module__.startswith("asyncpg") and "connection is closed" in str(chain):
+            # NOTE(postgresql): raw asyncpg (a server-side cursor's fetch bypasses
+            # SQLAlchemy's wrapping): "cannot call Cursor.fetch(): the underlying
+            # connection is closed".
             return True
         chain = getattr(chain, "orig", None) or chain.__cause__
         seen += 1
