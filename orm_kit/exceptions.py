@@ -10,7 +10,7 @@
      ├── RelationNotLoadedError        a relationship that would lazy-load under asyncio
      ├── ReadOnlyError                 a write to a read-only model
      ├── ValidationError               bad values or names handed to a model or manager
-     ├── DatabaseUnavailableError      cannot connect, pool timeout
+     ├── DatabaseUnavailableError      cannot connect, pool timeout, connection lost
      ├── DatabaseError                 anything else the driver raised
      └── SyncUsageError                orm_kit.sync used where it cannot work
 
@@ -95,7 +95,7 @@ class ValidationError(ORMKitError):
 
 
 class DatabaseUnavailableError(ORMKitError):
-    """The database cannot be reached (connection refused, pool timeout, not connected)."""
+    """The database cannot be used: connection refused or lost, pool timeout, not connected."""
 
 
 class DatabaseError(ORMKitError):
