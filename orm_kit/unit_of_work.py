@@ -57,18 +57,37 @@ EnteredT = TypeVar("EnteredT")
 async def clean_up_after(failure: BaseException, cleanup: Awaitable[object]) -> None:
     """Await ``cleanup`` (a rollback, a close) while ``failure`` is on its way out.
 
+    The cleanup runs to its end even when the task is cancelled (again) meanwhile — a
+    timeout inside a timeout, a cancelled request whose handler was already unwinding: a
+    rollback cut off half-way leaves the transaction open and its locks held ("idle in
+    transaction" on PostgreSQL, the write lock on SQLite). The cancellation is re-raised
+    once the cleanup is done.
+
     When the connection died under the work (the server ended it, the network went), the
     rollback fails too ("cannot call Transaction.rollback(): the underlying connection is
     closed"). That error says nothing about what happened, so it must not replace
     ``failure``: it is noted on ``failure`` instead (``note_failed_cleanup``), and the
     caller re-raises ``failure``. SQLAlchemy has invalidated the dead connection by then,
-    which returns it to the pool. A cancellation of the cleanup itself still propagates.
+    which returns it to the pool.
     """
-    try:
-        await cleanup
-    except Exception as exc:
-        if exc is not failure:  # (a context manager's exit re-raises the block's error)
-            note_failed_cleanup(failure, exc)
+    task = asyncio.ensure_future(cleanup)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                break
+            cancelled = True  # finish the cleanup first
+        except Exception:  # read from the task below
+            pass
+    if cancelled:
+        raise asyncio.CancelledError
+    if task.cancelled():
+        raise asyncio.CancelledError
+    exc = task.exception()
+    if exc is not None and exc is not failure:  # (an exit re-raises the block's error)
+        note_failed_cleanup(failure, exc)
 
 
 @asynccontextmanager

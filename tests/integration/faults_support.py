@@ -4,6 +4,7 @@ SEPARATE connection (stdlib sqlite3, or an admin engine on the PostgreSQL server
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -101,6 +102,13 @@ class Scratch:
         if locks:
             found.append(f"{locks} relation lock(s) held")
         return found
+
+    async def settled(self) -> None:
+        """Wait (up to 2 s) until no backend of the scratch database is in a transaction."""
+        for _ in range(200):
+            if not await self.leftovers():
+                return
+            await asyncio.sleep(0.01)
 
     async def terminate_all(self) -> int:
         """End every server backend of the scratch database (PostgreSQL); how many."""

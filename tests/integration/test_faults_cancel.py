@@ -81,6 +81,7 @@ async def _cancel_at_random(
     iterations: int = ITERATIONS,
     rows: int = ROWS,
     seed: int = SEED,
+    twice: bool = False,
 ) -> Tally:
     """Run ``unit(i)`` ``iterations`` times, each cancelled after a seeded random delay,
     checking after each that nothing was left behind; return what happened."""
@@ -99,11 +100,21 @@ async def _cancel_at_random(
             done, _ = await asyncio.wait({task}, timeout=delay)
             if not done:
                 task.cancel()
+                if twice:  # and again while it cleans up (a timeout inside a timeout)
+                    for _ in range(rng.randrange(1, 8)):
+                        await asyncio.sleep(0)
+                    task.cancel()
             try:
                 await task
                 outcomes[i] = "completed"
             except asyncio.CancelledError:
                 outcomes[i] = "cancelled"
+            if twice and scratch.admin is not None:
+                # NOTE(postgresql): a second cancellation can cut SQLAlchemy's graceful close
+                # of the connection it invalidated short; the socket is then closed at once
+                # and the server ends the backend (rolling back) as soon as it reads that,
+                # a moment later. Wait for that moment, boundedly.
+                await scratch.settled()
             assert await scratch.leftovers() == [], where
             assert await checked_out(db) == 0, where
     counts = await scratch.unit_counts()
@@ -138,6 +149,18 @@ async def test_cancelled_session_leaves_nothing_behind(scratch: Scratch, seed: i
                 await FaultRow.objects.create(unit=i, seq=k)
 
     await _cancel_at_random(scratch, db, "session", unit, seed=seed)
+
+
+@pytest.mark.parametrize("seed", [SEED], ids=lambda s: f"seed{s}")
+async def test_twice_cancelled_session_leaves_nothing_behind(scratch: Scratch, seed: int) -> None:
+    db = await scratch.database()
+
+    async def unit(i: int) -> None:
+        async with db.session():
+            for k in range(ROWS):
+                await FaultRow.objects.create(unit=i, seq=k)
+
+    await _cancel_at_random(scratch, db, "session cancelled twice", unit, seed=seed, twice=True)
 
 
 @pytest.mark.parametrize("seed", [SEED], ids=lambda s: f"seed{s}")
