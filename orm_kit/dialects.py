@@ -111,5 +111,9 @@ async def _to_the_end(work: Awaitable[object]) -> None:
         except Exception:
             break
     if cancelled and (current := asyncio.current_task()) is not None:
-        current.cancel()  # the cancellation goes on once the connection is closed
+        # The cancellation goes on once the connection is closed: re-requested with the
+        # task's count of requests unchanged, so an asyncio.timeout() still recognises its
+        # own and raises TimeoutError.
+        current.uncancel()
+        current.cancel()
     task.result()

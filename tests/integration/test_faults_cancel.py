@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import random
+import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
@@ -85,10 +86,14 @@ async def _cancel_at_random(
 ) -> Tally:
     """Run ``unit(i)`` ``iterations`` times, each cancelled after a seeded random delay,
     checking after each that nothing was left behind; return what happened."""
-    started = time.perf_counter()
-    for warm in range(3):  # how long one uncancelled unit takes (and warm caches)
+    for warm in range(2):  # connections and caches
         await unit(1_000_000 + warm)
-    typical = (time.perf_counter() - started) / 3
+    took = []
+    for measured in range(5):  # how long one uncancelled unit takes
+        started = time.perf_counter()
+        await unit(1_000_100 + measured)
+        took.append(time.perf_counter() - started)
+    typical = statistics.median(took)
     rng = random.Random(f"{seed}-{scenario}-{scratch.backend}")
     tally = Tally(scenario, scratch.backend)
     outcomes: dict[int, str] = {}
@@ -134,8 +139,9 @@ async def _cancel_at_random(
     print(tally.line())
     assert tally.partial == 0, tally.line()
     assert not [u for u in counts if u < 0], f"{scenario}: a rolled-back savepoint's rows stayed"
-    # The seeded delays must really exercise both outcomes, or the test proves little.
-    assert tally.cancelled >= iterations // 4, tally.line()
+    # The delays must really cancel work under way, or the test proves little. (How many
+    # complete depends on the machine's load: the delays follow the measured unit time.)
+    assert tally.cancelled >= iterations // 10, tally.line()
     return tally
 
 
@@ -246,3 +252,39 @@ async def test_another_writer_goes_on_after_a_cancelled_write(scratch: Scratch) 
             await FaultRow.objects.using(other).create(unit=-size, seq=0)
             assert await checked_out(db) == 0
             assert (await scratch.unit_counts()).get(size, 0) in (0, size)
+
+
+@pytest.mark.parametrize("seed", [SEED], ids=lambda s: f"seed{s}")
+async def test_timeouts_inside_timeouts_stay_timeouts(scratch: Scratch, seed: int) -> None:
+    """``asyncio.timeout`` blocks nested around database work end in ``TimeoutError``, never
+    in a bare ``CancelledError`` (orm_kit's cleanup must not miscount the cancellations it
+    lets finish), and leave nothing behind."""
+    db = await scratch.database()
+    rows = FaultRow.objects.using(db)
+    rng = random.Random(f"{seed}-timeouts-{scratch.backend}")
+    outcomes: Counter[str] = Counter()
+    with _no_garbage_collector():
+        for i in range(ITERATIONS):
+            outer, inner = rng.uniform(0, 0.012), rng.uniform(0, 0.006)
+            where = (
+                f"iteration {i} (seed {seed}, timeouts {outer * 1000:.2f} / {inner * 1000:.2f} ms)"
+            )
+            try:
+                async with asyncio.timeout(outer):
+                    try:
+                        async with asyncio.timeout(inner), db.session():
+                            for k in range(ROWS):
+                                await FaultRow.objects.create(unit=i, seq=k)
+                    finally:
+                        await rows.bulk_create([FaultRow(unit=-1 - i, seq=k) for k in range(ROWS)])
+                outcomes["completed"] += 1
+            except TimeoutError:
+                outcomes["timed out"] += 1
+            if scratch.admin is not None:
+                await scratch.settled()  # (see _cancel_at_random)
+            assert await scratch.leftovers() == [], where
+            assert await checked_out(db) == 0, where
+    counts = await scratch.unit_counts()
+    assert [n for n in counts.values() if n != ROWS] == [], "partial units"
+    print(f"faults nested timeouts [{scratch.backend}]: {dict(outcomes)}")
+    assert outcomes["timed out"] >= ITERATIONS // 10
