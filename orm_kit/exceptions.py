@@ -373,6 +373,13 @@ def translate_error(
         )
     elif isinstance(exc, sa_exc.TimeoutError):
         error = DatabaseUnavailableError(_pool_timeout_message(exc, operation))
+    elif getattr(exc, _LOST, False):
+        error = DatabaseUnavailableError(
+            f"The database could not be reached during {operation}: the connection was lost "
+            f"while it ran ({type(_find_driver_error(exc)).__name__}, and the rollback after "
+            "it found the connection closed); nothing it wrote was kept. Check that the server "
+            "is running, then retry: the pool replaces the lost connection."
+        )
     elif _is_unavailable(exc):
         error = DatabaseUnavailableError(
             f"The database could not be reached during {operation}: "
