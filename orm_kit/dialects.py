@@ -8,10 +8,17 @@ unit of work takes the write lock up front.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from typing import Any
+
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_only
+from sqlalchemy.util.concurrency import in_greenlet
 
 __all__ = ["DIRECT_OPTION", "UNIT_OF_WORK_OPTION", "set_up_sqlite"]
 
@@ -27,6 +34,7 @@ def set_up_sqlite(engine: Engine, *, wal: bool) -> None:
     if wal:
         event.listen(engine, "connect", _wal)
     event.listen(engine, "begin", _begin)
+    event.listen(engine, "invalidate", _roll_back_and_close)
 
 
 def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -60,3 +68,52 @@ def _begin(conn: Connection) -> None:
     if options.get(DIRECT_OPTION):
         return
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(UNIT_OF_WORK_OPTION) else "BEGIN")
+
+
+def _roll_back_and_close(
+    dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry, _exc: BaseException | None
+) -> None:
+    # NOTE(sqlite): a task cancelled while a statement runs makes SQLAlchemy invalidate the
+    # connection and close it with no ROLLBACK. sqlite3 closes with sqlite3_close_v2, which
+    # keeps a connection whose cursor is still alive (the cancelled task's traceback holds
+    # it, in a reference cycle) as a "zombie" that keeps its transaction, and so the write
+    # lock, until the garbage collector frees that cursor: meanwhile every other writer
+    # gets "database is locked". So the transaction is rolled back first, and the close is
+    # waited for to its end even through a second cancellation (the last connection of a
+    # WAL database checkpoints as it closes, holding the lock meanwhile); SQLAlchemy's own
+    # close that follows finds the connection closed.
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is None or not in_greenlet():
+        # Outside the event loop (the garbage collector closing it) there is no way to
+        # wait; the close that follows ends the transaction then.
+        return
+    with contextlib.suppress(Exception):  # the connection is going whatever happens
+        await_only(_to_the_end(_end(driver)))
+
+
+async def _end(driver: Any) -> None:
+    try:
+        await driver.rollback()
+    finally:
+        await driver.close()
+
+
+async def _to_the_end(work: Awaitable[object]) -> None:
+    """Await ``work`` to its end even if the task is cancelled (again) meanwhile, then
+    leave the task cancelled."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = not task.done() or cancelled
+        except Exception:
+            break
+    if cancelled and (current := asyncio.current_task()) is not None:
+        # The cancellation goes on once the connection is closed: re-requested with the
+        # task's count of requests unchanged, so an asyncio.timeout() still recognises its
+        # own and raises TimeoutError.
+        current.uncancel()
+        current.cancel()
+    task.result()

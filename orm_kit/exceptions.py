@@ -10,7 +10,7 @@
      ├── RelationNotLoadedError        a relationship that would lazy-load under asyncio
      ├── ReadOnlyError                 a write to a read-only model
      ├── ValidationError               bad values or names handed to a model or manager
-     ├── DatabaseUnavailableError      cannot connect, pool timeout
+     ├── DatabaseUnavailableError      cannot connect, pool timeout, connection lost
      ├── DatabaseError                 anything else the driver raised
      └── SyncUsageError                orm_kit.sync used where it cannot work
 
@@ -52,6 +52,7 @@ __all__ = [
     "RelationNotLoadedError",
     "SyncUsageError",
     "ValidationError",
+    "note_failed_cleanup",
     "raw_use",
     "retry_pending",
     "translate_error",
@@ -103,7 +104,7 @@ class ValidationError(ORMKitError):
 
 
 class DatabaseUnavailableError(ORMKitError):
-    """The database cannot be reached (connection refused, pool timeout, not connected)."""
+    """The database cannot be used: connection refused or lost, pool timeout, not connected."""
 
 
 class DatabaseError(ORMKitError):
@@ -232,8 +233,28 @@ _UNAVAILABLE_NAMES = (
 _UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03", "53300")
 
 
+_LOST = "_orm_kit_connection_lost"
+
+
+def note_failed_cleanup(failure: BaseException, cleanup_error: BaseException) -> None:
+    """Record on ``failure`` that the rollback / close after it failed with
+    ``cleanup_error`` (which must not replace it: see ``unit_of_work.clean_up_after``).
+
+    When the cleanup failed because the connection is gone, ``failure`` happened on a
+    connection that was being lost (the server ended it mid-query): it then translates to
+    ``DatabaseUnavailableError``, whatever the driver made of the half-finished operation
+    (asyncpg can report a protocol-state error there).
+    """
+    first = str(cleanup_error).strip().splitlines()[0] if str(cleanup_error).strip() else ""
+    failure.add_note(f"While cleaning up after it: {type(cleanup_error).__name__}: {first}")
+    if _is_unavailable(cleanup_error):
+        setattr(failure, _LOST, True)
+
+
 def _is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.TimeoutError):  # pool timeout
+        return True
+    if getattr(exc, _LOST, False):
         return True
     if isinstance(exc, OSError | TimeoutError):
         return True
@@ -252,6 +273,11 @@ def _is_unavailable(exc: BaseException) -> bool:
     while chain is not None and seen < 6:
         if type(chain).__name__ in _UNAVAILABLE_NAMES or isinstance(chain, OSError):
             return True
+        if type(chain).__module__.startswith("asyncpg") and "connection is closed" in str(chain):
+            # NOTE(postgresql): raw asyncpg (a server-side cursor's fetch bypasses
+            # SQLAlchemy's wrapping): "cannot call Cursor.fetch(): the underlying
+            # connection is closed".
+            return True
         chain = getattr(chain, "orig", None) or chain.__cause__
         seen += 1
     return False
@@ -268,6 +294,33 @@ _SQLSTATE_HINTS = {
     "42P05": ". Behind PgBouncer in transaction mode set DATABASE_PGBOUNCER=true "
     "(Database(..., pgbouncer=True)).",
 }
+
+
+# SQLAlchemy's QueuePool: "QueuePool limit of size 5 overflow 10 reached, connection timed
+# out, timeout 30.00".
+_POOL_LIMITS = re.compile(
+    r"limit of size (?P<size>\d+) overflow (?P<overflow>-?\d+) reached.*timeout (?P<timeout>[\d.]+)"
+)
+
+
+def _pool_timeout_message(exc: BaseException, operation: str) -> str:
+    """The message of a pool timeout: every connection was checked out for too long."""
+    m = _POOL_LIMITS.search(str(exc))
+    figures = (
+        f" (pool size {m['size']}, max overflow {m['overflow']}: at most "
+        f"{int(m['size']) + max(int(m['overflow']), 0)} connections) were all checked out "
+        f"and none came back within the pool timeout of {float(m['timeout']):g} s"
+        if m
+        else " were all checked out and none came back within the pool timeout"
+    )
+    return (
+        f"No connection was free for {operation}: the pool's connections{figures}. The "
+        "database itself was not asked. Release sessions sooner (a `db.session()` block "
+        "holds its connection until it ends: do no slow non-database work inside one), "
+        "or raise DATABASE_POOL_SIZE / DATABASE_MAX_OVERFLOW (pool_size= / max_overflow=), "
+        "or DATABASE_POOL_TIMEOUT to wait longer."
+    )
+
 
 _BIND_ERRORS = (TypeError, ValueError, OverflowError, UnicodeError, AttributeError)
 
@@ -361,6 +414,15 @@ def translate_error(
         error = ValidationError(
             f"A value in {operation}{subject} could not be sent to the database "
             f"({type(cause).__name__}); pass values of the columns' types."
+        )
+    elif isinstance(exc, sa_exc.TimeoutError):
+        error = DatabaseUnavailableError(_pool_timeout_message(exc, operation))
+    elif getattr(exc, _LOST, False):
+        error = DatabaseUnavailableError(
+            f"The database could not be reached during {operation}: the connection was lost "
+            f"while it ran ({type(_find_driver_error(exc)).__name__}, and the rollback after "
+            "it found the connection closed); nothing it wrote was kept. Check that the server "
+            "is running, then retry: the pool replaces the lost connection."
         )
     elif _is_unavailable(exc):
         error = DatabaseUnavailableError(

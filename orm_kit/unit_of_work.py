@@ -12,7 +12,7 @@ import asyncio
 import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
 from orm_kit.context import _current_session, bind_session, is_foreign
-from orm_kit.exceptions import DatabaseUnavailableError, ValidationError, raw_use, translate_error
+from orm_kit.exceptions import (
+    DatabaseUnavailableError,
+    ValidationError,
+    note_failed_cleanup,
+    raw_use,
+    translate_error,
+)
 
 __all__ = [
     "DELETED_OPTION",
@@ -29,7 +35,9 @@ __all__ = [
     "OrmKitSession",
     "Pin",
     "SessionSource",
+    "clean_up_after",
     "in_savepoint",
+    "keeping_first_error",
     "on_commit",
     "outer_on_session",
     "run_unit_of_work",
@@ -73,6 +81,60 @@ _raising_orm_kit_errors("commit", "commit")
 
 
 ResultT = TypeVar("ResultT")
+EnteredT = TypeVar("EnteredT")
+
+
+async def clean_up_after(failure: BaseException, cleanup: Awaitable[object]) -> None:
+    """Await ``cleanup`` (a rollback, a close) while ``failure`` is on its way out.
+
+    The cleanup runs to its end even when the task is cancelled (again) meanwhile — a
+    timeout inside a timeout, a cancelled request whose handler was already unwinding: a
+    rollback cut off half-way leaves the transaction open and its locks held ("idle in
+    transaction" on PostgreSQL, the write lock on SQLite). The cancellation is re-raised
+    once the cleanup is done.
+
+    When the connection died under the work (the server ended it, the network went), the
+    rollback fails too ("cannot call Transaction.rollback(): the underlying connection is
+    closed"). That error says nothing about what happened, so it must not replace
+    ``failure``: it is noted on ``failure`` instead (``note_failed_cleanup``), and the
+    caller re-raises ``failure``. SQLAlchemy has invalidated the dead connection by then,
+    which returns it to the pool.
+    """
+    task = asyncio.ensure_future(cleanup)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                break
+            cancelled = True  # finish the cleanup first
+        except Exception:  # read from the task below
+            pass
+    if cancelled:
+        raise asyncio.CancelledError
+    if task.cancelled():
+        raise asyncio.CancelledError
+    exc = task.exception()
+    if exc is not None and exc is not failure:  # (an exit re-raises the block's error)
+        note_failed_cleanup(failure, exc)
+
+
+@asynccontextmanager
+async def keeping_first_error(
+    manager: AbstractAsyncContextManager[EnteredT],
+) -> AsyncIterator[EnteredT]:
+    """``async with manager:`` whose exit cannot replace the block's error with its own
+    (see ``clean_up_after``): a connection or transaction on a connection that may die."""
+    entered = await manager.__aenter__()
+    try:
+        yield entered
+    except BaseException as failure:
+        await clean_up_after(
+            failure, manager.__aexit__(type(failure), failure, failure.__traceback__)
+        )
+        raise
+    await manager.__aexit__(None, None, None)
 
 
 class _Pinnable(Protocol):
@@ -155,23 +217,29 @@ async def run_unit_of_work(db: SessionSource) -> AsyncIterator[AsyncSession]:
             try:
                 yield session
             except SQLAlchemyError as exc:  # raw SQLAlchemy use inside the block
-                await session.rollback()
+                await clean_up_after(exc, session.rollback())
                 raise translate_error(exc, operation="a statement in the session") from exc
-            except BaseException:
-                await session.rollback()
+            except BaseException as exc:
+                await clean_up_after(exc, session.rollback())
                 raise
             try:
                 await session.commit()
             except SQLAlchemyError as exc:
-                await session.rollback()
+                await clean_up_after(exc, session.rollback())
                 raise translate_error(exc, operation="commit") from exc
-            except BaseException:
-                await session.rollback()
+            except BaseException as exc:
+                await clean_up_after(exc, session.rollback())
                 raise
             callbacks = _callback_stack(session)[0]
-    finally:
+    except BaseException as exc:
         session.info.pop(_CALLBACKS, None)
+        await clean_up_after(exc, session.close())
+        raise
+    session.info.pop(_CALLBACKS, None)
+    try:
         await session.close()
+    except SQLAlchemyError as exc:
+        raise translate_error(exc, operation="closing the session") from exc
     await _run_callbacks(callbacks)
 
 
@@ -180,7 +248,7 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     stack = _callback_stack(session)
     stack.append([])
     try:
-        async with session.begin_nested():
+        async with keeping_first_error(session.begin_nested()):
             yield session
     except SQLAlchemyError as exc:
         stack.pop()
@@ -197,7 +265,7 @@ async def outer_on_session(session: AsyncSession) -> AsyncIterator[AsyncSession]
     callbacks: list[OnCommitCallback] = []
     with bind_session(session):
         try:
-            async with session.begin():
+            async with keeping_first_error(session.begin()):
                 yield session
         except SQLAlchemyError as exc:
             session.info.pop(_CALLBACKS, None)

@@ -17,6 +17,8 @@ Otherwise ``bulk_create`` uses a multi-row ``INSERT ... RETURNING``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Integer, text
@@ -86,7 +88,8 @@ async def copy_insert(
     raw = await conn.get_raw_connection()
     # A driver error here is raw asyncpg: the executor's translation around the bulk work
     # turns it into an orm_kit error like any other.
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+    await _copy_unless_lost(
+        raw.driver_connection,
         table.name,
         records=records,
         columns=[pk.name, *(info.table_columns[k].name for k in keys)],
@@ -95,3 +98,37 @@ async def copy_insert(
     for obj in objs:
         info.mark_loaded(obj)
     return True
+
+
+async def _copy_unless_lost(driver: Any, table_name: str, **copy_args: Any) -> None:
+    """``driver.copy_records_to_table(table_name, **copy_args)``, given up when the
+    connection is lost under it.
+
+    asyncpg (0.32) sends COPY data as fast as the socket takes it and waits when it is
+    full; when the server ends the connection during that wait, nothing wakes the COPY up
+    (losing the connection never lifts the wait), and the call would hang forever. A
+    termination listener sees the loss and ends the COPY with ``ConnectionResetError``.
+    """
+    loop = asyncio.get_running_loop()
+    lost: asyncio.Future[None] = loop.create_future()
+
+    def on_lost(_connection: object) -> None:
+        if not lost.done():
+            lost.set_result(None)
+
+    copying = asyncio.ensure_future(driver.copy_records_to_table(table_name, **copy_args))
+    driver.add_termination_listener(on_lost)
+    try:
+        await asyncio.wait({copying, lost}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        driver.remove_termination_listener(on_lost)
+        lost.cancel()
+        if not copying.done():  # lost, or this task was cancelled: end the COPY too
+            copying.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await copying
+    if copying.cancelled():
+        raise ConnectionResetError(
+            f"The server ended the connection during the COPY into {table_name!r}."
+        )
+    copying.result()

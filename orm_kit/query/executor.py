@@ -32,6 +32,7 @@ from orm_kit import rules
 from orm_kit.context import _current_session, is_foreign
 from orm_kit.exceptions import ValidationError, translated
 from orm_kit.signals import post_delete, post_save, pre_delete, pre_save
+from orm_kit.unit_of_work import clean_up_after, keeping_first_error
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
@@ -144,7 +145,8 @@ async def stream(
                 yield partition, result
             return
         assert target.database is not None
-        async with target.database.connection(read=True) as conn:
+        # (a connection that dies mid-stream must report why, not its failed rollback)
+        async with keeping_first_error(target.database.connection(read=True)) as conn:
             result = await conn.stream(stmt)
             async for partition in result.partitions(chunk_size):
                 yield partition, result
@@ -180,15 +182,15 @@ async def on_connection(
             try:
                 conn = await session.connection()
                 result = await work(conn, conn.dialect.name)
-            except BaseException:
-                await nested.rollback()
+            except BaseException as exc:
+                await clean_up_after(exc, nested.rollback())
                 raise
             await nested.commit()
             if join:
                 session.add_all(join)
             return result
         assert target.database is not None
-        async with target.database.connection(transaction=True) as conn:
+        async with keeping_first_error(target.database.connection(transaction=True)) as conn:
             return await work(conn, conn.dialect.name)
 
 

@@ -1,0 +1,204 @@
+"""What the fault tests (test_faults_*.py) share: a scratch database of their own, the model
+whose rows come in atomic units, and the checks that nothing was left behind, made from a
+SEPARATE connection (stdlib sqlite3, or an admin engine on the PostgreSQL server)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orm_kit import Database, Model
+
+
+class FaultRow(Model):
+    """One row of a unit: a unit writes its ``seq`` 0..N-1 rows atomically, or none."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit: Mapped[int] = mapped_column(index=True)
+    seq: Mapped[int]
+
+
+TABLES = [Model.metadata.tables["fault_row"]]
+
+
+@dataclass
+class Scratch:
+    """A database of the test's own and the means to look at it from outside."""
+
+    backend: str
+    url: str
+    name: str
+    admin: AsyncEngine | None = None  # PostgreSQL: AUTOCOMMIT engine on the server's db
+    reader: AsyncEngine | None = None  # PostgreSQL: AUTOCOMMIT engine on the scratch db
+    path: Path | None = None  # SQLite: the file
+    opened: list[Database] = field(default_factory=list)
+
+    async def database(self, **kwargs: Any) -> Database:
+        """A connected Database on the scratch database (``kwargs``: pool settings)."""
+        db = Database(self.url, name=f"faults_{len(self.opened)}_{os.getpid()}", **kwargs)
+        await db.connect()
+        self.opened.append(db)
+        return db
+
+    # --- looking from outside -----------------------------------------------------------
+
+    async def unit_counts(self) -> dict[int, int]:
+        """``{unit: rows}`` as a separate connection sees it."""
+        sql = "SELECT unit, count(*) FROM fault_row GROUP BY unit"
+        if self.path is not None:
+            with _sqlite(self.path) as conn:
+                return dict(conn.execute(sql).fetchall())
+        assert self.reader is not None
+        async with self.reader.connect() as conn:
+            return {int(u): int(n) for u, n in (await conn.execute(text(sql))).all()}
+
+    async def leftovers(self) -> list[str]:
+        """What a finished call must not leave: open transactions, held locks (PostgreSQL),
+        a held write lock (SQLite). Empty when clean."""
+        found: list[str] = []
+        if self.path is not None:
+            with _sqlite(self.path) as conn:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")  # timeout 0: fails at once if held
+                    conn.execute("ROLLBACK")
+                except sqlite3.OperationalError as exc:
+                    found.append(f"the write lock is held: another writer gets {exc}")
+            return found
+        assert self.admin is not None
+        async with self.admin.connect() as conn:
+            idle = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = :n "
+                        "AND state LIKE 'idle in transaction%'"
+                    ),
+                    {"n": self.name},
+                )
+            ).scalar_one()
+            locks = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON l.database = d.oid "
+                        "JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "WHERE d.datname = :n AND l.locktype = 'relation' AND l.granted "
+                        "AND a.backend_type = 'client backend' AND l.pid <> pg_backend_pid()"
+                    ),
+                    {"n": self.name},
+                )
+            ).scalar_one()
+        if idle:
+            found.append(f"{idle} backend(s) idle in transaction")
+        if locks:
+            async with self.admin.connect() as conn:
+                holders = (
+                    await conn.execute(
+                        text(
+                            "SELECT a.pid, a.state, left(a.query, 70), now() - a.state_change "
+                            "FROM pg_stat_activity a WHERE a.datname = :n"
+                        ),
+                        {"n": self.name},
+                    )
+                ).all()
+            shown = [tuple(map(str, h)) for h in holders]
+            found.append(f"{locks} relation lock(s) held; the backends: {shown}")
+        return found
+
+    async def settled(self) -> None:
+        """Wait (up to 2 s) until no backend of the scratch database is in a transaction."""
+        for _ in range(200):
+            if not await self.leftovers():
+                return
+            await asyncio.sleep(0.01)
+
+    async def terminate_all(self) -> int:
+        """End every server backend of the scratch database (PostgreSQL); how many."""
+        assert self.admin is not None
+        async with self.admin.connect() as conn:
+            ended = (
+                await conn.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = :n AND pid <> pg_backend_pid()"
+                    ),
+                    {"n": self.name},
+                )
+            ).scalar_one()
+            # pg_terminate_backend only signals: wait until the backends are gone.
+            await conn.execute(
+                text(
+                    "DO $$ BEGIN FOR i IN 1..200 LOOP "
+                    "EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = "
+                    f"'{self.name}' AND pid <> pg_backend_pid()); "
+                    "PERFORM pg_sleep(0.01); END LOOP; END $$"
+                )
+            )
+        return int(ended)
+
+
+def _sqlite(path: Path) -> closing[sqlite3.Connection]:
+    """A connection of the stdlib, no busy wait (a held lock fails at once), closed after."""
+    return closing(sqlite3.connect(path, timeout=0, isolation_level=None))
+
+
+async def checked_out(db: Database) -> int:
+    """The connections ``db`` has checked out of its pool, by ``info()``'s figures (which
+    run one statement themselves, so they are taken after it)."""
+    figures = await db.info()
+    assert figures["checked_out"] == db.engine.pool.checkedout()  # type: ignore[attr-defined]
+    return int(figures["checked_out"])
+
+
+@pytest.fixture
+async def scratch(backend: str, backend_url: str, tmp_path: Path) -> AsyncIterator[Scratch]:
+    """A scratch database with the fault tables, dropped at the end."""
+    url = make_url(backend_url)
+    if backend == "sqlite":
+        path = tmp_path / "faults.db"
+        made = Scratch(backend, f"sqlite+aiosqlite:///{path}", path.name, path=path)
+    else:
+        name = f"{url.database or 'postgres'}_faults_{os.getpid()}"
+        admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        scratch_url = url.set(database=name)
+        reader = create_async_engine(
+            scratch_url, isolation_level="AUTOCOMMIT", pool_size=1, pool_pre_ping=True
+        )
+        made = Scratch(
+            backend,
+            scratch_url.render_as_string(hide_password=False),
+            name,
+            admin=admin,
+            reader=reader,
+        )
+    setup = create_async_engine(made.url)
+    async with setup.begin() as conn:
+        await conn.run_sync(Model.metadata.create_all, tables=TABLES)
+        if backend != "sqlite":
+            # No autovacuum worker taking locks on the table while the checks look for some.
+            await conn.execute(text("ALTER TABLE fault_row SET (autovacuum_enabled = false)"))
+    await setup.dispose()
+    try:
+        yield made
+    finally:
+        for db in made.opened:
+            await db.disconnect()
+        if made.reader is not None:
+            await made.reader.dispose()
+        if made.admin is not None:
+            async with made.admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{made.name}" WITH (FORCE)'))
+            await made.admin.dispose()
