@@ -156,11 +156,23 @@ async def test_null_pool_memory_database_keeps_its_data() -> None:
     async with Database(MEMORY, name="nullpool", poolclass=NullPool) as db:
         await db.create_all()
         await User.objects.using(db).create(email="a@x.io")
-        assert await stored(db) == ["a@x.io"]
+
+        async def write(i: int) -> None:  # a connection each: the second waits on the lock
+            async with db.session():
+                await User.objects.create(email=f"{i}@x.io")
+                await asyncio.sleep(0.05)
+
+        await asyncio.gather(write(1), write(2))
+        assert await stored(db) == ["1@x.io", "2@x.io", "a@x.io"]
 
 
-async def test_a_url_with_its_own_memory_mode_keeps_working() -> None:
-    url = "sqlite+aiosqlite:///file:orm_kit_own_url?mode=memory&cache=shared&uri=true"
+@pytest.mark.parametrize(
+    "query",
+    ["mode=memory&cache=shared&uri=true", "mode=memory&uri=true"],
+    ids=["shared", "private"],
+)
+async def test_a_url_with_its_own_memory_mode_keeps_working(query: str) -> None:
+    url = f"sqlite+aiosqlite:///file:orm_kit_own_url?{query}"
     async with Database(url, name="own") as db:
         await db.create_all()
         await User.objects.using(db).create(email="a@x.io")
