@@ -3,7 +3,9 @@
 SQLite needs the most: the ``sqlite3`` module's own transaction handling is switched off so
 ``BEGIN``, ``SAVEPOINT`` and autocommit behave as on a server, foreign keys are switched on,
 file databases use WAL journaling, ``lower()`` folds Unicode as PostgreSQL's does, and a
-unit of work takes the write lock up front.
+unit of work takes the write lock up front. An in-memory database is a named ``memdb``
+database kept alive by a connection of its own (``keep_memory_database``), so that a
+working connection closed or invalidated (a cancelled statement) loses nothing committed.
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ def _roll_back_before_close(dbapi_connection: DBAPIConnection, *_: object) -> No
 
 class MemoryConnection(sqlite3.Connection):
     """The ``sqlite3`` connection class of in-memory databases (``factory=``): it knows
-    its open cursors, so that they can be closed before the connection is."""
+    the cursors opened with ``cursor()`` (as SQLAlchemy's aiosqlite adapter opens them), so
+    that they can be closed before the connection is."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
