@@ -49,9 +49,9 @@ from orm_kit.exceptions import (
     translate_error,
     translated,
 )
-from orm_kit.replicas import ReplicaRouter, is_plain_read
-from orm_kit.retrying import DEFAULT_BACKOFF, RetryingTransaction, isolated
-from orm_kit.settings import DatabaseSettings
+from orm_kit.replicas import ReplicaRouter, check_replica_options, is_plain_read
+from orm_kit.retrying import DEFAULT_BACKOFF, RetryingTransaction, isolated, opened
+from orm_kit.settings import DatabaseSettings, env_prefix
 from orm_kit.unit_of_work import OrmKitSession, Pin, in_savepoint, run_unit_of_work, savepoint
 from orm_kit.urls import normalize_url
 
@@ -144,9 +144,12 @@ class Database:
         self.settings = base.updated(**overrides) if overrides else base
         self.url: URL = normalize_url(url if url is not None else self.settings.url)
         if url is None and "url" not in self.settings.model_fields_set:
+            prefix = env_prefix(name)
+            variables = f"{prefix}URL or DATABASE_URL" if prefix != "DATABASE_" else "DATABASE_URL"
             logger.warning(
-                "No database URL is set (DATABASE_URL, a .env file or Database(url)); "
+                "No database URL is set (%s, a .env file or Database(url)); "
                 "using the embedded SQLite default %s.",
+                variables,
                 self.url.render_as_string(hide_password=True),
             )
         self.name = name
@@ -157,6 +160,7 @@ class Database:
         self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._pin: Pin | None = None
         self.router: ReplicaRouter | None = None  # where reads go, with replicas
+        check_replica_options(replicas, replica_lag_window, replica_cooldown)
         if replicas:
             self.router = ReplicaRouter(
                 replicas, self.dialect, self.settings, engine_kwargs,
@@ -344,7 +348,7 @@ class Database:
     ) -> RetryingTransaction: ...
     def transaction(
         self,
-        *,
+        *bare: object,
         retries: int | None = None,
         backoff: float = DEFAULT_BACKOFF,
         isolation_level: str | None = None,
@@ -352,6 +356,11 @@ class Database:
         """Return ``transaction()`` bound to this database: a SAVEPOINT inside a session of
         this database, else a new unit of work on it (``retries``, ``backoff`` and
         ``isolation_level`` as in ``orm_kit.transaction.transaction``)."""
+        if bare:  # @db.transaction without the parentheses
+            raise ValidationError(
+                f"db.transaction was given {bare[0]!r}: as a decorator write "
+                "`@db.transaction()` (with the parentheses) or `@db.transaction(retries=3)`."
+            )
 
         def open_() -> tuple[AbstractAsyncContextManager[AsyncSession], bool]:
             ambient = _current_session.get()
@@ -363,7 +372,7 @@ class Database:
             return RetryingTransaction(
                 open_, retries=retries, backoff=backoff, isolation_level=isolation_level
             )
-        return open_()[0] if isolation_level is None else isolated(open_, isolation_level)
+        return opened(open_) if isolation_level is None else isolated(open_, isolation_level)
 
     # --- the direct path ----------------------------------------------------------------
 

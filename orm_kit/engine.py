@@ -5,14 +5,16 @@ error of a failed connect, and the pool and connection figures of ``info()``."""
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 from sqlalchemy.util import await_only
@@ -49,6 +51,16 @@ __all__ = [
 
 SETTING_NAMES = frozenset(DatabaseSettings.model_fields) - {"url"}
 """The ``Database(...)`` keyword arguments that are settings (the rest go to SQLAlchemy)."""
+
+_KEYWORDS = SETTING_NAMES | {
+    "url",
+    "name",
+    "settings",
+    "replicas",
+    "replica_lag_window",
+    "replica_cooldown",
+}
+"""Every keyword ``Database(...)`` takes itself: the names a misspelt one is compared to."""
 
 
 def prepared_statement_name() -> str:
@@ -110,19 +122,30 @@ def build_engine(
     user_args = engine_kwargs.get("connect_args") or {}
     kwargs.update(engine_kwargs)
     if connect_args or user_args:
-        # connect_args given to Database(...) win, key by key, over orm_kit's.
-        kwargs["connect_args"] = {**connect_args, **user_args}
+        # connect_args given to Database(...) win, key by key, over orm_kit's; both
+        # server_settings are kept (the user's keys winning), so statement_timeout stays.
+        merged = {**connect_args, **user_args}
+        if isinstance(user_args.get("server_settings"), dict) and connect_args.get(
+            "server_settings"
+        ):
+            merged["server_settings"] = {
+                **connect_args["server_settings"],
+                **user_args["server_settings"],
+            }
+        kwargs["connect_args"] = merged
     try:
         engine = create_async_engine(url, **kwargs)
     except ImportError as exc:
         raise missing_driver_error(url, exc) from exc
+    except ArgumentError as exc:
+        raise _refused_argument(exc) from exc
     except TypeError as exc:
         # SQLAlchemy's "Invalid argument(s) 'x' sent to create_engine() ..."
         taken = ", ".join(sorted(SETTING_NAMES))
         close = [
             f" Did you mean {match[0]}=?"
             for key in engine_kwargs
-            if (match := difflib.get_close_matches(key, SETTING_NAMES, n=1, cutoff=0.8))
+            if (match := difflib.get_close_matches(key, _KEYWORDS, n=1, cutoff=0.8))
         ]
         raise ValidationError(
             f"Database() got a keyword argument that create_async_engine() does not take: "
@@ -137,6 +160,13 @@ def build_engine(
         set_up_pgbouncer(engine.sync_engine)
     instrument_engine(engine, s.slow_query_ms)
     return engine
+
+
+def _refused_argument(exc: ArgumentError) -> ValidationError:
+    return ValidationError(
+        f"SQLAlchemy refused an engine argument: {str(exc).splitlines()[0]} Check the "
+        "Database() keyword arguments that go on to create_async_engine() and connect_args=."
+    )
 
 
 _BEGUN = "orm_kit_pgbouncer_begun"
@@ -168,13 +198,28 @@ def _autocommit_driver(conn: Connection, cursor: Any) -> Any:
 def _bounce_begin(conn: Connection, cursor: Any, *_: Any) -> None:
     raw = _autocommit_driver(conn, cursor)
     if raw is not None and not raw.is_in_transaction():
-        await_only(raw.execute("BEGIN"))
+        _bounce_query(conn, "BEGIN")
         conn.connection.info[_BEGUN] = True
 
 
 def _bounce_commit(conn: Connection, *_: Any) -> None:
     if conn.connection.info.pop(_BEGUN, False):
-        await_only(conn.connection.driver_connection.execute("COMMIT"))  # type: ignore[union-attr]
+        _bounce_query(conn, "COMMIT")
+
+
+def _bounce_query(conn: Connection, sql: str) -> None:
+    """Send ``sql`` as a simple query on ``conn``'s asyncpg connection.
+
+    A driver error leaves as the DBAPI error SQLAlchemy's asyncpg adapter makes of it (as
+    for any statement), so SQLAlchemy's error handling sees it: a dead connection is a
+    disconnect, which invalidates the connection and the pool's other connections (all
+    as dead after a PgBouncer restart) instead of failing once on each of them.
+    """
+    try:
+        await_only(conn.connection.driver_connection.execute(sql))  # type: ignore[union-attr]
+    except Exception as error:
+        adapter: Any = conn.connection.dbapi_connection
+        adapter._handle_exception(error)  # raises the translated error
 
 
 def _bounce_rollback(context: ExceptionContext) -> None:
@@ -241,6 +286,8 @@ async def open_engine(
     except (SQLAlchemyError, OSError, TypeError) as exc:
         await engine.dispose()
         release_memory_database(engine.sync_engine)
+        if isinstance(exc, ArgumentError):  # isolation_level="BOGUS" and the like
+            raise _refused_argument(exc) from exc
         if isinstance(exc, TypeError):  # connect_args the driver's connect() refuses
             raise ValidationError(
                 f"The {url.get_driver_name()} driver refused a connection argument: {exc}. "
@@ -263,10 +310,13 @@ def connect_error(
 ) -> ORMKitError:
     """The error of a failed ``connect()``: ``error`` (what ``translate_error`` made of
     ``exc``) with the masked URL, the driver's own words and, on a timeout, the
-    ``connect_timeout`` that ran out."""
+    ``connect_timeout`` that ran out; a SQLite file whose folder is missing or not
+    writable, and a PgBouncer refusing a startup parameter, say so and what to do."""
+    shown = url.render_as_string(hide_password=True)
+    if url.get_backend_name() == "sqlite" and "unable to open database file" in str(exc):
+        return _unopenable_file(url, shown)
     if not isinstance(error, DatabaseUnavailableError):
         return error
-    shown = url.render_as_string(hide_password=True)
     cause: BaseException = exc
     while getattr(cause, "orig", None) is not None or (
         type(cause).__module__.startswith("sqlalchemy") and cause.__cause__ is not None
@@ -283,10 +333,33 @@ def connect_error(
     else:
         what = f"{type(cause).__name__}: {detail}".rstrip(": ")
     host = f"{url.host}:{url.port}" if url.port else (url.host or url.query.get("host") or "")
+    advice = "Check that the server is running and reachable, and that DATABASE_URL is right."
+    if "unsupported startup parameter" in detail:
+        # NOTE(postgresql): PgBouncer refuses startup parameters it does not track.
+        advice = (
+            "This is PgBouncer refusing a setting sent when connecting: statement_timeout "
+            "(DATABASE_STATEMENT_TIMEOUT) is one. Unset it and set it on the server instead "
+            "(ALTER ROLE app SET statement_timeout = '30s'), or add it to PgBouncer's "
+            "ignore_startup_parameters; and set DATABASE_PGBOUNCER=true for transaction mode."
+        )
     return DatabaseUnavailableError(
         f"The database {shown}{f' (host {host})' if host else ''} could not be reached "
-        f"during connect: {what}. Check that the server is running and reachable, and "
-        "that DATABASE_URL is right."
+        f"during connect: {what}. {advice}"
+    )
+
+
+def _unopenable_file(url: URL, shown: str) -> DatabaseUnavailableError:
+    path = Path(url.database or "").expanduser().absolute()
+    folder = path.parent
+    if not folder.is_dir():
+        why = f"its folder {folder} does not exist: create it first"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        why = f"its folder {folder} is not writable by this process: fix its permissions"
+    else:
+        why = "the file cannot be opened: check its permissions, and that it is a file"
+    return DatabaseUnavailableError(
+        f"The SQLite database file {path} ({shown}) could not be opened: {why}, or point "
+        "DATABASE_URL at another path."
     )
 
 

@@ -23,6 +23,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
@@ -32,6 +33,12 @@ from sqlalchemy import exc as sa_exc
 # logging (a plain `uvicorn app:app`), WARNING and ERROR records still reach stderr through
 # Python's last-resort handler instead of vanishing.
 logger = logging.getLogger("orm_kit")
+
+retry_pending: ContextVar[bool] = ContextVar("orm_kit_retry_pending", default=False)
+"""True inside an attempt of ``transaction(retries=N)`` that has retries left: its
+serialization failures and deadlocks are logged at INFO as "will retry", not as failures."""
+
+_RETRIED_SQLSTATES = ("40001", "40P01")
 
 __all__ = [
     "ConflictError",
@@ -45,6 +52,7 @@ __all__ = [
     "RelationNotLoadedError",
     "SyncUsageError",
     "ValidationError",
+    "retry_pending",
     "translate_error",
     "translated",
 ]
@@ -252,6 +260,12 @@ _SQLSTATE_HINTS = {
     # NOTE(postgresql): query_canceled, also raised when statement_timeout runs out.
     "57014": ". It ran longer than statement_timeout (DATABASE_STATEMENT_TIMEOUT) or was "
     "cancelled: make it faster or raise the timeout.",
+    # NOTE(postgresql): invalid_sql_statement_name / duplicate_prepared_statement: what
+    # asyncpg's prepared statements meet behind PgBouncer's transaction pooling.
+    "26000": ". Behind PgBouncer in transaction mode set DATABASE_PGBOUNCER=true "
+    "(Database(..., pgbouncer=True)).",
+    "42P05": ". Behind PgBouncer in transaction mode set DATABASE_PGBOUNCER=true "
+    "(Database(..., pgbouncer=True)).",
 }
 
 _BIND_ERRORS = (TypeError, ValueError, OverflowError, UnicodeError, AttributeError)
@@ -297,7 +311,8 @@ def translate_error(
     The returned error should be raised ``from exc`` so the original stays on
     ``__cause__``. The error is logged once, at WARNING, on the ``orm_kit`` logger:
     ``orm_kit create on User failed: ConflictError (uq_user_email)``, with the model,
-    operation, filter *names* and constraint in the record's extras. Neither the message
+    operation, filter *names* and constraint in the record's extras (at INFO, ending "; the
+    transaction will retry", for a conflict a retrying transaction runs again). Neither the message
     nor the extras carry the driver's text or bound values, which may hold secrets.
 
     Args:
@@ -343,8 +358,13 @@ def translate_error(
     # Built from names only (operation, model, error class, constraint): the driver's
     # message can quote the offending values (PostgreSQL's DETAIL line does), so it is
     # left out; it stays reachable on the raised error's __cause__.
-    logger.warning(
-        "orm_kit %s%s failed: %s%s",
+    will_retry = (
+        retry_pending.get()
+        and str(getattr(_find_driver_error(exc), "sqlstate", "") or "") in _RETRIED_SQLSTATES
+    )
+    logger.log(
+        logging.INFO if will_retry else logging.WARNING,
+        "orm_kit %s%s failed: %s%s" + ("; the transaction will retry" if will_retry else ""),
         operation,
         f" on {model_name}" if model_name else "",
         type(error).__name__,

@@ -129,8 +129,15 @@ def enable_tracing(tracer_provider: Any = None) -> None:
             global one (``opentelemetry.trace.set_tracer_provider``).
 
     Raises:
-        ValidationError: opentelemetry-api is not installed.
+        ValidationError: opentelemetry-api is not installed, or ``tracer_provider`` is not
+            a tracer provider (it has no ``get_tracer``).
     """
+    if tracer_provider is not None and not callable(getattr(tracer_provider, "get_tracer", None)):
+        raise ValidationError(
+            f"enable_tracing(tracer_provider={tracer_provider!r}) is not an OpenTelemetry "
+            "TracerProvider (it has no get_tracer method): pass your SDK's provider, e.g. "
+            "opentelemetry.sdk.trace.TracerProvider(), or nothing for the global one."
+        )
     try:
         from opentelemetry import trace
     except ImportError as exc:

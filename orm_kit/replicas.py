@@ -33,7 +33,14 @@ from orm_kit.settings import DatabaseSettings
 from orm_kit.unit_of_work import OrmKitSession
 from orm_kit.urls import normalize_url
 
-__all__ = ["DEFAULT_LAG_WINDOW", "Replica", "ReplicaRouter", "primary", "wal_end"]
+__all__ = [
+    "DEFAULT_LAG_WINDOW",
+    "Replica",
+    "ReplicaRouter",
+    "check_replica_options",
+    "primary",
+    "wal_end",
+]
 
 logger = logging.getLogger("orm_kit")
 
@@ -70,6 +77,28 @@ _REPLAYED = text(
 
 ResultT = TypeVar("ResultT")
 Runner = Callable[[AsyncEngine, Executable, Callable[[Result[Any]], Any], Any], Awaitable[Any]]
+
+
+def check_replica_options(replicas: object, lag_window: object, cooldown: object) -> None:
+    """Refuse ``replica_lag_window`` / ``replica_cooldown`` values that are not numbers,
+    and a ``replica_lag_window`` given without ``replicas`` (it would do nothing).
+
+    Raises:
+        ValidationError: Naming the keyword and what to pass.
+    """
+    for keyword, value in (("replica_lag_window", lag_window), ("replica_cooldown", cooldown)):
+        if value is None and keyword == "replica_lag_window":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise ValidationError(
+                f"Database({keyword}={value!r}): {keyword} is a number of seconds; pass an "
+                "int or a float >= 0."
+            )
+    if lag_window is not None and not replicas:
+        raise ValidationError(
+            f"Database(replica_lag_window={lag_window!r}) was given without replicas=: it only "
+            "tunes the routing of reads to replicas. Pass replicas=[url, ...] too, or drop it."
+        )
 
 
 def wal_end(insert_lsn: int, block_size: int, segment_size: int) -> int:

@@ -25,12 +25,13 @@ import inspect
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import Token
 from types import TracebackType
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from orm_kit.exceptions import ValidationError, logger
+from orm_kit.exceptions import ValidationError, logger, retry_pending
 
 __all__ = [
     "DEFAULT_BACKOFF",
@@ -41,6 +42,7 @@ __all__ = [
     "RetryingTransaction",
     "is_retryable",
     "isolated",
+    "opened",
     "with_isolation_level",
 ]
 
@@ -87,6 +89,10 @@ def backoff_delay(retry: int, backoff: float) -> float:
 ISOLATION_LEVELS = ("SERIALIZABLE", "REPEATABLE READ", "READ COMMITTED", "READ UNCOMMITTED")
 """The levels ``transaction(isolation_level=...)`` takes."""
 
+_RUNS_AS = {("postgresql", "READ UNCOMMITTED"): "READ COMMITTED"}
+"""Levels a backend runs as another one: PostgreSQL runs READ UNCOMMITTED as READ
+COMMITTED (SQLAlchemy's asyncpg dialect refuses the name), so orm_kit asks for that."""
+
 
 @asynccontextmanager
 async def with_isolation_level(
@@ -99,11 +105,14 @@ async def with_isolation_level(
     pins) keeps that transaction's level. So does SQLite, whose units of work are always
     serializable (``BEGIN IMMEDIATE``): SQLAlchemy's SQLite isolation levels would hand
     transaction control back to the sqlite3 module, and the connection would keep that
-    after it returned to the pool.
+    after it returned to the pool. PostgreSQL gets ``READ COMMITTED`` for ``READ
+    UNCOMMITTED``, which is what it runs that level as.
     """
     async with cm as session:
         if isolation_level is not None and not _keeps_its_level(session):
-            await session.connection(execution_options={"isolation_level": isolation_level})
+            dialect = getattr(getattr(session.bind, "dialect", None), "name", None)
+            level = _RUNS_AS.get((str(dialect), isolation_level), isolation_level)
+            await session.connection(execution_options={"isolation_level": level})
         yield session
 
 
@@ -243,6 +252,7 @@ class Attempt:
         self.retry = False
         self._cm: AbstractAsyncContextManager[AsyncSession] | None = None
         self._nested = False
+        self._pending: Token[bool] | None = None
 
     def __repr__(self) -> str:
         return f"<transaction attempt {self.number} of {self._owner.retries + 1}>"
@@ -252,6 +262,9 @@ class Attempt:
             raise ValidationError(f"{self!r} was entered twice; each attempt runs once.")
         self.entered = True
         self._cm, self._nested = self._owner._open()
+        if not self._nested:
+            # A conflict this attempt will retry is logged as "will retry", not a failure.
+            self._pending = retry_pending.set(self.number <= self._owner.retries)
         return await self._cm.__aenter__()
 
     async def __aexit__(
@@ -268,6 +281,10 @@ class Attempt:
                 self.retry = True
                 return True
             raise
+        finally:
+            if self._pending is not None:
+                retry_pending.reset(self._pending)
+                self._pending = None
         if suppressed or exc is None:
             return bool(suppressed)
         # The transaction re-raised the block's own error as it was (already an orm_kit one).
@@ -311,6 +328,15 @@ class _Attempts:
             await asyncio.sleep(delay)
         self._last = Attempt(self._owner, 1 if last is None else last.number + 1)
         return self._last
+
+
+@asynccontextmanager
+async def opened(opener: Opener) -> AsyncIterator[AsyncSession]:
+    """``transaction()``: the transaction ``opener`` gives when the block is entered (as a
+    decorator, each time the function is called), not when ``transaction()`` was called."""
+    cm, _nested = opener()
+    async with cm as session:
+        yield session
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +21,8 @@ __all__ = ["DEFAULT_URL", "DatabaseSettings", "env_files", "env_prefix"]
 
 DEFAULT_URL = "sqlite+aiosqlite:///./orm_kit.db"
 PREFIX = "DATABASE_"
+PG_MAX_TIMEOUT_S = 2147483.647
+"""The longest ``statement_timeout`` PostgreSQL takes: 2147483647 milliseconds."""
 _PROJECT_MARKERS = ("pyproject.toml", ".git")
 _UNNAMED = (None, "", "default")
 
@@ -93,7 +95,9 @@ class DatabaseSettings(BaseSettings):
             return cls()
         named = cls(_env_prefix=prefix)
         # Init values win over the DATABASE_* variables: what the named prefix set stays.
-        return cls(**{field: getattr(named, field) for field in named.model_fields_set})
+        settings = cls(**{field: getattr(named, field) for field in named.model_fields_set})
+        settings._prefix = prefix  # a wrong Database(name=..., x=...) names <NAME>_DATABASE_X
+        return settings
 
     def updated(self, **values: Any) -> DatabaseSettings:
         """A copy with ``values`` (validated, as ``Database(..., pool_size=20)`` passes them).
@@ -106,26 +110,33 @@ class DatabaseSettings(BaseSettings):
             for field, value in values.items():
                 setattr(copy, field, value)
         except PydanticValidationError as exc:
-            raise _invalid(exc, PREFIX) from exc
+            raise _invalid(exc, self._prefix) from exc
         return copy
+
+    _prefix: str = PrivateAttr(default=PREFIX)
 
     url: str = DEFAULT_URL
     """The database URL (``postgresql://`` and friends get orm_kit's async driver)."""
-    pool_size: int = 5
-    max_overflow: int = 10
-    pool_timeout: float = 30.0
-    pool_recycle: int = 3600
+    pool_size: int = Field(default=5, ge=0)
+    """Connections the pool keeps open (``0``: no limit, as in SQLAlchemy)."""
+    max_overflow: int = Field(default=10, ge=-1)
+    """Connections opened beyond ``pool_size`` under load (``-1``: no limit)."""
+    pool_timeout: float = Field(default=30.0, ge=0, allow_inf_nan=False)
+    """Seconds to wait for a free pooled connection (``0``: fail at once)."""
+    pool_recycle: int = Field(default=3600, ge=-1)
+    """Seconds after which a pooled connection is replaced (``-1``: never)."""
     pool_pre_ping: bool = False
     echo: bool = False
     echo_pool: bool = False
-    statement_cache_size: int | None = None
+    statement_cache_size: int | None = Field(default=None, ge=0)
     """asyncpg's prepared-statement cache size (``pgbouncer=True`` sets ``0``)."""
-    connect_timeout: float = Field(default=10.0, gt=0)
+    connect_timeout: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     """Seconds to wait for a new connection to be established (asyncpg's ``timeout``);
     SQLite opens a file and has none."""
-    statement_timeout: float | None = Field(default=None, gt=0)
+    statement_timeout: float | None = Field(default=None, gt=0, le=PG_MAX_TIMEOUT_S)
     """Seconds a statement may run before the server cancels it (PostgreSQL's
-    ``statement_timeout``, raising ``DatabaseError``); ``None``: no limit. SQLite has no
+    ``statement_timeout``, raising ``DatabaseError``; at most 2147483.647, PostgreSQL's
+    limit); ``None``: no limit. SQLite has no
     statement timeout (only its busy timeout for locks), so it is not applied there."""
     pgbouncer: bool = False
     """Connect through PgBouncer in transaction pool mode: no prepared-statement caches,

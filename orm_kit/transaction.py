@@ -10,12 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orm_kit.context import _current_session, is_foreign
 from orm_kit.database import Database, get_database
+from orm_kit.exceptions import ValidationError
 from orm_kit.retrying import (
     DEFAULT_BACKOFF,
     Attempt,
     RetryingTransaction,
     is_retryable,
     isolated,
+    opened,
 )
 from orm_kit.unit_of_work import on_commit, outer_on_session, run_unit_of_work, savepoint
 
@@ -84,12 +86,16 @@ def transaction(
 
     Returns:
         An async context manager yielding the ``AsyncSession`` in use (also usable as a
-        decorator), or with ``retries`` a ``RetryingTransaction``.
+        decorator: ``@transaction()``, with the parentheses), or with ``retries`` a
+        ``RetryingTransaction``. The database is found when the block is entered (each
+        time a decorated function is called), so a decorator can be applied at import
+        time, before any database is connected.
 
     Raises:
         ValidationError: ``retries`` or ``backoff`` is negative or not a number, an
-            ``isolation_level`` is unknown or was given for a nested transaction, or a retrying
-            transaction was used as a plain ``async with``.
+            ``isolation_level`` is unknown or was given for a nested transaction, a retrying
+            transaction was used as a plain ``async with``, or ``transaction`` itself was
+            used as a decorator without parentheses.
 
     Example:
         ```python
@@ -103,6 +109,12 @@ def transaction(
             ...
         ```
     """
+    if callable(target) and not isinstance(target, Database | AsyncSession):
+        raise ValidationError(
+            f"transaction was given {target!r}: as a decorator write `@transaction()` (with "
+            "the parentheses), or `@transaction(retries=3)`; transaction() takes a Database, "
+            "an AsyncSession or nothing."
+        )
     if retries is not None:
         return RetryingTransaction(
             lambda: _opener(target),
@@ -112,6 +124,6 @@ def transaction(
         )
     if isolation_level is not None:
         return isolated(lambda: _opener(target), isolation_level)
-    if isinstance(target, Database):
-        return target.transaction()
-    return _opener(target)[0]
+    # The database (and whether to open a SAVEPOINT) is found when the block is entered,
+    # or each time a decorated function runs: `@transaction()` works before connect().
+    return opened(lambda: _opener(target))

@@ -26,8 +26,12 @@ CAPABILITIES: dict[str, str] = {
     "nulls_first": "NULLs sort first ascending and last descending (Django follows the backend)",
     "named_databases": "the server holds named databases that must exist before a URL can "
     "open one (SQLite creates a missing file)",
+    "database_files": "the database is a file the URL names, opened in a folder that must "
+    "exist (a server database lives on the server)",
     "pgbouncer": "PgBouncer can pool its connections in transaction mode (SQLite is "
     "embedded: there is no server connection to pool)",
+    "prepared_statements": "the server keeps named prepared statements a connection can "
+    "lose (DEALLOCATE; SQLite prepares statements inside the driver)",
     "pragmas": "connection PRAGMAs (foreign_keys, journal_mode) and in-memory databases",
     "refused_connections": "the server can be told to refuse new connections and end open "
     "ones (ALLOW_CONNECTIONS false, pg_terminate_backend), as a stopped server would",
@@ -36,6 +40,8 @@ CAPABILITIES: dict[str, str] = {
     "how far it has replayed (the replica tests start their own primary and replica)",
     "strict_type_changes": "altering a column to a type with no implicit cast from the old "
     "one fails without a USING clause (SQLite batch mode copies the values as they are)",
+    "server_settings": "the driver sends server settings (statement_timeout, "
+    "application_name) when it connects (SQLite has no server)",
     "serialization_failures": "units of work can fail with a serialization failure or a "
     "deadlock (SQLSTATE 40001 / 40P01) and take an isolation level (SQLite serializes them: "
     "each takes the write lock up front with BEGIN IMMEDIATE)",
@@ -47,11 +53,12 @@ CAPABILITIES: dict[str, str] = {
 """Every capability a test may ask for, and what it means."""
 
 SUPPORTS: dict[str, frozenset[str]] = {
-    "sqlite": frozenset({"nulls_first", "pragmas", "unicode_lower"}),
+    "sqlite": frozenset({"database_files", "nulls_first", "pragmas", "unicode_lower"}),
     "postgresql": frozenset(
         {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
         | {"named_databases", "native_enums", "pgbouncer", "refused_connections", "sequences"}
-        | {"serialization_failures", "sleep", "streaming_replication"}
+        | {"prepared_statements", "serialization_failures", "server_settings", "sleep"}
+        | {"streaming_replication"}
         | {"strict_type_changes"}
     ),
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from orm_kit.exceptions import ValidationError
 from orm_kit.observability import QueryCount, count_statements
 
 __all__ = ["QueryCount", "assert_num_queries", "count_queries"]
@@ -41,6 +42,7 @@ def assert_num_queries(expected: int) -> Iterator[QueryCount]:
 
     Raises:
         AssertionError: Another number of statements ran; the message lists them.
+        ValidationError: ``expected`` is not an int >= 0.
 
     Example:
         ```python
@@ -49,10 +51,16 @@ def assert_num_queries(expected: int) -> Iterator[QueryCount]:
                 print(post.title, [tag.name for tag in post.tags])
         ```
     """
+    if isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
+        raise ValidationError(
+            f"assert_num_queries({expected!r}): pass the number of statements the block "
+            "must run, an int >= 0."
+        )
     with count_statements() as counter:
         yield counter
     if counter.count != expected:
         listed = "\n".join(f"  {i}. {sql}" for i, sql in enumerate(counter.statements, 1))
         raise AssertionError(
-            f"Expected {expected} queries, {counter.count} ran:\n{listed or '  (none)'}"
+            f"Expected {expected} {'query' if expected == 1 else 'queries'}, "
+            f"{counter.count} ran:\n{listed or '  (none)'}"
         )

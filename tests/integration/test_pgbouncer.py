@@ -5,7 +5,8 @@ PostgreSQL under test, with a pool of ``SERVER_POOL`` server connections, so tha
 client connections really share a few server connections. Through it: CRUD, transactions
 and savepoints, bulk_create (COPY included), streaming, and a concurrent workload, with
 ``pgbouncer=True``; and the same workload without it, which fails with prepared-statement
-errors: the preset is needed.
+errors: the preset is needed. And a PgBouncer restart under a full pool, which costs one
+failed call at most (none with pre-ping).
 
 The binary missing skips these tests, except with ``CI=true``, where they fail.
 """
@@ -21,14 +22,13 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
-from orm_kit import Database, ORMKitError
+from orm_kit import ConflictError, Database, DatabaseUnavailableError, ORMKitError
 from orm_kit.exceptions import translated
 from tests.models import User
 
@@ -44,11 +44,32 @@ CLIENT_POOL = {"pool_size": 10, "max_overflow": 0}
 """orm_kit's pool: fewer connections than tasks, more than PgBouncer's server connections."""
 
 
-@dataclass(frozen=True)
 class Bouncer:
-    url: str
-    """The orm_kit URL of the database through PgBouncer."""
-    log: Path
+    """A running ``pgbouncer``: its orm_kit URL, its log, and a way to restart it."""
+
+    def __init__(self, command: list[str], port: int, url: str, log: Path) -> None:
+        self.url = url
+        """The orm_kit URL of the database through PgBouncer."""
+        self.log = log
+        self._command, self._port = command, port
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self._proc = subprocess.Popen(self._command, stdout=out, stderr=subprocess.STDOUT)
+        _wait_until_listening(self._proc, self._port, self.log)
+
+    def stop(self) -> None:
+        """SIGTERM, as ``kill`` sends: PgBouncer drops every client connection at once."""
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
+            self._proc = None
+
+    def restart(self) -> None:
+        """Stop it and start it again on the same port: the clients' connections are dead."""
+        self.stop()
+        self.start()
 
 
 def _binary() -> str:
@@ -119,15 +140,13 @@ def pgbouncer(postgres_url: str, tmp_path: Path) -> Iterator[Bouncer]:
             pytest.fail("running as root, and there is no postgres or nobody user for pgbouncer")
         command[1:1] = ["-u", users[0]]
     log = tmp_path / "pgbouncer.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _wait_until_listening(proc, port, log)
-            url = f"postgresql+asyncpg://{user}@127.0.0.1:{port}/{database}"
-            yield Bouncer(url, log)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    url = f"postgresql+asyncpg://{user}@127.0.0.1:{port}/{database}"
+    bouncer = Bouncer(command, port, url, log)
+    try:
+        bouncer.start()
+        yield bouncer
+    finally:
+        bouncer.stop()
 
 
 def count_statements(db: Database) -> list[str]:
@@ -228,7 +247,8 @@ async def run_workload(pdb: Database) -> tuple[int, Counter[str]]:
         try:
             await workload(pdb, task)
         except ORMKitError as exc:
-            errors[f"{type(exc).__name__}: {str(exc)[:120]}"] += 1
+            hinted = " [hint]" if "set DATABASE_PGBOUNCER=true" in str(exc) else ""
+            errors[f"{type(exc).__name__}: {str(exc)[:120]}{hinted}"] += 1
 
     await asyncio.gather(*(one(task) for task in range(TASKS)))
     return len(sent), errors
@@ -265,3 +285,95 @@ async def test_without_the_preset_the_workload_fails(db: Database, pgbouncer: Bo
     )
     assert failed > 0
     assert prepared > 0
+    # Each prepared-statement error says which setting fixes it.
+    hinted = sum(n for message, n in errors.items() if message.endswith(" [hint]"))
+    assert hinted == prepared, errors
+
+
+async def test_a_startup_parameter_pgbouncer_refuses_names_the_fix(
+    db: Database, pgbouncer: Bouncer
+) -> None:
+    timed = Database(pgbouncer.url, name="timed", statement_timeout=5)
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        await timed.connect()
+    message = str(caught.value)
+    assert "unsupported startup parameter" in message
+    assert "PgBouncer" in message and "ALTER ROLE" in message
+    assert "DATABASE_PGBOUNCER=true" in message
+    assert "Check that the server is running" not in message
+    assert not timed.is_connected
+
+
+RESTART_POOL = {"pool_size": 5, "max_overflow": 0}
+CALLS_AFTER_RESTART = 10
+
+
+async def calls_after_a_restart(
+    pgbouncer: Bouncer, *, session_first: bool = False, **options: object
+) -> list[tuple[int, ORMKitError]]:
+    """Fill a pool of 5 with connections through PgBouncer, restart PgBouncer (every pooled
+    connection is now dead), then make ``CALLS_AFTER_RESTART`` calls one after another,
+    direct ones (autocommit) and units of work in turn (a unit of work first if
+    ``session_first``); return the failed ones (call number, error)."""
+    async with Database(
+        pgbouncer.url, name="bounced", pgbouncer=True, **RESTART_POOL, **options
+    ) as pdb:
+        users = User.objects.using(pdb)
+        await users.create(email="ann@x.io")
+        assert await asyncio.gather(*(users.count() for _ in range(5))) == [1] * 5
+        assert pdb.engine.pool.checkedin() == 5  # type: ignore[attr-defined]
+        pgbouncer.restart()
+        failures: list[tuple[int, ORMKitError]] = []
+        for call in range(CALLS_AFTER_RESTART):
+            try:
+                if (call % 2 == 0) == session_first:
+                    async with pdb.session():
+                        assert await User.objects.count() == 1
+                else:
+                    assert await users.count() == 1
+            except ORMKitError as exc:
+                failures.append((call, exc))
+        print(f"{options or 'no pre-ping'}: failures after a restart: {failures}")
+        return failures
+
+
+@pytest.mark.parametrize("session_first", [False, True], ids=["direct-first", "session-first"])
+async def test_a_restart_costs_one_failed_call_at_most(
+    db: Database, pgbouncer: Bouncer, session_first: bool
+) -> None:
+    # As without pgbouncer=True: the first call finds its connection dead, which tells the
+    # pool that all its connections are (a disconnect invalidates the pool); the rest work.
+    failures = await calls_after_a_restart(pgbouncer, session_first=session_first)
+    assert [call for call, _ in failures] in ([], [0])
+    assert all(isinstance(exc, DatabaseUnavailableError) for _, exc in failures), failures
+
+
+async def test_with_pre_ping_a_restart_costs_no_call(db: Database, pgbouncer: Bouncer) -> None:
+    assert await calls_after_a_restart(pgbouncer, pool_pre_ping=True) == []
+
+
+async def test_a_constraint_checked_at_commit_is_a_conflict(
+    db: Database, pgbouncer: Bouncer
+) -> None:
+    # A deferred constraint fails at the COMMIT pgbouncer=True adds around an autocommit
+    # statement: a ConflictError, the connection stays good, the pool is not dropped.
+    create = text(
+        "CREATE TABLE bounce_deferred (code int, CONSTRAINT uq_bounce_code UNIQUE (code) "
+        "DEFERRABLE INITIALLY DEFERRED)"
+    )
+    async with db.engine.begin() as conn:
+        await conn.execute(create)
+    try:
+        async with Database(pgbouncer.url, name="bounced", pgbouncer=True, **RESTART_POOL) as pdb:
+            opened: list[object] = []
+            event.listen(pdb.engine.sync_engine, "connect", lambda conn, _r: opened.append(conn))
+            insert = text("INSERT INTO bounce_deferred VALUES (1), (1)")
+            with pytest.raises(ConflictError, match="uq_bounce_code"), translated():
+                await pdb.run_direct(insert, lambda r: None)
+            count = text("SELECT count(*) FROM bounce_deferred")
+            with translated():
+                assert await pdb.run_direct(count, lambda r: r.scalar_one()) == 0
+            assert opened == []  # the connection connect() opened served both
+    finally:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP TABLE bounce_deferred"))

@@ -62,7 +62,7 @@ async def test_a_wrong_count_fails_listing_the_statements(any_db: Database) -> N
         await User.objects.create(email="secret-value@x.io")
         await User.objects.filter(email="secret-value@x.io").count()
     message = str(caught.value)
-    assert message.startswith("Expected 1 queries, 2 ran:")
+    assert message.startswith("Expected 1 query, 2 ran:")
     assert "1. INSERT INTO" in message and "2. SELECT count(" in message
     assert "secret-value" not in message  # the SQL, never the bound values
 
