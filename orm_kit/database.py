@@ -32,7 +32,7 @@ from sqlalchemy.util import greenlet_spawn
 from orm_kit.connections import get_database
 from orm_kit.connections import registry as _registry
 from orm_kit.context import _current_session, is_foreign
-from orm_kit.dialects import DIRECT_OPTION, UNIT_OF_WORK_OPTION
+from orm_kit.dialects import DIRECT_OPTION, UNIT_OF_WORK_OPTION, release_memory_database
 from orm_kit.engine import (
     CONNECTIONS_QUERY,
     SETTING_NAMES,
@@ -268,6 +268,7 @@ class Database:
             if self.router is not None:
                 await self.router.dispose(engine)
             await engine.dispose()
+            release_memory_database(engine.sync_engine)  # in-memory SQLite: frees it
 
     async def __aenter__(self) -> Database:
         return await self.connect()

@@ -3,29 +3,142 @@
 SQLite needs the most: the ``sqlite3`` module's own transaction handling is switched off so
 ``BEGIN``, ``SAVEPOINT`` and autocommit behave as on a server, foreign keys are switched on,
 file databases use WAL journaling, ``lower()`` folds Unicode as PostgreSQL's does, and a
-unit of work takes the write lock up front.
+unit of work takes the write lock up front. An in-memory database is a named ``memdb``
+database kept alive by a connection of its own (``keep_memory_database``), so that a
+working connection closed or invalidated (a cancelled statement) loses nothing committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
+import weakref
 from collections.abc import Awaitable
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_only
 from sqlalchemy.util.concurrency import in_greenlet
 
-__all__ = ["DIRECT_OPTION", "UNIT_OF_WORK_OPTION", "set_up_sqlite"]
+__all__ = [
+    "DIRECT_OPTION",
+    "UNIT_OF_WORK_OPTION",
+    "MemoryConnection",
+    "is_memory_sqlite",
+    "keep_memory_database",
+    "memory_database_url",
+    "release_memory_database",
+    "set_up_sqlite",
+]
 
 DIRECT_OPTION = "orm_kit_direct"
 """Execution option of the direct path's engine: single statements in autocommit."""
 UNIT_OF_WORK_OPTION = "orm_kit_unit_of_work"
 """Execution option of the units of work's engine (on SQLite: ``BEGIN IMMEDIATE``)."""
+
+
+def is_memory_sqlite(url: URL) -> bool:
+    """Whether ``url`` is an in-memory SQLite database (``:memory:``, no file name, or a URI
+    filename with ``mode=memory`` / the ``memdb`` VFS)."""
+    if url.get_backend_name() != "sqlite":
+        return False
+    query = url.query
+    return (
+        (url.database or "") in ("", ":memory:")
+        or query.get("mode") == "memory"
+        or query.get("vfs") == "memdb"
+        or "mode=memory" in (url.database or "")
+    )
+
+
+def memory_database_url(url: URL) -> URL:
+    """The URL the engine of the in-memory database ``url`` connects to.
+
+    ``:memory:`` is private to one connection, so a pool of connections (or a connection
+    replaced after a cancellation invalidated it) would see an empty database. So
+    ``:memory:`` (and a URI filename whose memory database is private anyway, one without
+    ``cache=shared``) becomes a database of SQLite's ``memdb`` VFS, named uniquely for this
+    engine (two ``Database(":memory:")`` objects stay two databases): every connection to
+    the name sees the same database, and it lives while one connection is open
+    (``keep_memory_database``). Unlike a shared-cache database, connections to it take
+    ordinary locks, which the busy timeout waits on. A URL with ``cache=shared`` or
+    ``vfs=memdb`` of its own is kept as it is.
+    """
+    query = url.query
+    if query.get("cache") == "shared" or query.get("vfs") == "memdb":
+        return url
+    kept = {k: v for k, v in query.items() if k not in ("mode", "cache", "vfs", "uri")}
+    return url.set(
+        database=f"file:/orm_kit_{uuid4().hex}",
+        query={**kept, "vfs": "memdb", "uri": "true"},
+    )
+
+
+_keepers: weakref.WeakKeyDictionary[Engine, sqlite3.Connection] = weakref.WeakKeyDictionary()
+
+
+def keep_memory_database(engine: Engine) -> None:
+    """Open the connection that keeps ``engine``'s in-memory database alive until
+    ``release_memory_database``: closing (or invalidating) a working connection then loses
+    nothing but that connection's uncommitted transaction. It never runs a statement, so
+    it holds no lock, and a plain ``sqlite3`` connection, so it belongs to no event loop."""
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    _keepers[engine] = sqlite3.connect(
+        args[0], uri=bool(kwargs.get("uri", False)), check_same_thread=False
+    )
+    event.listen(engine.pool, "close", _roll_back_before_close)
+    event.listen(engine.pool, "close_detached", _roll_back_before_close)
+
+
+def _roll_back_before_close(dbapi_connection: DBAPIConnection, *_: object) -> None:
+    # NOTE(sqlite): closing a sqlite3 connection whose statement a cursor still holds (a
+    # statement cancelled mid-way, its cursor kept alive by the CancelledError's traceback)
+    # leaves a "zombie" connection that keeps its open transaction, and its lock, until
+    # the cursor is garbage collected: the in-memory database stays locked for everyone
+    # else. So a ROLLBACK is queued on aiosqlite's worker thread ahead of the close (after
+    # the statement still running there, if any). aiosqlite has no public hook for this.
+    # A cursor's unfinished SELECT keeps a read lock the same way: the cursors are closed
+    # first (MemoryConnection tracks them).
+    aio = getattr(dbapi_connection, "driver_connection", None)
+    raw = getattr(aio, "_connection", None)
+    queue = getattr(aio, "_tx", None)
+    if isinstance(raw, sqlite3.Connection) and queue is not None:
+        if isinstance(raw, MemoryConnection):
+            queue.put_nowait((None, raw.close_cursors))
+        queue.put_nowait((None, raw.rollback))
+
+
+class MemoryConnection(sqlite3.Connection):
+    """The ``sqlite3`` connection class of in-memory databases (``factory=``): it knows
+    the cursors opened with ``cursor()`` (as SQLAlchemy's aiosqlite adapter opens them), so
+    that they can be closed before the connection is."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cursors: weakref.WeakSet[sqlite3.Cursor] = weakref.WeakSet()
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        cursor = super().cursor(*args, **kwargs)
+        self._cursors.add(cursor)
+        return cursor
+
+    def close_cursors(self) -> None:
+        """Close every cursor still open (their statements end, releasing their locks)."""
+        for cursor in list(self._cursors):
+            cursor.close()
+
+
+def release_memory_database(engine: Engine) -> None:
+    """Close ``engine``'s keeper (after ``engine.dispose()``): the in-memory database is
+    freed once its last connection closes. Nothing happens for any other engine."""
+    keeper = _keepers.pop(engine, None)
+    if keeper is not None:
+        keeper.close()
 
 
 def set_up_sqlite(engine: Engine, *, wal: bool) -> None:

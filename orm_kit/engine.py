@@ -16,10 +16,17 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import QueuePool, StaticPool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 from sqlalchemy.util import await_only
 
-from orm_kit.dialects import set_up_sqlite
+from orm_kit.dialects import (
+    MemoryConnection,
+    is_memory_sqlite,
+    keep_memory_database,
+    memory_database_url,
+    release_memory_database,
+    set_up_sqlite,
+)
 from orm_kit.exceptions import (
     DatabaseUnavailableError,
     ORMKitError,
@@ -76,13 +83,22 @@ def build_engine(
     poolclass = engine_kwargs.get("poolclass")
     # Only a queue pool has a size: Database(url, poolclass=NullPool) must work.
     sized = poolclass is None or issubclass(poolclass, QueuePool)
-    if dialect == "sqlite":
-        database = url.database or ""
-        if database in ("", ":memory:") or "mode=memory" in str(url):
-            # NOTE(sqlite): one shared connection, or every checkout sees an empty db.
-            kwargs["poolclass"] = StaticPool
-            connect_args["check_same_thread"] = False
+    memory = is_memory_sqlite(url)
+    if memory:
+        # NOTE(sqlite): a named in-memory database kept alive from connect to disconnect,
+        # with ONE working connection: a second session waits for the first to end (as a
+        # file database's writer waits for the lock), up to pool_timeout.
+        url = memory_database_url(url)
+        connect_args["factory"] = MemoryConnection
+        if sized:
+            kwargs.update(
+                poolclass=AsyncAdaptedQueuePool,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=s.pool_timeout,
+            )
             sized = False
+    if dialect == "sqlite":
         # NOTE(sqlite): a file database's pool takes the pool settings given explicitly
         # (recycling and pings only matter for a server's connections).
         kwargs.update(
@@ -137,7 +153,9 @@ def build_engine(
             "anything else goes to create_async_engine()."
         ) from exc
     if dialect == "sqlite":
-        set_up_sqlite(engine.sync_engine, wal=kwargs.get("poolclass") is not StaticPool)
+        set_up_sqlite(engine.sync_engine, wal=not memory)
+    if memory:
+        keep_memory_database(engine.sync_engine)
     if s.pgbouncer:
         set_up_pgbouncer(engine.sync_engine)
     instrument_engine(engine, s.slow_query_ms)
@@ -267,6 +285,7 @@ async def open_engine(
             await conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError, TypeError) as exc:
         await engine.dispose()
+        release_memory_database(engine.sync_engine)
         if isinstance(exc, ArgumentError):  # isolation_level="BOGUS" and the like
             raise _refused_argument(exc) from exc
         if isinstance(exc, TypeError):  # connect_args the driver's connect() refuses

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
 from orm_kit.database import Database
+from orm_kit.dialects import is_memory_sqlite
 from orm_kit.testing import create_missing_tables, drop_tables, rolled_back
 
 __all__ = [
@@ -64,12 +65,9 @@ test_loop_scope.__test__ = False  # type: ignore[attr-defined]
 
 
 def _in_memory_sqlite(url: URL) -> bool:
-    """Whether ``url`` is an in-memory SQLite database (``Database`` gives it ``StaticPool``:
-    one shared connection, or each connection would see an empty database)."""
-    database = url.database or ""
-    return url.get_backend_name() == "sqlite" and (
-        database in ("", ":memory:") or "mode=memory" in str(url)
-    )
+    """Whether ``url`` is an in-memory SQLite database (``Database`` gives it a pool of one
+    working connection, which works from any event loop)."""
+    return is_memory_sqlite(url)
 
 
 @pytest.fixture(scope="session")
@@ -84,8 +82,9 @@ def orm_database(request: pytest.FixtureRequest) -> Iterator[Database]:
 
     A database connection belongs to the event loop that opened it, and pytest-asyncio may
     run each test in a loop of its own; so this database keeps none between uses
-    (``NullPool``), except in-memory SQLite, whose one shared connection (``StaticPool``)
-    works from any loop. Set-up and tear-down run in a private event loop.
+    (``NullPool``), except in-memory SQLite, whose one pooled working connection works from
+    any loop (aiosqlite runs SQLite in a thread of its own). Set-up and tear-down run in a
+    private event loop.
     """
     url = test_url(request.config)
     db = Database(url)
