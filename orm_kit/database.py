@@ -465,11 +465,9 @@ class Database:
     # --- schema -------------------------------------------------------------------------
 
     async def _run_sync(self, fn: Callable[[Connection], None], operation: str) -> None:
-        try:
+        with translated(operation=operation):
             async with self.connection(transaction=True) as conn:
                 await conn.run_sync(fn)
-        except SQLAlchemyError as exc:
-            raise translate_error(exc, operation=operation) from exc
 
     async def create_all(self, metadata: MetaData | None = None) -> None:
         """Create every table of ``metadata`` that does not exist yet.

@@ -252,8 +252,8 @@ def note_failed_cleanup(failure: BaseException, cleanup_error: BaseException) ->
 
 
 def _is_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, sa_exc.TimeoutError):  # pool timeout
-        return True
+    if isinstance(exc, sa_exc.TimeoutError | DatabaseUnavailableError):  # pool timeout, or
+        return True  # already judged (a connection's cleanup translated by raw_use)
     if getattr(exc, _LOST, False):
         return True
     if isinstance(exc, OSError | TimeoutError):
