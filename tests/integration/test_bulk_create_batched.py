@@ -3,6 +3,7 @@ the plain path, one create() per object, on data that tells the cases apart."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -246,3 +247,22 @@ async def test_rows_with_no_column_given_get_their_own_keys(db: Database) -> Non
     assert {o.stamp for o in objs} == {"bare"}
     if db.dialect == "sqlite":  # the first row, the largest key, one INSERT of the others
         assert counted.count == 3, counted.statements
+
+
+async def test_concurrent_writers_never_shift_keys(db: Database) -> None:
+    """Bulk loads and single creates at once: the write lock each load takes with its first
+    row keeps the keys it assigns free, so every object still holds its own row."""
+
+    async def load(tag: str, top: int) -> list[Any]:
+        objs = [BatchedItem(**r) for r in spec(1200, tag, top=top)]
+        return await BatchedItem.objects.bulk_create(objs, batch_size=500)
+
+    async def singles(tag: str) -> list[Any]:
+        return [await BatchedItem.objects.create(code=f"{tag}-{i}") for i in range(40)]
+
+    done = await asyncio.gather(
+        load("c1", -1), singles("s1"), load("c2", -2000), singles("s2"), load("c3", -4000)
+    )
+    everyone = [obj for objs in done for obj in objs]
+    await check_own_rows(BatchedItem, everyone)
+    assert await BatchedItem.objects.count() == len(everyone)
