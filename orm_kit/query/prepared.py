@@ -21,6 +21,7 @@ from orm_kit.query.lookups.registry import UNBOUND, is_plain_exact
 from orm_kit.query.lookups.resolver import ResolvedLookup
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.state import QueryState
+from orm_kit.query.values import comparison_type
 
 __all__ = [
     "exact_pairs",
@@ -90,7 +91,9 @@ def exact_statement(state: QueryState, kind: Any, build: Callable[[QueryState], 
             resolve_lookup(
                 state.model,
                 key,
-                bindparam(f"{_WHERE_PARAM}{key}", type_=info.table_columns[key].type),
+                bindparam(
+                    f"{_WHERE_PARAM}{key}", type_=comparison_type(info.table_columns[key].type)
+                ),
             ).clause
             for key, _ in state.exact
         )

@@ -69,6 +69,7 @@ __all__ = [
     "check_arithmetic",
     "check_comparable",
     "checker_for",
+    "comparison_type",
     "describe",
     "family",
     "integer_bits",
@@ -135,6 +136,30 @@ def check_all(checker: Checker, values: list[Any]) -> list[Any]:
 
 
 @functools.cache  # one checker per variant: _FAST stays bounded
+def comparison_type(type_: TypeEngine[Any]) -> TypeEngine[Any]:
+    """The type to bind a value compared with a column of ``type_`` (lookups, not writes).
+
+    A ``Numeric(p, s)`` column compares with a plain ``Numeric``: bound as the column's
+    own type, PostgreSQL casts the value to ``NUMERIC(p, s)``, which rounds it (``d=1.234``
+    matched the row holding 1.23, ``d__gte=1.234`` too) or overflows for a value the column
+    cannot hold, where SQLite compares the value as given. Every other type binds as its
+    column's.
+    """
+    if (
+        isinstance(type_, Numeric)
+        and not isinstance(type_, Float)
+        and (type_.precision is not None or type_.scale is not None)
+    ):
+        return _PLAIN_NUMERIC[bool(type_.asdecimal)]
+    return type_
+
+
+_PLAIN_NUMERIC: dict[bool, TypeEngine[Any]] = {
+    True: Numeric(asdecimal=True),
+    False: Numeric(asdecimal=False),
+}
+
+
 def integer_bits(type_: Integer) -> int:
     """The width orm_kit gives an integer column: SmallInteger 16, BigInteger 64, other
     Integer types 32 bits (PostgreSQL's ranges, applied on every backend)."""

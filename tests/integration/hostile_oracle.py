@@ -373,6 +373,8 @@ def _lookup_value(kind: Kind, lookup: str, value: Any) -> Verdict:
             return _either("an expression for in")
         if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
             return _fail("in takes a list")
+        if kind == "json":  # refused whatever the list holds, even nothing
+            return _either("in on a whole JSON column", db_ok=True)
         return combine(OK if v is None else _read_value(kind, v) for v in value)
     if lookup == "range":
         if _expression(value):

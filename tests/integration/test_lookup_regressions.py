@@ -149,3 +149,23 @@ async def test_a_field_and_its_pk_alias_with_different_values_are_refused(db: Da
     user = await User.objects.create(id=7, pk=7, email="r@x.io")  # the same value is fine
     assert user.id == 7
     assert await User.objects.count() == 1
+
+
+async def test_a_numeric_lookup_compares_the_value_as_given(db: Database) -> None:
+    # NOTE(postgresql): bound as the column's NUMERIC(5, 2), the value was rounded by its
+    # cast (rating=1.234 matched 1.23) or overflowed it (rating=123456 was a DatabaseError);
+    # SQLite compared the value as given. Found by the hostile-input fuzzer.
+    author = await User.objects.create(email="a@example.com")
+    await Post.objects.create(author_id=author.id, title="t", rating=Decimal("1.23"))
+    posts = Post.objects.all()
+    assert await posts.filter(rating=Decimal("1.234")).count() == 0
+    assert await posts.filter(rating=Decimal("1.23")).count() == 1
+    assert await posts.filter(rating__gte=Decimal("1.234")).count() == 0
+    assert await posts.filter(rating__lte=Decimal("1.226")).count() == 0
+    assert await posts.filter(rating__gt=1.225).count() == 1
+    assert await posts.filter(rating__in=[Decimal("1.234"), Decimal("1.226")]).count() == 0
+    assert await posts.filter(rating__range=(Decimal("1.231"), Decimal("1.239"))).count() == 0
+    assert await posts.filter(rating=123456).count() == 0  # more digits than the column holds
+    assert await posts.filter(rating__lt=10**9).count() == 1
+    assert [p.title for p in await posts.filter(rating=Decimal("1.234"))] == []
+    assert await posts.filter(rating=Decimal("1.23")).first() is not None

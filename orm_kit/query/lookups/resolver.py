@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Select, String
+from sqlalchemy import JSON, Select, String, literal
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeEngine
 
@@ -40,6 +40,7 @@ from orm_kit.query.values import (
     Rejected,
     check_comparable,
     checker_for,
+    comparison_type,
     is_sql,
     reject,
     text_value,
@@ -242,7 +243,7 @@ def _operand(
     kind = entry.value
     if kind == "same" and type(value) in _PLAIN:  # the common case, first
         checked = _check(model, where, expr.type, value)
-        return checked, checked, True
+        return _compared(expr, checked), checked, True
     if kind == "any":  # a lookup of the user's: the value as given (expressions resolved)
         if isinstance(value, Resolvable) or _is_queryset(value):
             value = _expression(model, where, lookup, value)
@@ -281,7 +282,13 @@ def _operand(
         except Rejected as exc:
             raise reject(where, exc.expected, value) from None
     checked = _check(model, where, expr.type, value)  # "same"
-    return checked, checked, True
+    return _compared(expr, checked), checked, True
+
+
+def _compared(expr: ColumnElement[Any], value: Any) -> Any:
+    """``value`` as the operand of a comparison with ``expr`` (see ``comparison_type``)."""
+    bind_type = comparison_type(expr.type)
+    return value if bind_type is expr.type else literal(value, type_=bind_type)
 
 
 # Python types that are always plain values (never expressions or collections).
@@ -378,7 +385,7 @@ def _item(
         operand = _expression(model, where, lookup, item)
         check_comparable(expr, operand, f"{where} ({lookup})")
         return operand, False
-    return _check(model, where, expr.type, item), True
+    return _compared(expr, _check(model, where, expr.type, item)), True
 
 
 def _pair(
