@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Select, String, literal
+from sqlalchemy import JSON, Select, String, bindparam
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType, TypeEngine
 
@@ -288,7 +288,10 @@ def _operand(
 def _compared(expr: ColumnElement[Any], value: Any) -> Any:
     """``value`` as the operand of a comparison with ``expr`` (see ``comparison_type``)."""
     bind_type = comparison_type(expr.type)
-    return value if bind_type is expr.type else literal(value, type_=bind_type)
+    if bind_type is expr.type:
+        return value
+    # Named after the column, as SQLAlchemy names the parameter of `column == value`.
+    return bindparam(getattr(expr, "key", None) or "param", value, type_=bind_type, unique=True)
 
 
 # Python types that are always plain values (never expressions or collections).
@@ -373,6 +376,14 @@ def _many(
         operand, is_plain = _item(model, where, "in", expr, item)
         items.append(operand)
         plain = plain and is_plain
+    if comparison_type(expr.type) is not expr.type and items:
+        if plain:  # one expanding parameter, as SQLAlchemy binds a list of values
+            key = getattr(expr, "key", None) or "param"
+            bound = bindparam(
+                key, items, type_=comparison_type(expr.type), expanding=True, unique=True
+            )
+            return bound, UNBOUND, plain
+        items = [i if _is_expression(i) else _compared(expr, i) for i in items]
     return items, UNBOUND, plain
 
 
@@ -385,7 +396,7 @@ def _item(
         operand = _expression(model, where, lookup, item)
         check_comparable(expr, operand, f"{where} ({lookup})")
         return operand, False
-    return _compared(expr, _check(model, where, expr.type, item)), True
+    return _check(model, where, expr.type, item), True
 
 
 def _pair(
@@ -406,6 +417,6 @@ def _pair(
         if item is None:
             raise ValidationError(f"The 'range' lookup on {where} needs two bounds, not None.")
         operand, is_plain = _item(model, where, "range", expr, item)
-        bounds.append(operand)
+        bounds.append(_compared(expr, operand) if is_plain else operand)
         plain = plain and is_plain
     return tuple(bounds), UNBOUND, plain
