@@ -9,6 +9,7 @@ import pytest
 
 from orm_kit import Database, DatabaseSettings, ValidationError
 from orm_kit.settings import env_prefix
+from tests.unit.settings_env import clean_env  # noqa: F401 - the autouse fixture
 
 DESIGN_VARIABLES = [
     "DATABASE_URL",
@@ -26,19 +27,6 @@ DESIGN_VARIABLES = [
     "DATABASE_SLOW_QUERY_MS",
 ]
 PG = "postgresql+asyncpg://app@db.invalid/app"
-
-
-@pytest.fixture(autouse=True)
-def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No DATABASE_* / ANALYTICS_DATABASE_* variable from outside, and no .env file."""
-    import os
-
-    for name in list(os.environ):
-        if "DATABASE_" in name:
-            monkeypatch.delenv(name)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def test_the_fields_are_the_designs_variables() -> None:
@@ -111,8 +99,8 @@ def test_a_wrong_value_is_a_validation_error_naming_the_variable(
     assert "Fix the environment variable" in str(caught.value)
 
 
-def test_a_wrong_value_in_a_env_file_names_the_variable(clean_env: Path) -> None:
-    (clean_env / ".env").write_text("DATABASE_MAX_OVERFLOW=lots\n")
+def test_a_wrong_value_in_a_env_file_names_the_variable(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DATABASE_MAX_OVERFLOW=lots\n")
     with pytest.raises(ValidationError, match=r"DATABASE_MAX_OVERFLOW='lots' \(max_overflow=\)"):
         DatabaseSettings()
 
@@ -227,9 +215,9 @@ def test_a_named_database_reads_its_prefix_first_then_database(
 
 
 def test_a_named_database_reads_env_files_too(
-    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (clean_env / ".env").write_text(
+    (tmp_path / ".env").write_text(
         "DATABASE_URL=postgresql://app@main/app\n"
         "DATABASE_STATEMENT_TIMEOUT=30\n"
         "ANALYTICS_DATABASE_URL=postgresql://app@warehouse/analytics\n"

@@ -6,29 +6,16 @@ from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 
 import pytest
 
 from orm_kit import Database, DatabaseSettings, ValidationError, transaction
 from orm_kit.observability import disable_tracing, enable_tracing
 from orm_kit.testing import assert_num_queries
+from tests.unit.settings_env import clean_env  # noqa: F401 - the autouse fixture
 
 PG = "postgresql+asyncpg://app@db.invalid/app"
 MEMORY = "sqlite+aiosqlite:///:memory:"
-
-
-@pytest.fixture(autouse=True)
-def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No DATABASE_* / <NAME>_DATABASE_* variable from outside, and no .env file."""
-    import os
-
-    for name in list(os.environ):
-        if "DATABASE_" in name:
-            monkeypatch.delenv(name)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 OUT_OF_RANGE = [
