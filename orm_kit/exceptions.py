@@ -417,12 +417,16 @@ def translate_error(
         )
     elif isinstance(exc, sa_exc.TimeoutError):
         error = DatabaseUnavailableError(_pool_timeout_message(exc, operation))
-    elif getattr(exc, _LOST, False):
+    elif getattr(exc, _LOST, False) or (
+        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    ):
+        # Lost: the rollback after the failure found the connection closed, or the dialect
+        # did (asyncpg reports a protocol-state error for a cursor the loss cut short).
         error = DatabaseUnavailableError(
             f"The database could not be reached during {operation}: the connection was lost "
-            f"while it ran ({type(_find_driver_error(exc)).__name__}, and the rollback after "
-            "it found the connection closed); nothing it wrote was kept. Check that the server "
-            "is running, then retry: the pool replaces the lost connection."
+            f"while it ran ({type(_find_driver_error(exc)).__name__}, and the connection was "
+            "found closed after it); what it had not committed was rolled back by the server. "
+            "Check that the server is running, then retry: the pool replaces the lost connection."
         )
     elif _is_unavailable(exc):
         error = DatabaseUnavailableError(
