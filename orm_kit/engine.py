@@ -35,6 +35,7 @@ from orm_kit.exceptions import (
 )
 from orm_kit.observability import instrument_engine
 from orm_kit.settings import DatabaseSettings
+from orm_kit.sqlite_driver import one_trip_dbapi
 from orm_kit.urls import missing_driver_error
 
 __all__ = [
@@ -119,6 +120,9 @@ def build_engine(
             "a postgresql+asyncpg:// URL, or leave pgbouncer off and set the driver up "
             "yourself through connect_args."
         )
+    if dialect == "sqlite" and url.get_driver_name() == "aiosqlite":
+        # NOTE(sqlite): one trip to aiosqlite's thread per statement (orm_kit.sqlite_driver).
+        kwargs["module"] = one_trip_dbapi()
     user_args = engine_kwargs.get("connect_args") or {}
     kwargs.update(engine_kwargs)
     if connect_args or user_args:

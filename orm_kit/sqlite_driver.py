@@ -1,0 +1,205 @@
+"""SQLite through aiosqlite with one trip to the driver's thread per statement.
+
+aiosqlite runs each sqlite3 call on a thread of its own, and every call is a round trip
+to that thread and back through the event loop. SQLAlchemy's aiosqlite adapter makes four
+of them for a statement (create the cursor, execute, fetch the rows, close the cursor),
+one for COMMIT and one more for the ROLLBACK the pool sends when a connection comes back:
+six for a single INSERT ... RETURNING outside a transaction, where the work itself takes
+a few microseconds. The adapter here is SQLAlchemy's with two changes:
+
+- a statement runs in one trip: the cursor is created, executed, read to the end and
+  closed on the driver's thread, and the description, rows, rowcount and lastrowid come
+  back together (``execute`` and ``executemany``);
+- COMMIT and ROLLBACK are skipped when the connection has no transaction open and no
+  call of ours is still queued or running on its thread. orm_kit hands transaction
+  control to SQL (``isolation_level = None``: BEGIN is sent explicitly), so outside a
+  transaction sqlite3's commit() and rollback() do nothing; reading ``in_transaction``
+  (sqlite3_get_autocommit) on the event loop's thread answers the same question without
+  the trip.
+
+Everything else (server-side cursors for ``iterator()``, errors, closing, terminating) is
+SQLAlchemy's. The engine gets it as its DBAPI module (``create_async_engine(module=)``),
+so URLs, ``engine.dialect`` and everything users see stay ``sqlite+aiosqlite``.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Sequence
+from threading import Thread
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import immutabledict
+from sqlalchemy.util.concurrency import await_
+
+__all__ = ["OneTripConnection", "OneTripCursor", "one_trip_dbapi"]
+
+_Outcome = tuple[Any, Sequence[Any], int, int | None]
+
+
+def _run_statement(
+    conn: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> _Outcome:
+    """On the driver's thread: the whole life of one cursor."""
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else ()
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A cursor whose statement runs in one trip to the driver's thread."""
+
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: OneTripConnection) -> None:
+        # No driver cursor is made here (that was a trip of its own): one is made, used
+        # and closed on the driver's thread for each statement.
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._soft_closed_memoized = immutabledict()
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+        self._arraysize = 1
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid  # type: ignore[return-value]
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    async def _async_soft_close(self) -> None:
+        return None  # the driver cursor was closed with its statement
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        return self._run(operation, parameters, many=False)
+
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        return self._run(operation, seq_of_parameters, many=True)
+
+    def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
+        try:
+            await_(self._run_async(operation, parameters, many))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    async def _run_async(self, operation: Any, parameters: Any, many: bool) -> None:
+        adapt = self._adapt_connection
+        assert isinstance(adapt, OneTripConnection)
+        async with adapt._execute_mutex:
+            outcome = await adapt.on_driver_thread(
+                _run_statement, self._connection._conn, operation, parameters, many
+            )
+        self._description, rows, self._rowcount, self._lastrowid = outcome
+        self._rows = collections.deque(rows)
+
+    def nextset(self) -> None:
+        return None  # sqlite3 runs one statement per execute: there is no next set
+
+    def setinputsizes(self, *inputsizes: Any) -> None:
+        return None  # as sqlite3's: ignored
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """SQLAlchemy's aiosqlite connection, with one-trip cursors and no trip for a COMMIT
+    or ROLLBACK that has nothing to end."""
+
+    __slots__ = ("_done", "_sent")
+    _cursor_cls = OneTripCursor  # type: ignore[assignment]  # (a subclass of it)
+
+    def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
+        super().__init__(dbapi, connection)  # type: ignore[arg-type]  # (as SQLAlchemy's)
+        # Calls of ours sent to the driver's thread and calls finished there: each count
+        # is written by one thread only (sent: the event loop's; done: the driver's).
+        self._sent = 0
+        self._done = 0
+
+    async def on_driver_thread(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(*args)`` on the driver's thread, counted (see ``_nothing_to_end``)."""
+        self._sent += 1
+        return await self._connection._execute(self._counted, fn, args)
+
+    def _counted(self, fn: Any, args: tuple[Any, ...]) -> Any:
+        try:
+            return fn(*args)
+        finally:
+            self._done += 1
+
+    def _nothing_to_end(self) -> bool:
+        """True when no transaction is open and none of our calls is queued or running
+        (a call still on its way could open one: a cancelled caller's BEGIN)."""
+        driver = self._connection
+        if driver._connection is None:
+            return True  # closed: SQLAlchemy's adapter skips the call too
+        return self._done == self._sent and not driver._connection.in_transaction
+
+    def commit(self) -> None:
+        if self._nothing_to_end():
+            return
+        try:
+            await_(self.on_driver_thread(self._connection._conn.commit))
+        except Exception as error:
+            self._handle_exception(error)
+
+    def rollback(self) -> None:
+        if self._nothing_to_end():
+            return
+        try:
+            await_(self.on_driver_thread(self._connection._conn.rollback))
+        except Exception as error:
+            self._handle_exception(error)
+
+
+class _OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
+    """SQLAlchemy's aiosqlite DBAPI shim, connecting with ``OneTripConnection``."""
+
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        creator_fn = kw.pop("async_creator_fn", None)
+        if creator_fn:
+            connection = creator_fn(*arg, **kw)
+        else:
+            connection = self.aiosqlite.connect(*arg, **kw)
+            # As SQLAlchemy's: the driver's thread must not keep the process alive.
+            thread = connection if isinstance(connection, Thread) else connection._thread
+            thread.daemon = True
+        return OneTripConnection(self, await_(connection))
+
+
+def one_trip_dbapi() -> AsyncAdapt_aiosqlite_dbapi:
+    """The DBAPI module to give ``create_async_engine(module=)`` for sqlite+aiosqlite."""
+    return _OneTripDbapi(aiosqlite, sqlite3)
