@@ -2,10 +2,10 @@
 
 aiosqlite runs each sqlite3 call on a thread of its own, and every call is a round trip
 to that thread and back through the event loop. SQLAlchemy's aiosqlite adapter makes four
-of them for a statement (create the cursor, execute, fetch the rows, close the cursor),
-one for COMMIT and one more for the ROLLBACK the pool sends when a connection comes back:
-six for a single INSERT ... RETURNING outside a transaction, where the work itself takes
-a few microseconds. The adapter here is SQLAlchemy's with two changes:
+of them for a statement (create the cursor, execute, fetch the rows, close the cursor) and
+one for each COMMIT or ROLLBACK: five for a single INSERT ... RETURNING outside a
+transaction, where the work itself takes a few microseconds. The adapter here is
+SQLAlchemy's with two changes:
 
 - a statement runs in one trip: the cursor is created, executed, read to the end and
   closed on the driver's thread, and the description, rows, rowcount and lastrowid come
