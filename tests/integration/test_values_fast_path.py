@@ -42,7 +42,7 @@ from orm_kit.query import prepared, results
 from orm_kit.types import UTCDateTime
 
 
-class Mood(enum.Enum):
+class FastMood(enum.Enum):
     HAPPY = "happy"
     SAD = "sad"
 
@@ -79,7 +79,7 @@ class FastRow(Model, SoftDeleteMixin):
     blob: Mapped[bytes | None] = mapped_column(LargeBinary)
     key: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    mood: Mapped[Mood | None]
+    mood: Mapped[FastMood | None]
     shout: Mapped[str | None] = mapped_column(Upper)
 
 
@@ -105,7 +105,7 @@ def _row(i: int) -> dict[str, Any]:
         "blob": bytes([i, 0, 255]),
         "key": uuid.UUID(int=i + 1),
         "data": {"i": i, "tags": ["a", str(i)], "nested": {"ok": True}},
-        "mood": Mood.HAPPY if i % 2 else Mood.SAD,
+        "mood": FastMood.HAPPY if i % 2 else FastMood.SAD,
         "shout": f"Shout{i}",
     }
 
@@ -225,7 +225,7 @@ async def test_hand_computed_values(seeded: Database) -> None:
         {"id": i, "flag": None if i % 4 == 3 else i % 2 == 0} for i in LIVE if i % 3 == 2
     ]
     assert await FastRow.objects.order_by("id")[1:3].values_list("id", "mood") == [
-        (1, Mood.HAPPY),
+        (1, FastMood.HAPPY),
         (3, None),
     ]
     flags = await FastRow.objects.order_by("id").values_list("flag", flat=True)
