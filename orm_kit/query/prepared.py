@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, Enum, Integer, String, bindparam
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import BinaryExpression, BindParameter
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter, OperatorExpression
+from sqlalchemy.sql.type_api import BOOLEANTYPE
 
 from orm_kit import rules
 from orm_kit.query.clauses import resolve_lookup
@@ -111,10 +112,19 @@ FAST_FILTER = True
 """Whether ``exact_filter`` may build plain-base equality filters from cached clauses;
 tests set it ``False`` to compare with the general lookup path."""
 
-# (model, column key) -> (the clause ``column == value`` of an earlier call, to copy with
-# another value; the column's read check), or None when the shortcut does not serve it.
-_TEMPLATES: dict[tuple[type[Any], str], tuple[Any, Checker | None] | None] = {}
-_UNSEEN: Any = object()
+# (model, column key) -> (the column, its read check, the value type seen), for the columns
+# the shortcut serves; None for the others.
+_SERVED: dict[tuple[type[Any], str], tuple[Any, Checker | None, type] | None] = {}
+
+
+def _equals(column: Any, value: Any) -> Any:
+    """``column == value`` as SQLAlchemy's default comparator builds it for a plain value
+    (a fresh, unique bound parameter named after the column), without its operator
+    dispatch."""
+    bind = column._bind_param(operators.eq, value)
+    return OperatorExpression._construct_for_op(
+        column, bind, operators.eq, type_=BOOLEANTYPE, negate=operators.ne, modifiers={}
+    )
 
 
 def exact_filter(
@@ -122,25 +132,21 @@ def exact_filter(
 ) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]] | None:
     """``filter(column=value, ...)`` on a plain manager's base state, where every key is
     an integer or text table column (not an Enum, Boolean or JSON one) compared with the
-    built-in ``exact`` and every value an ``int`` / ``str`` its column's check accepts
-    unchanged: the where clauses and exact pairs, each clause a copy of the column's
-    ``column == value`` with the new value bound (what the general path builds, without
-    resolving the lookup again). ``None`` sends the call down the general path, which
-    also raises every error.
+    built-in ``exact``, already seen on the general path with a value of the same type,
+    and every value an ``int`` / ``str`` its column's check accepts unchanged: the where
+    clauses and exact pairs, without resolving the lookups again. ``None`` sends the call
+    down the general path, which also raises every error.
     """
     if not FAST_FILTER or not kwargs or not is_plain_base(state):
         return None
     model = state.model
     clauses = []
     for key, value in kwargs.items():
-        kind = type(value)
-        if kind is not int and kind is not str:
+        served = _SERVED.get((model, key))
+        if served is None:
             return None
-        known = _TEMPLATES.get((model, key))
-        if known is None:
-            return None
-        template, check = known
-        if type(template.right.value) is not kind or not is_plain_exact(template.left.type):
+        column, check, kind = served
+        if type(value) is not kind or not is_plain_exact(column.type):
             return None
         if check is not None:
             try:
@@ -148,21 +154,19 @@ def exact_filter(
                     return None
             except Rejected:
                 return None  # the general path raises the error
-        right = template.right._with_value(value, maintain_key=False)
-        clause = template._clone()
-        clause.right = right
-        clauses.append(clause)
+        clauses.append(_equals(column, value))
     return tuple(clauses), tuple(kwargs.items())
 
 
 def learn_exact(state: QueryState, kwargs: dict[str, Any], clauses: Sequence[Any]) -> None:
-    """Note the clauses the general path built for ``exact_filter`` to copy next time."""
+    """Note the columns whose clause from the general path ``exact_filter`` builds alike
+    (checked here: same SQL construct, same cache key, same bound value)."""
     if not is_plain_base(state):
         return
     model = state.model
     columns = get_model_info(model).table_columns
     for (key, value), clause in zip(kwargs.items(), clauses, strict=True):
-        if (model, key) in _TEMPLATES:
+        if (model, key) in _SERVED:
             continue
         column = columns.get(key)
         servable = (
@@ -172,11 +176,19 @@ def learn_exact(state: QueryState, kwargs: dict[str, Any], clauses: Sequence[Any
             and not isinstance(column.type, Boolean | Enum | JSON)
             and comparison_type(column.type) is column.type
             and isinstance(clause, BinaryExpression)
-            and clause.operator is operators.eq
             and clause.left is column
             and isinstance(clause.right, BindParameter)
             and clause.right.value is value
         )
-        _TEMPLATES[(model, key)] = (
-            (clause, checker_for(clause.left.type, write=False)) if servable else None
+        if servable:
+            built = _equals(column, value)
+            servable = (
+                built.compare(clause)
+                and built._generate_cache_key() == clause._generate_cache_key()
+                and built.right.value is value
+            )
+        _SERVED[(model, key)] = (
+            (clause.left, checker_for(clause.left.type, write=False), type(value))
+            if servable
+            else None
         )

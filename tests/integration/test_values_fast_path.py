@@ -275,7 +275,7 @@ async def test_repeated_equality_filters_match_the_general_path(
 
     for lookups in ({"level": 1}, {"name": "n2"}, {"level": 0, "name": "n0"}, {"id": 4}):
         first = state_of(**lookups)  # teaches the shortcut the clause of each column
-        assert all(prepared._TEMPLATES[(FastRow, key)] is not None for key in lookups)
+        assert all(prepared._SERVED[(FastRow, key)] is not None for key in lookups)
         for _ in range(2):
             fast = state_of(**lookups)
             with monkeypatch.context() as m:
@@ -293,6 +293,28 @@ async def test_repeated_equality_filters_match_the_general_path(
     assert {r.id for r in await FastRow.objects.filter(name="n3")} == {
         i for i in LIVE if i % 5 == 3
     }
+    # Clauses of one column from both paths in one statement (SQLAlchemy's compiled cache
+    # then maps each bound value by position: each must keep its own).
+    for a, b in ((1, 2), (2, 1), (0, 2), (1, 1), (1, 0)):
+        monkeypatch.setattr(prepared, "_SERVED", {})
+        learned = FastRow.objects.filter(level=a)  # the general path, learning the column
+        fast = FastRow.objects.filter(level=b)
+        assert prepared._SERVED[(FastRow, "level")] is not None
+        both_ids = FastRow.objects.filter(id__in=learned.values("id")).filter(
+            id__in=fast.values("id")
+        )
+        only_b = FastRow.objects.exclude(id__in=learned.values("id")).filter(
+            id__in=fast.values("id")
+        )
+        in_a = {i for i in LIVE if i % 3 == a}
+        in_b = {i for i in LIVE if i % 3 == b}
+        assert set(await both_ids.values_list("id", flat=True)) == in_a & in_b
+        assert set(await only_b.values_list("id", flat=True)) == in_b - in_a
+        assert await only_b.count() == len(in_b - in_a)
+        b_first = FastRow.objects.filter(id__in=fast.values("id")).exclude(
+            id__in=learned.values("id")
+        )
+        assert set(await b_first.values_list("id", flat=True)) == in_b - in_a
     # A value the column refuses still raises the general path's error.
     FastRow.objects.filter(small=1)
     with pytest.raises(ValidationError, match=r"FastRow\.small"):
