@@ -96,6 +96,9 @@ def add_where(
             if not args and not kwargs:
                 return state
     if not args and not negate:
+        fast = prepared.exact_filter(state, kwargs)
+        if fast is not None:  # filter(column=value) on a plain manager, seen before
+            return changed(state, where=fast[0], filter_names=tuple(kwargs), exact=fast[1])
         # The common case, keyword lookups ANDed together: no Q tree needed.
         if get_model_info(model).relationship_keys:
             resolved = resolve_grouped(model, list(kwargs.items()))
@@ -106,6 +109,8 @@ def add_where(
             if kwargs and prepared.is_plain_base(state)
             else None
         )
+        if exact is not None:
+            prepared.learn_exact(state, kwargs, [r.clause for r in resolved])
         return changed(
             state,
             where=(*state.where, *(r.clause for r in resolved)),

@@ -34,7 +34,11 @@ _UNSET: Any = object()
 
 
 def _scalar_one(result: Result[Any]) -> Any:
-    return result.scalar_one()
+    rows = results.plain_rows(result, sequences=True) if results.FAST_ROWS else None
+    if rows is None:
+        return result.scalar_one()
+    ((value,),) = rows  # one row of one column (a count)
+    return value
 
 
 class ReadMethods(Generic[ModelT, RowT]):
