@@ -8,7 +8,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from benchmarks.runner import MEMORY_METHOD, Results
+from benchmarks.runner import MEMORY_LOADS, MEMORY_METHOD, Results
 from benchmarks.workloads import FLOORS, WORKLOADS
 
 __all__ = [
@@ -292,7 +292,7 @@ def render(
             f"{TITLES.get(n, n)} {b:,.0f} B"
             for n, b in sorted(results.memory.items(), key=lambda kv: kv[1])
         )
-        out += ["", f"W5 memory, bytes an object ({MEMORY_METHOD}): {mem}."]
+        out += ["", f"W5 memory, bytes an object ({MEMORY_METHOD.format(n=MEMORY_LOADS)}): {mem}."]
     copy_rate = None
     if COPY_KEY in results.rates:
         copy_rate = statistics.median(results.rates[COPY_KEY])
