@@ -1,5 +1,5 @@
 """orm_kit benchmarks: workloads W1-W10 of PERFORMANCE.md against hand-written SQLAlchemy,
-the peer ORMs (Tortoise, Piccolo) and the raw driver (asyncpg, aiosqlite).
+the peer ORMs (Tortoise, Piccolo, Django) and the raw driver (asyncpg, aiosqlite).
 
 Run from the repository root (PostgreSQL from ``--url`` or ``ORM_KIT_BENCH_POSTGRES_URL``,
 default ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``)::

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--impl",
         default="orm_kit",
-        choices=["orm_kit", "core", "orm", "tortoise", "piccolo", "asyncpg", "aiosqlite"],
+        choices=["orm_kit", "core", "orm", "tortoise", "piccolo", "django", "asyncpg", "aiosqlite"],
     )
     parser.add_argument("--ops", type=int, default=1000, help="ops of W1/W3/W4/W7/W9/W10")
     parser.add_argument("--scale", type=float, default=1.0, help="row counts and repetitions")

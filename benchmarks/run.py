@@ -1,5 +1,5 @@
 """Run W1-W10 of PERFORMANCE.md through orm_kit, SQLAlchemy Core, SQLAlchemy ORM, the peer
-ORMs that are installed (Tortoise, Piccolo) and the raw driver (asyncpg on PostgreSQL,
+ORMs that are installed (Tortoise, Piccolo, Django) and the raw driver (asyncpg on PostgreSQL,
 aiosqlite on SQLite) in one process, rounds interleaved, and print a markdown table of
 median rates, ratios to the fastest peer and to the raw driver, and issue 13's targets.
 
@@ -95,6 +95,12 @@ def implementations(dialect: str) -> list[Implementation]:
         from benchmarks.impl_piccolo import PiccoloImpl
 
         impls.append(PiccoloImpl())
+    if importlib.util.find_spec("django") is not None and (
+        dialect == "sqlite" or importlib.util.find_spec("psycopg") is not None
+    ):
+        from benchmarks.impl_django import DjangoImpl
+
+        impls.append(DjangoImpl())
     impls.append(AsyncpgImpl() if dialect == "postgresql" else AiosqliteImpl())
     return impls
 
@@ -134,10 +140,13 @@ def _peers_note() -> str:
             )
         else:
             notes.append(f"{title} {importlib.metadata.version(dist)} is measured too.")
-    notes.append(
-        "Django is not measured: its async ORM runs the sync ORM in threads and needs a "
-        "settings module and an app; not built into this harness."
-    )
+    if importlib.util.find_spec("django") is None:
+        notes.append(
+            "Django is not installed (pip install django psycopg[binary]): its column is skipped."
+        )
+    else:
+        pg = "" if importlib.util.find_spec("psycopg") else " (SQLite only: psycopg missing)"
+        notes.append(f"Django {importlib.metadata.version('django')} is measured too{pg}.")
     return " ".join(notes)
 
 
@@ -156,6 +165,12 @@ def _leg_notes(dialect: str, impls: list[Implementation]) -> list[str]:
                 "no pool) and returns created_at as text (the table declares DATETIME, which "
                 "Piccolo does not convert)."
             )
+    if "django" in names:
+        notes.append(
+            "Django: the async API (acreate, aget, async for, aupdate, acount, adelete, "
+            "abulk_create) over its one sync_to_async worker thread; autocommit, persistent "
+            "connection."
+        )
     if dialect == "sqlite":
         notes.append(
             "aiosqlite: one connection in autocommit, execute_fetchall per statement (one "
