@@ -166,9 +166,10 @@ async def measure_memory(admin: Admin, impls: list[Implementation], plan: Plan) 
     """W5 bytes an object for every implementation that has ``load_objects`` (the same
     method for each: see ``MEMORY_METHOD``), measured after the timed rounds.
 
-    The least of a few loads is kept: memory a load leaves behind that is not the objects
-    (a pooled connection's first sight of the statement: its prepared statement and grown
-    read buffer) only ever adds to one load's figure."""
+    The least of a few loads is kept: anything a load leaves behind that is not the
+    objects only ever adds to that load's figure. The figure still depends on what the
+    process did before: in a full ``make bench`` run orm_kit's is ~120 B higher than in a
+    fresh process running only the memory measurement (not explained yet)."""
     table = _Table(admin, plan)
     await table.prepare("W5")
     out: dict[str, float] = {}
