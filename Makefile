@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-sqlite test-pg fuzz lint typecheck docs bench clean
+.PHONY: help demo test test-sqlite test-pg fuzz lint typecheck docs bench bench-check clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -48,9 +48,12 @@ typecheck: $(BIN)/.installed ## mypy --strict on the package and the typing test
 docs: $(BIN)/.installed ## Build the documentation site (strict)
 	$(BIN)/mkdocs build --strict --site-dir site
 
-bench: $(BIN)/.installed ## Run W1-W10 on PostgreSQL (ORM_KIT_BENCH_POSTGRES_URL or the local server) and SQLite, and R1
+bench: $(BIN)/.installed ## Run W1-W10 on PostgreSQL (ORM_KIT_BENCH_POSTGRES_URL or the local server) and SQLite against the peers, and R1
 	$(PY) -m benchmarks.run --sqlite
 	$(PY) -m benchmarks.relations
+
+bench-check: $(BIN)/.installed ## Quick guard (1-2 min): orm_kit vs SA Core on both backends; fails below a floor
+	$(PY) -m benchmarks.check
 
 clean: ## Remove the virtualenv and build outputs
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

@@ -49,6 +49,11 @@ class OrmImpl:
             "W2 insert(Model)+dicts": self.w2_dicts,
         }
 
+    async def load_objects(self, plan: Plan) -> list[M]:
+        """W5's query once, for the memory measurement."""
+        async with self.sessions() as s, s.begin():
+            return list((await s.scalars(select(M).where(M.level < plan.many_level_lt))).all())
+
     async def w1(self, plan: Plan) -> int:
         for row in plan.new_rows:
             async with self.sessions() as s, s.begin():

@@ -35,6 +35,10 @@ class OrmKitImpl:
             "W2 bulk_create call only (instances prebuilt)": self.w2_call_only,
         }
 
+    async def load_objects(self, plan: Plan) -> list[BenchRow]:
+        """W5's query once, for the memory measurement."""
+        return list(await BenchRow.objects.filter(level__lt=plan.many_level_lt))
+
     async def w1(self, plan: Plan) -> int:
         create = BenchRow.objects.create
         for row in plan.new_rows:

@@ -68,6 +68,10 @@ class TortoiseImpl:
     def workloads(self) -> dict[str, WorkloadFn]:
         return standard_workloads(self)
 
+    async def load_objects(self, plan: Plan) -> list[M]:
+        """W5's query once, for the memory measurement."""
+        return list(await M.filter(level__lt=plan.many_level_lt))
+
     async def w1(self, plan: Plan) -> int:
         for row in plan.new_rows:
             await M.create(**row)

@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m benchmarks.profile``."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
     parser.add_argument("workload", choices=list(WORKLOADS), metavar="WORKLOAD")
-    parser.add_argument("--impl", default="orm_kit", choices=["orm_kit", "core", "orm", "asyncpg"])
+    parser.add_argument(
+        "--impl",
+        default="orm_kit",
+        choices=["orm_kit", "core", "orm", "tortoise", "piccolo", "django", "asyncpg", "aiosqlite"],
+    )
     parser.add_argument("--ops", type=int, default=1000, help="ops of W1/W3/W4/W7/W9/W10")
     parser.add_argument("--scale", type=float, default=1.0, help="row counts and repetitions")
     parser.add_argument("--top", type=int, default=15)

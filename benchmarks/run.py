@@ -1,5 +1,7 @@
-"""Run W1-W10 of PERFORMANCE.md through orm_kit, SQLAlchemy Core, SQLAlchemy ORM and raw
-asyncpg in one process, rounds interleaved, and print a markdown table of median rates.
+"""Run W1-W10 of PERFORMANCE.md through orm_kit, SQLAlchemy Core, SQLAlchemy ORM, the peer
+ORMs that are installed (Tortoise, Piccolo, Django) and the raw driver (asyncpg on PostgreSQL,
+aiosqlite on SQLite) in one process, rounds interleaved, and print a markdown table of
+median rates, ratios to the fastest peer and to the raw driver, and issue 13's targets.
 
 Usage (from the repository root; ``make bench`` runs the first line)::
 
@@ -10,7 +12,8 @@ Usage (from the repository root; ``make bench`` runs the first line)::
 
 The PostgreSQL URL defaults to ``ORM_KIT_BENCH_POSTGRES_URL`` or
 ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``. Only the table ``bench_row`` is
-created (and dropped at the end).
+created (and dropped at the end). The SQLite leg's file lives on tmpfs (``/dev/shm``)
+when the machine has it.
 """
 
 from __future__ import annotations
@@ -33,15 +36,16 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.admin import Admin
 from benchmarks.data import Plan, make_plan
+from benchmarks.impl_aiosqlite import AiosqliteImpl
 from benchmarks.impl_asyncpg import AsyncpgImpl
 from benchmarks.impl_core import CoreImpl
 from benchmarks.impl_orm import OrmImpl
 from benchmarks.impl_orm_kit import OrmKitImpl
 from benchmarks.report import render
-from benchmarks.runner import run_workloads
+from benchmarks.runner import measure_memory, run_workloads
 from benchmarks.workloads import WORKLOADS, Implementation
 
-__all__ = ["DEFAULT_URL", "implementations", "main", "parse_args"]
+__all__ = ["DEFAULT_URL", "implementations", "main", "parse_args", "sqlite_dir"]
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -80,15 +84,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def implementations(dialect: str) -> list[Implementation]:
-    """The contenders, in round order; asyncpg only on PostgreSQL."""
+    """The contenders, in round order: the peers that are installed, then the raw driver
+    (asyncpg on PostgreSQL, aiosqlite on SQLite)."""
     impls: list[Implementation] = [OrmKitImpl(), CoreImpl(), OrmImpl()]
     if importlib.util.find_spec("tortoise") is not None:
         from benchmarks.impl_tortoise import TortoiseImpl
 
         impls.append(TortoiseImpl())
-    if dialect == "postgresql":
-        impls.append(AsyncpgImpl())
+    if importlib.util.find_spec("piccolo") is not None:
+        from benchmarks.impl_piccolo import PiccoloImpl
+
+        impls.append(PiccoloImpl())
+    if importlib.util.find_spec("django") is not None and (
+        dialect == "sqlite" or importlib.util.find_spec("psycopg") is not None
+    ):
+        from benchmarks.impl_django import DjangoImpl
+
+        impls.append(DjangoImpl())
+    impls.append(AsyncpgImpl() if dialect == "postgresql" else AiosqliteImpl())
     return impls
+
+
+def sqlite_dir() -> tuple[str | None, str]:
+    """Where the SQLite leg's file goes: ``/dev/shm`` (tmpfs) when it exists, else the temp
+    dir; and a phrase for the heading."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return str(shm), "file on tmpfs /dev/shm"
+    return None, f"file in {tempfile.gettempdir()}: no /dev/shm, NOT on tmpfs"
 
 
 def _revision() -> str:
@@ -105,10 +128,56 @@ def _revision() -> str:
     return f"orm_kit {head}{'+dirty' if dirty else ''}"
 
 
-def _tortoise_note() -> str:
-    if importlib.util.find_spec("tortoise") is None:
-        return "Tortoise ORM is not installed (pip install -e '.[bench]'): its column is skipped."
-    return f"Tortoise ORM {importlib.metadata.version('tortoise-orm')} is measured too."
+def _peers_note() -> str:
+    notes = []
+    for module, dist, title in (
+        ("tortoise", "tortoise-orm", "Tortoise ORM"),
+        ("piccolo", "piccolo", "Piccolo"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            notes.append(
+                f"{title} is not installed (pip install -e '.[bench]'): its column is skipped."
+            )
+        else:
+            notes.append(f"{title} {importlib.metadata.version(dist)} is measured too.")
+    if importlib.util.find_spec("django") is None:
+        notes.append(
+            "Django is not installed (pip install django psycopg[binary]): its column is skipped."
+        )
+    else:
+        pg = "" if importlib.util.find_spec("psycopg") else " (SQLite only: psycopg missing)"
+        notes.append(f"Django {importlib.metadata.version('django')} is measured too{pg}.")
+    return " ".join(notes)
+
+
+def _leg_notes(dialect: str, impls: list[Implementation]) -> list[str]:
+    names = {i.name for i in impls}
+    notes = []
+    if "piccolo" in names:
+        notes.append(
+            "Piccolo: W7 and W10 count operations sent (its update()/delete() return no row "
+            "count without returning()); W2 inserts chunks of 1,000 rows in one transaction "
+            "(one INSERT of 20,000 rows exceeds the driver's parameter limit)."
+        )
+        if dialect == "sqlite":
+            notes.append(
+                "Piccolo on SQLite opens an aiosqlite connection per query (SQLiteEngine has "
+                "no pool) and returns created_at as text (the table declares DATETIME, which "
+                "Piccolo does not convert)."
+            )
+    if "django" in names:
+        notes.append(
+            "Django: the async API (acreate, aget, async for, aupdate, acount, adelete, "
+            "abulk_create) over its one sync_to_async worker thread; autocommit, persistent "
+            "connection."
+        )
+    if dialect == "sqlite":
+        notes.append(
+            "aiosqlite: one connection in autocommit, execute_fetchall per statement (one "
+            "thread hop), rows as sqlite3.Row without type conversion; W2 executemany in "
+            "BEGIN/COMMIT."
+        )
+    return notes
 
 
 async def run_leg(label: str, url: str, plan: Plan, args: argparse.Namespace) -> str:
@@ -122,6 +191,8 @@ async def run_leg(label: str, url: str, plan: Plan, args: argparse.Namespace) ->
         for impl in impls:
             await impl.open(url)
         results = await run_workloads(admin, impls, plan, args.workloads, args.rounds)
+        if "W5" in args.workloads:
+            results.memory = await measure_memory(admin, impls, plan)
     finally:
         for impl in impls:
             await impl.close()
@@ -130,7 +201,7 @@ async def run_leg(label: str, url: str, plan: Plan, args: argparse.Namespace) ->
         f"### {label}: median of {args.rounds} interleaved round(s), scale {args.scale:g} "
         f"({len(plan.seed_rows):,} rows), {time.perf_counter() - started:.0f} s"
     )
-    return render(results, args.workloads, heading)
+    return render(results, args.workloads, heading, admin.dialect, _leg_notes(admin.dialect, impls))
 
 
 async def _main(args: argparse.Namespace) -> None:
@@ -138,14 +209,15 @@ async def _main(args: argparse.Namespace) -> None:
     print(
         f"{_revision()}; Python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, "
         f"asyncpg {asyncpg.__version__}. Rates in ops/s, or rows/s for W2, W5, W6, W8.\n"
-        + _tortoise_note()
+        + _peers_note()
     )
     if not args.no_postgres:
         print("\n" + await run_leg("PostgreSQL", args.url, plan, args), flush=True)
     if args.sqlite:
-        with tempfile.TemporaryDirectory(prefix="orm_kit_bench_") as tmp:
+        where, phrase = sqlite_dir()
+        with tempfile.TemporaryDirectory(prefix="orm_kit_bench_", dir=where) as tmp:
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-            print("\n" + await run_leg("SQLite (file)", url, plan, args), flush=True)
+            print("\n" + await run_leg(f"SQLite ({phrase})", url, plan, args), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,13 +7,23 @@ from __future__ import annotations
 import gc
 import sys
 import time
+import tracemalloc
 from dataclasses import dataclass, field
+from typing import Any
 
 from benchmarks.admin import Admin
 from benchmarks.data import Plan
 from benchmarks.workloads import WORKLOADS, Implementation, WorkloadFn
 
-__all__ = ["Contender", "Results", "expected_ops", "run_workloads"]
+__all__ = [
+    "MEMORY_LOADS",
+    "MEMORY_METHOD",
+    "Contender",
+    "Results",
+    "expected_ops",
+    "measure_memory",
+    "run_workloads",
+]
 
 WARMUP_OPS = 20
 
@@ -37,6 +47,7 @@ class Results:
 
     rates: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    memory: dict[str, float] = field(default_factory=dict)  # W5 bytes an object, by impl
 
     def add(self, contender: Contender, rate: float) -> None:
         self.rates.setdefault((contender.impl, contender.key), []).append(rate)
@@ -127,3 +138,48 @@ async def run_workloads(
                 results.warnings.append(f"{wid} round {rnd}: row counts differ {units_seen}")
             print(f"  {wid} round {rnd}/{rounds}: " + " | ".join(line), file=sys.stderr)
     return results
+
+
+MEMORY_METHOD = (
+    "retained size: tracemalloc's traced memory with the list of W5's ~5,000 objects held, "
+    "minus before the query, after gc.collect(), divided by the objects; the least of "
+    "{n} loads after a warm-up one"
+)
+MEMORY_LOADS = 3
+
+
+async def _retained(load: Any, plan: Plan) -> tuple[int, int]:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        objs = await load(plan)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return after - before, len(objs)
+
+
+async def measure_memory(admin: Admin, impls: list[Implementation], plan: Plan) -> dict[str, float]:
+    """W5 bytes an object for every implementation that has ``load_objects`` (the same
+    method for each: see ``MEMORY_METHOD``), measured after the timed rounds.
+
+    The least of a few loads is kept: anything a load leaves behind that is not the
+    objects only ever adds to that load's figure. The figure still depends on what the
+    process did before: in a full ``make bench`` run orm_kit's is ~120 B higher than in a
+    fresh process running only the memory measurement (not explained yet)."""
+    table = _Table(admin, plan)
+    await table.prepare("W5")
+    out: dict[str, float] = {}
+    for impl in impls:
+        load = getattr(impl, "load_objects", None)
+        if load is None:
+            continue
+        await load(plan)  # warm: caches and compiled statements are not the objects' cost
+        figures = [await _retained(load, plan) for _ in range(MEMORY_LOADS)]
+        per_object = [size / count for size, count in figures if count]
+        if per_object:
+            out[impl.name] = min(per_object)
+    return out
