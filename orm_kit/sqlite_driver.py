@@ -166,7 +166,13 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         driver = self._connection
         if driver._connection is None:
             return True  # closed: SQLAlchemy's adapter skips the call too
-        return self._done == self._sent and not driver._connection.in_transaction
+        if self._done != self._sent:
+            return False
+        try:
+            return not driver._connection.in_transaction
+        except sqlite3.ProgrammingError:
+            # check_same_thread=True given in connect_args: ask on the driver's thread.
+            return False
 
     def commit(self) -> None:
         if self._nothing_to_end():

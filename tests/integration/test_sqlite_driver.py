@@ -213,3 +213,21 @@ async def test_a_commit_that_fails_is_rolled_back_and_leaves_no_lock(
     assert _writable_now(tmp_path / "fast.db")
     async with fast.connection() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM child"))).scalar_one() == 0
+
+
+async def test_check_same_thread_given_by_the_user_still_commits(tmp_path: Path) -> None:
+    # sqlite3 then refuses in_transaction from the event loop's thread: the COMMIT and
+    # ROLLBACK make their trip instead of being skipped.
+    db = await _open(tmp_path / "strict.db", connect_args={"check_same_thread": True})
+    try:
+        users = User.objects.using(db)
+        async with db.session():
+            await users.create(email="a@x.io")
+        with pytest.raises(LookupError):
+            async with db.session():
+                await users.create(email="b@x.io")
+                raise LookupError
+        assert await users.values_list("email", flat=True) == ["a@x.io"]
+        assert _writable_now(tmp_path / "strict.db")
+    finally:
+        await db.disconnect()
