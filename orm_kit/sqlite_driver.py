@@ -14,7 +14,8 @@ SQLAlchemy's with two changes:
   call of ours is still queued or running on its thread. orm_kit hands transaction
   control to SQL (``isolation_level = None``: BEGIN is sent explicitly), so outside a
   transaction sqlite3's commit() and rollback() do nothing; reading ``in_transaction``
-  (sqlite3_get_autocommit) on the event loop's thread answers the same question without
+  (sqlite3_get_autocommit, which sqlite3 allows from any thread, whatever
+  ``check_same_thread``) on the event loop's thread answers the same question without
   the trip.
 
 Everything else (server-side cursors for ``iterator()``, errors, closing, terminating) is
@@ -166,13 +167,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         driver = self._connection
         if driver._connection is None:
             return True  # closed: SQLAlchemy's adapter skips the call too
-        if self._done != self._sent:
-            return False
-        try:
-            return not driver._connection.in_transaction
-        except sqlite3.ProgrammingError:
-            # check_same_thread=True given in connect_args: ask on the driver's thread.
-            return False
+        return self._done == self._sent and not driver._connection.in_transaction
 
     def commit(self) -> None:
         if self._nothing_to_end():

@@ -216,8 +216,8 @@ async def test_a_commit_that_fails_is_rolled_back_and_leaves_no_lock(
 
 
 async def test_check_same_thread_given_by_the_user_still_commits(tmp_path: Path) -> None:
-    # sqlite3 then refuses in_transaction from the event loop's thread: the COMMIT and
-    # ROLLBACK make their trip instead of being skipped.
+    # The driver's connection may then be used on aiosqlite's thread only; the adapter's
+    # question before skipping a COMMIT / ROLLBACK (in_transaction) is allowed anywhere.
     db = await _open(tmp_path / "strict.db", connect_args={"check_same_thread": True})
     try:
         users = User.objects.using(db)
