@@ -170,18 +170,18 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         return self._done == self._sent and not driver._connection.in_transaction
 
     def commit(self) -> None:
-        if self._nothing_to_end():
-            return
-        try:
-            await_(self.on_driver_thread(self._connection._conn.commit))
-        except Exception as error:
-            self._handle_exception(error)
+        self._end("commit")
 
     def rollback(self) -> None:
+        self._end("rollback")
+
+    def _end(self, how: str) -> None:
+        """sqlite3's ``commit()`` or ``rollback()``, on the driver's thread if there is a
+        transaction to end."""
         if self._nothing_to_end():
             return
         try:
-            await_(self.on_driver_thread(self._connection._conn.rollback))
+            await_(self.on_driver_thread(getattr(self._connection._conn, how)))
         except Exception as error:
             self._handle_exception(error)
 
