@@ -62,12 +62,20 @@ class AsyncConsole(code.InteractiveConsole):
             task.add_done_callback(lambda _: finished.set())
             tasks.append(task)
 
-        self.loop.call_soon_threadsafe(start)
+        def cancel() -> None:
+            # call_soon_threadsafe keeps order: if start() was queued, it has run.
+            if tasks:
+                tasks[0].cancel()
+            else:  # the Ctrl-C came before the line was queued: it never ran
+                coroutine.close()
+                finished.set()
+
         try:
+            # Inside the try: a Ctrl-C right after the line is queued must cancel it too.
+            self.loop.call_soon_threadsafe(start)
             _wait(finished)
         except KeyboardInterrupt:
-            # call_soon_threadsafe keeps order: start() has run when this does.
-            self.loop.call_soon_threadsafe(lambda: tasks[0].cancel())
+            self.loop.call_soon_threadsafe(cancel)
             _wait(finished)
             raise
         try:
