@@ -21,6 +21,7 @@ from orm_kit.query.lookups.registry import lookups as registry
 from orm_kit.query.lookups.resolver import ResolvedLookup, empty_part_error, resolve_field_lookup
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.relations import live_criterion, relationship_of
+from orm_kit.query.resolvable import Resolvable
 
 __all__ = ["resolve_grouped", "resolve_lookup", "resolve_relation", "split_relation_key"]
 
@@ -70,6 +71,7 @@ def resolve_relation(
             if not to_many:
                 return attr == value  # type: ignore[no-any-return]
             key, value = "pk", value.pk
+        value = _outer(model, value)
         inner.append(resolve_lookup(target, key or "pk", value).clause)
     condition = and_(*inner) if len(inner) > 1 else inner[0]
     clause: ColumnElement[bool] = attr.any(condition) if to_many else attr.has(condition)
@@ -80,6 +82,18 @@ def resolve_relation(
         none: ColumnElement[bool] = not_((attr.any if to_many else attr.has)(*alive))
         clause = or_(clause, none)
     return clause
+
+
+def _outer(model: type[Any], value: Any) -> Any:
+    """``value`` with its ``F()`` expressions resolved on ``model``, the queried model (as in
+    Django: ``author__score=F("views")`` compares with the post's own ``views``), before the
+    lookup descends to the related model; the EXISTS subquery correlates them. Aggregates
+    are left for the resolver to refuse."""
+    if isinstance(value, Resolvable) and not value.contains_aggregate:
+        return value.resolve(model)
+    if type(value) in (list, tuple) and any(isinstance(v, Resolvable) for v in value):
+        return type(value)(_outer(model, v) for v in value)
+    return value
 
 
 def split_relation_key(model: type[Any], key: str) -> tuple[RelationshipProperty[Any], str] | None:

@@ -247,8 +247,16 @@ def write_value_verdict(kind: Kind, value: Any, *, nullable: bool) -> Verdict:
         return OK if _naive(value) else _fail("not a naive datetime")
     if kind == "date":
         return OK if type(value) is date else _fail("not a date")
-    if kind == "uuid":
-        return OK if isinstance(value, uuid.UUID) else _fail("not a UUID")
+    if kind == "uuid":  # a uuid.UUID or its string form (orm_kit.query.values)
+        if isinstance(value, uuid.UUID):
+            return OK
+        if type(value) is str:
+            try:
+                uuid.UUID(value)
+            except ValueError:
+                return _fail("not a UUID")
+            return OK
+        return _fail("not a UUID")
     if kind == "json":
         return _json_verdict(value)
     raise AssertionError(kind)  # pragma: no cover

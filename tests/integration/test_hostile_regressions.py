@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from orm_kit import Avg, Count, Database, F, Max, Sum, ValidationError
-from tests.models import Post, User
+from tests.models import Comment, Post, User
 
 
 @pytest.fixture
@@ -195,3 +195,31 @@ async def test_json_numbers_as_the_whole_value_read_back_exactly(db: Database) -
     assert [(type(v), v) for v in got] == [(type(v), v) for v in values]
     fetched = [u.data for u in await User.objects.order_by("id")]
     assert [(type(v), v) for v in fetched] == [(type(v), v) for v in values]
+
+
+async def test_f_through_a_relationship_names_a_field_of_the_queried_model(
+    authors: list[User],
+) -> None:
+    # F() on the right of author__score= was resolved on User (the related model): "User has
+    # no field 'views'", and author__id=F("id") compared User.id with itself. Django resolves
+    # F() on the model being queried, outside the relationship.
+    ann, bob, _ = authors
+    p1 = await Post.objects.create(author=ann, title="p1", views=1, likes=2)  # ann.score 1
+    p2 = await Post.objects.create(author=ann, title="p2", views=2, likes=1)
+    p3 = await Post.objects.create(author=bob, title="p3", views=2, likes=9)  # bob.score 2
+    for _ in range(2):  # warm: the second round may take a cached statement
+        matched = Post.objects.filter(author__score=F("views")).order_by("id")
+        assert [p.id async for p in matched] == [p1.id, p3.id]
+        likes = Post.objects.filter(author__score=F("likes")).values_list("id", flat=True)
+        assert await likes == [p2.id]
+        assert await Post.objects.filter(author__score__in=[F("likes"), 5]).count() == 1
+    assert [p.id for p in await Post.objects.exclude(author__score=F("views"))] == [p2.id]
+    by_id = await Post.objects.filter(author__id=F("id")).values_list("id", flat=True)
+    assert by_id == sorted(p.id for p in (p1, p2, p3) if p.author_id == p.id)
+    users = User.objects.filter(posts__views__gt=F("score")).values_list("name", flat=True)
+    assert await users == ["Ann"]  # p2: 2 > 1; bob's p3 is 2, not > 2
+    # Two levels down: the comment's own author_id, not the post's.
+    first = await Comment.objects.create(post=p3, author=bob, body="own post")
+    await Comment.objects.create(post=p3, author=ann, body="someone else's")
+    own = Comment.objects.filter(post__author__id=F("author_id")).values_list("id", flat=True)
+    assert await own == [first.id]
