@@ -8,15 +8,14 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, Identity, Integer, Table, case, func, insert, literal, select
+from sqlalchemy import Table, case, insert, literal
 from sqlalchemy import cast as sql_cast
-from sqlalchemy import column as sql_column
-from sqlalchemy import table as sql_table
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orm_kit import rules
-from orm_kit.exceptions import DatabaseError, ValidationError
+from orm_kit.exceptions import ValidationError
+from orm_kit.query.bulk_keyed import MAX_PARAMS, KeyedInsert, fill, matched_upsert, sqlite_key
 from orm_kit.query.copy import COPY_MIN_ROWS, copy_columns, copy_insert
 from orm_kit.query.executor import (
     on_connection,
@@ -32,8 +31,6 @@ from orm_kit.query.meta import (
 from orm_kit.query.state import QueryState
 
 __all__ = ["bulk_create", "bulk_update", "insert_for"]
-
-_MAX_PARAMS = 30000  # under SQLite's 32766 and PostgreSQL's 32767 bound parameters
 
 
 async def _on_connection(
@@ -173,7 +170,7 @@ async def bulk_create(
     plain = not ignore_conflicts and not update_conflicts
 
     async def work(conn: AsyncConnection, dialect: str) -> None:
-        sqlite_pk = _rowid_key(info) if dialect == "sqlite" and plain else None
+        sqlite_pk = sqlite_key(info) if dialect == "sqlite" and plain else None
         held = [False]
         for keys, group in runs:
             if (
@@ -184,6 +181,8 @@ async def bulk_create(
             ):
                 continue
             returning = [k for k in info.table_columns if k in info.pk_keys or k not in keys]
+            if update_conflicts:  # a row that existed keeps what update_fields leave out:
+                returning = list(info.table_columns)  # the instance must show its row
             stmt = insert_for(dialect, table)
             stmt = _conflict_clause(
                 stmt,
@@ -194,7 +193,10 @@ async def bulk_create(
                 unique_fields,
                 update_fields,
             )
-            keyed = _Keyed(info, stmt, keys, returning, held) if sqlite_pk is not None else None
+            upsert = stmt  # (RETURNING added where the rows are matched by value)
+            keyed = (
+                KeyedInsert(info, stmt, keys, returning, held) if sqlite_pk is not None else None
+            )
             if fetch_back:
                 stmt = stmt.returning(
                     *(info.table_columns[k] for k in returning), sort_by_parameter_order=True
@@ -215,20 +217,25 @@ async def bulk_create(
                     for obj in batch:
                         result = await conn.execute(stmt)
                         if fetch_back:
-                            _fill(info, obj, returning, result.one())
+                            fill(info, obj, returning, result.one())
                     continue
                 if update_conflicts:
                     # NOTE: SQLAlchemy orders a batch's RETURNING rows by the generated key
                     # (PostgreSQL's implicit sentinel), but a row that conflicted returns
                     # the older key of the row it updated, so objects would get their
-                    # neighbours' rows; one statement a row returns each object's own.
+                    # neighbours' rows: rows are matched by their conflict target instead,
+                    # or where that cannot be exact, one statement a row.
+                    if dialect in ("postgresql", "sqlite") and await matched_upsert(
+                        conn, upsert, info, batch, params, returning, unique_fields
+                    ):
+                        continue
                     for obj, one in zip(batch, params, strict=True):
-                        _fill(info, obj, returning, (await conn.execute(stmt, one)).one())
+                        fill(info, obj, returning, (await conn.execute(stmt, one)).one())
                     continue
                 result = await conn.execute(stmt, params)
                 if fetch_back:
                     for obj, row in zip(batch, result.all(), strict=True):
-                        _fill(info, obj, returning, row)
+                        fill(info, obj, returning, row)
 
     async def work_and_record(conn: AsyncConnection, dialect: str) -> None:
         await work(conn, dialect)
@@ -246,155 +253,6 @@ async def bulk_create(
 
 
 _vars = operator.attrgetter("__dict__")
-
-_ROWID_MAX = 2**63 - 1
-
-
-def _rowid_key(info: ModelInfo) -> str | None:
-    """On SQLite, the key of a single-column integer primary key (see ``_Keyed``), or None."""
-    if len(info.pk_keys) != 1 or info.table.schema is not None:
-        return None
-    column = info.table_columns[info.pk_key]
-    if not isinstance(column.type, Integer) or isinstance(column.type, Boolean):
-        return None
-    return info.pk_key
-
-
-class _Keyed:
-    """Batched INSERT ... RETURNING on SQLite, rows matched to instances by primary key.
-
-    SQLAlchemy returns RETURNING rows in parameter order only through a sentinel column,
-    and SQLite has no implicit one (``insertmanyvalues_implicit_sentinel`` NOT_SUPPORTED),
-    so ``sort_by_parameter_order=True`` sends one INSERT per row. Here every row carries
-    its integer primary key: the caller's, or one assigned as SQLite would (the largest
-    key so far plus one, counting ``sqlite_sequence`` for AUTOINCREMENT tables) while this
-    transaction holds the write lock, so no other connection can insert meanwhile. A batch
-    is then one multi-row INSERT (paged by insertmanyvalues), and each RETURNING row goes
-    to the instance whose key it carries, whatever order SQLite returns the rows in.
-    """
-
-    def __init__(
-        self,
-        info: ModelInfo,
-        stmt: Any,
-        keys: tuple[str, ...],
-        returning: list[str],
-        held: list[bool],
-    ):
-        self.info = info
-        self.held = held  # [whether this call has written in its transaction], shared
-        self.keys = keys
-        self.returning = returning
-        self.pk = info.pk_key
-        self.pk_index = returning.index(self.pk)
-        self.given = self.pk in keys  # the run's rows carry their keys
-        self.assign = not self.given and self._rowid_alias()
-        self.stmt = stmt.returning(*(info.table_columns[k] for k in returning))
-        self.sorted = stmt.returning(
-            *(info.table_columns[k] for k in returning), sort_by_parameter_order=True
-        )
-        self.next_key: int | None = None
-
-    def _rowid_alias(self) -> bool:
-        """Whether SQLite fills the key itself: an INTEGER PRIMARY KEY of a rowid table."""
-        table = self.info.table
-        column = table.columns[self.info.table_columns[self.pk].name]
-        if column.default is not None or not (
-            column.server_default is None or isinstance(column.server_default, Identity)
-        ):  # (SQLite has no IDENTITY: an INTEGER key with Identity() is its rowid)
-            return False
-        options = table.dialect_options["sqlite"]
-        if options.get("with_rowid") is False:
-            return False
-        from sqlalchemy.dialects import sqlite
-
-        return bool(column.type.compile(dialect=sqlite.dialect()).upper() == "INTEGER")
-
-    def _params(self, batch: list[Any], keys: Sequence[str]) -> list[dict[str, Any]]:
-        cols = self.info.table_columns
-        col_keys = [cols[k].key for k in keys]
-        return [
-            {ck: obj.__dict__[k] for ck, k in zip(col_keys, keys, strict=True)} for obj in batch
-        ]
-
-    async def insert(self, conn: AsyncConnection, batch: list[Any]) -> bool:
-        """Insert ``batch`` and fill its instances; False (nothing done) when it cannot."""
-        pk = self.pk
-        if self.given:
-            if any(type(obj.__dict__[pk]) is not int for obj in batch):
-                return False  # a key SQLite may store in another form than it was sent
-            await self._run(conn, batch, self._params(batch, self.keys))
-            self.held[0] = self.held[0] or await _in_transaction(conn)
-            return True
-        if not self.assign:
-            return False
-        if self.next_key is None:
-            if not self.held[0]:
-                # The first row the plain way: its INSERT takes the write lock.
-                first, batch = batch[0], batch[1:]
-                await self._rest(conn, [first])
-                self.held[0] = await _in_transaction(conn)
-                if not self.held[0]:  # autocommit: another connection may insert meanwhile
-                    self.assign = False
-                if not batch or not self.assign:
-                    return await self._rest(conn, batch)
-            self.next_key = await self._largest_key(conn) + 1
-        start = self.next_key
-        if start + len(batch) - 1 > _ROWID_MAX:  # SQLite would pick random free keys there
-            self.assign = False
-            return await self._rest(conn, batch)
-        self.next_key = start + len(batch)
-        for offset, obj in enumerate(batch):
-            obj.__dict__[pk] = start + offset
-        await self._run(conn, batch, self._params(batch, (pk, *self.keys)))
-        return True
-
-    async def _rest(self, conn: AsyncConnection, batch: list[Any]) -> bool:
-        """Insert ``batch`` one row a statement, in list order (the plain path)."""
-        for obj in batch:
-            if self.keys:
-                row = (await conn.execute(self.sorted, self._params([obj], self.keys))).one()
-            else:
-                row = (await conn.execute(self.sorted)).one()
-            _fill(self.info, obj, self.returning, row)
-        return True
-
-    async def _largest_key(self, conn: AsyncConnection) -> int:
-        table = self.info.table
-        column = table.columns[self.info.table_columns[self.pk].name]
-        largest: Any = select(func.max(column)).scalar_subquery()
-        if table.dialect_options["sqlite"].get("autoincrement"):
-            sequence = sql_table("sqlite_sequence", sql_column("name"), sql_column("seq"))
-            seq = select(sequence.c.seq).where(sequence.c.name == table.name).scalar_subquery()
-            largest = func.max(func.coalesce(largest, 0), func.coalesce(seq, 0))
-        found = (await conn.execute(select(func.coalesce(largest, 0)))).scalar_one()
-        return int(found)
-
-    async def _run(self, conn: AsyncConnection, batch: list[Any], params: list[Any]) -> None:
-        result = await conn.execute(
-            self.stmt, params, execution_options={"insertmanyvalues_page_size": _MAX_PARAMS}
-        )
-        rows = {row[self.pk_index]: row for row in result.all()}
-        if len(rows) != len(batch):
-            raise DatabaseError(
-                f"bulk_create() on {self.info.model.__name__}: the INSERT returned "
-                f"{len(rows)} rows for {len(batch)} objects; nothing was saved."
-            )
-        for obj in batch:
-            row = rows.get(obj.__dict__[self.pk])
-            if row is None:
-                raise DatabaseError(
-                    f"bulk_create() on {self.info.model.__name__}: the INSERT returned no row "
-                    f"for key {obj.__dict__[self.pk]!r}; nothing was saved."
-                )
-            _fill(self.info, obj, self.returning, row)
-
-
-async def _in_transaction(conn: AsyncConnection) -> bool:
-    """Whether the SQLite connection is inside a transaction (sqlite3's own flag): after a
-    write, it then holds the write lock until that transaction ends."""
-    raw = await conn.get_raw_connection()
-    return bool(getattr(raw.driver_connection, "in_transaction", False))
 
 
 def _take_related_keys(info: ModelInfo, objs: list[Any]) -> bool:
@@ -475,11 +333,6 @@ def _fillers(info: ModelInfo) -> dict[str, tuple[bool, Any]]:
     return fills
 
 
-def _fill(info: ModelInfo, obj: Any, keys: list[str], row: Any) -> None:
-    obj.__dict__.update(zip(keys, row, strict=True))
-    info.mark_loaded(obj)
-
-
 async def bulk_update(
     state: QueryState, objs: list[Any], fields: Sequence[str], *, batch_size: int | None
 ) -> int:
@@ -506,7 +359,7 @@ async def bulk_update(
             )
     pk_col = info.table_columns[pk_key]
     table = info.table
-    size = batch_size or max(1, _MAX_PARAMS // (2 * len(fields) + 1))
+    size = batch_size or max(1, MAX_PARAMS // (2 * len(fields) + 1))
     written = {
         name: info.checked_all(name, [getattr(obj, name) for obj in objs]) for name in fields
     }

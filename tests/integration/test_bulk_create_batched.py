@@ -4,7 +4,9 @@ the plain path, one create() per object, on data that tells the cases apart."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from sqlalchemy import String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_kit import ConflictError, Database, Model, transaction
-from orm_kit.mixins import AuditLogMixin, SoftDeleteMixin, acting_as
+from orm_kit.mixins import AuditLogMixin, SoftDeleteMixin, UUIDPrimaryKeyMixin, acting_as
 from orm_kit.testing import count_queries
 
 COLUMNS = ("id", "code", "qty", "note", "stamp", "serial")
@@ -266,3 +268,127 @@ async def test_concurrent_writers_never_shift_keys(db: Database) -> None:
     everyone = [obj for objs in done for obj in objs]
     await check_own_rows(BatchedItem, everyone)
     assert await BatchedItem.objects.count() == len(everyone)
+
+
+class _KeyedColumns:
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    qty: Mapped[int] = mapped_column(default=7)
+    stamp: Mapped[str] = mapped_column(String(20), server_default="srv")
+
+
+class UuidBatched(_KeyedColumns, Model, UUIDPrimaryKeyMixin):
+    """A client-generated UUID key (UUIDv7)."""
+
+
+class UuidPlain(_KeyedColumns, Model, UUIDPrimaryKeyMixin):
+    """The same, written one create() per object."""
+
+
+class TextKeyed(Model):
+    slug: Mapped[str] = mapped_column(String(40), primary_key=True)
+    qty: Mapped[int] = mapped_column(default=7)
+    stamp: Mapped[str] = mapped_column(String(20), server_default="srv")
+
+
+class TextKeyedPlain(Model):
+    slug: Mapped[str] = mapped_column(String(40), primary_key=True)
+    qty: Mapped[int] = mapped_column(default=7)
+    stamp: Mapped[str] = mapped_column(String(20), server_default="srv")
+
+
+def keyed_rows(n: int, tag: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for i in range(n):
+        row: dict[str, Any] = {"code": f"{tag}-{i}"}
+        if i % 4 == 0 or i >= n // 2:  # runs of one column set, then varying ones
+            row["qty"] = i
+        if i % 9 == 0 and i < n // 2:
+            row["stamp"] = f"s{i}"
+        rows.append(row)
+    return rows
+
+
+def runs_of(rows: list[dict[str, Any]]) -> int:
+    """How many runs of consecutive rows ``rows`` has that leave the same columns to the
+    database (``stamp``, a server default; client defaults are filled in)."""
+    given = ["stamp" in row for row in rows]
+    return 1 + sum(a != b for a, b in itertools.pairwise(given))
+
+
+async def test_client_keys_that_are_not_integers_batch_too(db: Database) -> None:
+    """UUID and text primary keys: one statement per run on SQLite too (they were one per
+    row there), every instance holding what one create() per object would hold."""
+    for round_ in range(2):
+        rows = keyed_rows(900, f"k{round_}")
+        batched = [UuidBatched(**r) for r in rows]
+        given = uuid.UUID(int=round_ + 1)
+        batched[5].id = given  # a key of the caller's amid generated ones
+        batched[6].id = str(uuid.UUID(int=round_ + 100))  # its string form
+        with count_queries() as counted:
+            await UuidBatched.objects.bulk_create(batched)
+        # One INSERT a run (SQLite sent one a row).
+        assert counted.count == runs_of(rows) < 300, counted.statements
+        plain = [await UuidPlain.objects.create(**r) for r in rows]
+        fresh_rows = {r[0]: r[1:] for r in await UuidBatched.objects.values_list("id", *_K)}
+        assert len(fresh_rows) == 900 * (round_ + 1)
+        for obj, ref in zip(batched, plain, strict=True):
+            assert isinstance(obj.id, uuid.UUID)
+            assert tuple(getattr(obj, c) for c in _K) == fresh_rows[obj.id]
+            assert tuple(getattr(obj, c) for c in _K) == tuple(getattr(ref, c) for c in _K)
+        assert batched[5].id == given and batched[6].id == uuid.UUID(int=round_ + 100)
+
+        slugs = [TextKeyed(slug=f"{round_}-Ab-{i}", **_no_code(r)) for i, r in enumerate(rows)]
+        slugs.append(TextKeyed(slug=f"{round_}-ab-0"))  # differs from -Ab-0 in case only
+        await TextKeyed.objects.bulk_create(slugs)
+        refs = [
+            await TextKeyedPlain.objects.create(slug=o.slug, **_no_code(r))
+            for o, r in zip(slugs, [*rows, {}], strict=True)
+        ]
+        stored = dict(await TextKeyed.objects.values_list("slug", "stamp"))
+        for obj, ref in zip(slugs, refs, strict=True):
+            assert (obj.qty, obj.stamp) == (ref.qty, ref.stamp) == (obj.qty, stored[obj.slug])
+
+
+_K = ("code", "qty", "stamp")
+
+
+def _no_code(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "code"}
+
+
+async def test_upserts_take_few_statements_and_give_every_object_its_row(db: Database) -> None:
+    """update_conflicts matched by the conflict target: against one call per object, with
+    rows that conflict and rows that do not mixed, and the case that must go row by row
+    (the same target twice in one list) still right."""
+    for round_ in range(2):
+        for model in (BatchedItem, PlainItem):
+            await model.objects.bulk_create(
+                [model(code=f"v{round_}-{i}", qty=-1, note="old") for i in range(0, 700, 3)]
+            )
+        rows: list[dict[str, Any]] = [
+            {"code": f"v{round_}-{i}", "qty": i, "note": f"n{i}" if i % 2 else None}
+            for i in range(700)
+        ]
+        batched = [BatchedItem(**r) for r in rows]
+        with count_queries() as counted:
+            await BatchedItem.objects.bulk_create(
+                batched, update_conflicts=True, unique_fields=["code"], update_fields=["qty"]
+            )
+        assert counted.count <= 2, counted.statements  # was 700
+        plain = [PlainItem(**r) for r in rows]
+        for obj in plain:
+            await PlainItem.objects.bulk_create(
+                [obj], update_conflicts=True, unique_fields=["code"], update_fields=["qty"]
+            )
+        await check_own_rows(BatchedItem, batched)
+        await check_own_rows(PlainItem, plain)
+        assert [attrs(o)[1:] for o in batched] == [attrs(o)[1:] for o in plain]
+        assert [o.note for o in batched[:4]] == ["old", "n1", None, "old"]
+
+        # The same target twice: the second must update the row the first wrote.
+        twice = [BatchedItem(code=f"w{round_}", qty=1), BatchedItem(code=f"w{round_}", qty=2)]
+        await BatchedItem.objects.bulk_create(
+            twice, update_conflicts=True, unique_fields=["code"], update_fields=["qty"]
+        )
+        assert twice[0].id == twice[1].id
+        assert (await BatchedItem.objects.get(code=f"w{round_}")).qty == 2
