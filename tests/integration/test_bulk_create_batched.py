@@ -392,3 +392,24 @@ async def test_upserts_take_few_statements_and_give_every_object_its_row(db: Dat
         )
         assert twice[0].id == twice[1].id
         assert (await BatchedItem.objects.get(code=f"w{round_}")).qty == 2
+
+
+async def test_upserts_matched_by_a_uuid_target(db: Database) -> None:
+    old = await UuidBatched.objects.bulk_create(
+        [UuidBatched(code=f"x-{i}", qty=-1) for i in range(0, 60, 2)]
+    )
+    ids = {o.code: o.id for o in old}
+    objs = [UuidBatched(code=f"x-{i}", qty=i) for i in range(60)]
+    for obj in objs[::2]:
+        obj.id = ids[obj.code]  # the others get a new key from the client default
+    with count_queries() as counted:
+        await UuidBatched.objects.bulk_create(
+            objs, update_conflicts=True, unique_fields=["id"], update_fields=["qty"]
+        )
+    assert counted.count <= 2, counted.statements
+    stored = {r[0]: r[1:] for r in await UuidBatched.objects.values_list("id", "code", "qty")}
+    assert len(stored) == 60
+    for i, obj in enumerate(objs):
+        assert stored[obj.id] == (obj.code, obj.qty) == (f"x-{i}", i)
+        if i % 2 == 0:
+            assert obj.id == ids[f"x-{i}"]
