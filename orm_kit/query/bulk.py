@@ -137,8 +137,12 @@ async def bulk_create(
     last_set: Any = None
     last_full: Any = None
     stored: list[Any] = []  # instances that already had an identity (a re-insert)
+    pk_keys = tuple(info.pk_keys)
     for obj in objs:
         data = obj.__dict__
+        for key in pk_keys:
+            if key in data and data[key] is None:
+                del data[key]  # Model(id=None): no key yet, as create() and save() take it
         if has_identity(obj):
             stored.append(obj)
         if data.keys() == last_full:  # same attributes as the previous, already filled, row

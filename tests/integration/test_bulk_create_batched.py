@@ -413,3 +413,25 @@ async def test_upserts_matched_by_a_uuid_target(db: Database) -> None:
         assert stored[obj.id] == (obj.code, obj.qty) == (f"x-{i}", i)
         if i % 2 == 0:
             assert obj.id == ids[f"x-{i}"]
+
+
+async def test_a_primary_key_set_to_none_is_a_key_not_given(db: Database) -> None:
+    """Model(id=None) means "no key yet", as create() and save() take it (and Django's
+    bulk_create): the key is generated, by the client default or by the database."""
+    made = await UuidBatched.objects.create(id=None, code="made")
+    assert isinstance(made.id, uuid.UUID)
+    for round_ in range(2):
+        objs = [
+            UuidBatched(code=f"n{round_}-{i}", **({"id": None} if i % 2 else {})) for i in range(6)
+        ]
+        await UuidBatched.objects.bulk_create(objs)
+        assert all(isinstance(o.id, uuid.UUID) for o in objs)
+        assert len({o.id for o in objs}) == 6
+        ints = [
+            BatchedItem(code=f"i{round_}-{i}", **({"id": None} if i % 2 else {})) for i in range(6)
+        ]
+        await BatchedItem.objects.bulk_create(ints)
+        assert all(type(o.id) is int for o in ints) and len({o.id for o in ints}) == 6
+        await check_own_rows(BatchedItem, ints)
+    stored = set(await UuidBatched.objects.values_list("id", flat=True))
+    assert len(stored) == 13 and {made.id, *(o.id for o in objs)} <= stored
