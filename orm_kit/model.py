@@ -173,6 +173,11 @@ class ModelMeta(DeclarativeAttributeIntercept):
         # state to be made on first use (see LazyInstanceState) instead of running the
         # instrumented __init__ machinery.
         direct = _FAST_NEW.get(cls)
+        if direct is None and cls not in _INFOS and getattr(cls, "__mapper__", None) is not None:
+            # The model's first instance: its ModelInfo first (__init__ needs it anyway),
+            # which also fixes the key order of its instances' dicts (meta.build_all).
+            get_model_info(cls)
+            direct = _FAST_NEW.get(cls)
         if direct is not None and not args and direct.issuperset(values):
             obj = cast(Any, cls).__new__(cls)
             data = obj.__dict__
