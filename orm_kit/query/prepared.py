@@ -49,8 +49,13 @@ def register_plain_base(state: QueryState) -> None:
 
 
 def is_plain_base(state: QueryState) -> bool:
-    """Whether ``state`` is a registered plain manager's base state."""
-    return _PLAIN_BASES.get(id(state)) is state
+    """Whether ``state`` is a registered plain manager's base state, or one that only says
+    where to run (``Model.objects.using(db)``: not part of any statement)."""
+    if _PLAIN_BASES.get(id(state)) is state:
+        return True
+    return state.using is not None and dataclasses.replace(state, using=None) == QueryState(
+        state.model
+    )
 
 
 def exact_pairs(

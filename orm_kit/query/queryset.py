@@ -263,7 +263,9 @@ class QuerySet(ReadMethods[ModelT, RowT], WriteMethods[ModelT, RowT]):
 
         With a session, writes are flushed but commit / rollback stay with the caller.
         """
-        return self._base()._clone(using=target)
+        base = self._base()
+        # Where a query runs is not part of its statement: the cached one still serves.
+        return base._clone(using=target, exact=base._state.exact)
 
     @overload
     def select_for_update(

@@ -368,3 +368,37 @@ async def test_rules_apply_on_every_fast_path(
         [10],
     )
     assert await FastRow.objects.filter(level=0).count() == sum(1 for i in LIVE if i % 3 == 0)
+
+
+async def test_using_a_database_keeps_the_cached_statements(
+    seeded: Database, monkeypatch: pytest.MonkeyPatch, spy: list[int]
+) -> None:
+    """using(db) / using(its name) before or after filter(column=value) takes the cached
+    statement and the equality shortcut as the plain manager does, and returns what the
+    general path returns; using(session) runs in the session, as before."""
+    for target in (seeded, *([seeded.name] if seeded.name else [])):
+        shapes = [
+            lambda t=target: FastRow.objects.using(t).filter(level=1),
+            lambda t=target: FastRow.objects.filter(level=1).using(t),
+            lambda t=target: FastRow.objects.using(t).filter(name="n3", level=0),
+        ]
+        for make in shapes:
+            for _ in range(2):  # warm: the second round serves the cached statement
+                assert make()._state.exact is not None
+                rows = await both(monkeypatch, spy, lambda m=make: m().values_list("id", "name"))
+                plain = FastRow.objects.filter(**dict(make()._state.exact))
+                assert sorted(rows) == sorted(await plain.values_list("id", "name")) != []
+                assert await make().count() == len(rows)
+                assert sorted((o.id, o.name) for o in await make()) == sorted(rows)
+    got = await FastRow.objects.using(seeded).get(id=4)
+    assert (got.id, got.level) == (4, 1)
+    assert await FastRow.objects.using(seeded).filter(id=4).update(note="via using") == 1
+    assert (await FastRow.objects.get(id=4)).note == "via using"
+    assert await FastRow.objects.using(seeded).filter(id=3).delete() == 1
+    assert not await FastRow.objects.filter(id=3).exists()
+    async with seeded.sessionmaker() as session:
+        in_session = FastRow.objects.using(session).filter(level=1)
+        await FastRow.objects.using(session).filter(id=4).update(note="in session")
+        assert {o.note for o in await in_session if o.id == 4} == {"in session"}
+        await session.rollback()
+    assert (await FastRow.objects.get(id=4)).note == "via using"
