@@ -248,18 +248,23 @@ def write_value_verdict(kind: Kind, value: Any, *, nullable: bool) -> Verdict:
     if kind == "date":
         return OK if type(value) is date else _fail("not a date")
     if kind == "uuid":  # a uuid.UUID or its string form (orm_kit.query.values)
-        if isinstance(value, uuid.UUID):
-            return OK
-        if type(value) is str:
-            try:
-                uuid.UUID(value)
-            except ValueError:
-                return _fail("not a UUID")
-            return OK
-        return _fail("not a UUID")
+        return _uuid_verdict(value, OK)
     if kind == "json":
         return _json_verdict(value)
     raise AssertionError(kind)  # pragma: no cover
+
+
+def _uuid_verdict(value: Any, string_form: Verdict) -> Verdict:
+    """A UUID column's verdict: a ``uuid.UUID`` is fine, its string form ``string_form``."""
+    if isinstance(value, uuid.UUID):
+        return OK
+    if type(value) is str:
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            return _fail("not a UUID")
+        return string_form
+    return _fail("not a UUID")
 
 
 def write_name_kind(model: type[Any], name: Any) -> Kind | None:
@@ -357,15 +362,7 @@ def _read_value(kind: Kind, value: Any) -> Verdict:
     if kind == "date":
         return OK if type(value) is date else _fail("not a date")
     if kind == "uuid":
-        if isinstance(value, uuid.UUID):
-            return OK
-        if type(value) is str:
-            try:
-                uuid.UUID(value)
-            except ValueError:
-                return _fail("not a UUID")
-            return _either("a UUID string")
-        return _fail("not a UUID")
+        return _uuid_verdict(value, _either("a UUID string"))
     raise AssertionError(kind)  # pragma: no cover
 
 

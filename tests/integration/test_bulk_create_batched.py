@@ -161,24 +161,6 @@ async def test_ignored_conflicts_in_the_middle_give_the_same_rows(db: Database) 
     assert await BatchedItem.objects.filter(qty=-1).count() == len(range(0, 900, 7))
 
 
-async def test_update_conflicts_give_every_object_its_row(db: Database) -> None:
-    for model in (BatchedItem, PlainItem):
-        await model.objects.bulk_create([model(code=f"u-{i}", qty=-1) for i in range(0, 300, 4)])
-    rows = [{"code": f"u-{i}", "qty": i, "note": None} for i in range(300)]
-    batched = [BatchedItem(**r) for r in rows]
-    await BatchedItem.objects.bulk_create(
-        batched, update_conflicts=True, unique_fields=["code"], update_fields=["qty"]
-    )
-    plain = [PlainItem(**r) for r in rows]
-    for obj in plain:
-        await PlainItem.objects.bulk_create(
-            [obj], update_conflicts=True, unique_fields=["code"], update_fields=["qty"]
-        )
-    await check_own_rows(BatchedItem, batched)
-    await check_own_rows(PlainItem, plain)
-    assert [attrs(o)[1:] for o in batched] == [attrs(o)[1:] for o in plain]
-
-
 async def test_autoincrement_keys_are_not_given_again(db: Database) -> None:
     old = await KeptKeyItem.objects.bulk_create([KeptKeyItem(name=f"a{i}") for i in range(50)])
     top = max(o.id for o in old)
