@@ -8,9 +8,25 @@ run the test but legitimately differ. A new backend declares its row here.
 
 from __future__ import annotations
 
-BACKENDS = ["sqlite", "postgresql"]
+import os
 
-URL_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "postgres_url"}
+ALL_BACKENDS = ["sqlite", "postgresql", "mariadb"]
+"""Every backend the suite knows, in the order the test ids and the summary show them."""
+
+OPTIONAL_BACKENDS = {
+    "mariadb": ("ORM_KIT_TEST_MYSQL_URL", "mysql+asyncmy://root@127.0.0.1:3306/test_mariadb"),
+}
+"""Backends that run only when their URL variable is set: (the variable, an example URL).
+Without it the terminal summary says the backend did not run and how to run it."""
+
+BACKENDS = [
+    name
+    for name in ALL_BACKENDS
+    if name not in OPTIONAL_BACKENDS or os.environ.get(OPTIONAL_BACKENDS[name][0])
+]
+"""The backends this run parametrizes over."""
+
+URL_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "postgres_url", "mariadb": "mysql_url"}
 """The session fixture that gives each backend's database URL (see tests/conftest.py)."""
 
 CAPABILITIES: dict[str, str] = {
@@ -61,21 +77,35 @@ SUPPORTS: dict[str, frozenset[str]] = {
         | {"streaming_replication"}
         | {"strict_type_changes"}
     ),
+    # MariaDB 10.6+ (and MySQL 8) through asyncmy: InnoDB row locks, NULLs first ascending,
+    # text compared under the column's collation (orm_kit's lookups are case-sensitive
+    # anyway), a server with named databases.
+    "mariadb": frozenset(
+        {"bigint_keys", "concurrent_writers", "database_collation", "named_databases"}
+        | {"nulls_first", "unicode_lower"}
+    ),
 }
 """The capabilities of each backend."""
 
 
+DIALECT_BACKENDS = {"mysql": "mariadb"}
+"""Backends whose SQLAlchemy dialect name (``db.dialect``) is not the backend's name: MariaDB
+runs on the mysql dialect."""
+
+
 def supports(backend: str, capability: str) -> bool:
-    """Whether ``backend`` has ``capability`` (a name from :data:`CAPABILITIES`).
+    """Whether ``backend`` (a backend or its dialect name, ``db.dialect``) has ``capability``
+    (a name from :data:`CAPABILITIES`).
 
     Raises:
         KeyError: An unknown backend or capability: a typo must not skip a test silently.
     """
     if capability not in CAPABILITIES:
         raise KeyError(f"Unknown capability {capability!r}; declare it in tests/backends.py.")
-    return capability in SUPPORTS[backend]
+    return capability in SUPPORTS[DIALECT_BACKENDS.get(backend, backend)]
 
 
 def missing_reason(backend: str, capability: str) -> str:
     """The skip reason of a test that needs ``capability`` on a backend without it."""
+    backend = DIALECT_BACKENDS.get(backend, backend)
     return f"requires {capability} ({CAPABILITIES[capability]}): {backend} does not have it"

@@ -31,12 +31,18 @@ async def project(backend: str, backend_url: str, tmp_path: Path) -> AsyncIterat
     # Per process: two runs of the suite on one server must not drop each other's database.
     name = f"{url.database or 'postgres'}_migrations_{os.getpid()}"
     server = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    if url.get_backend_name() == "mysql":
+        drop = f"DROP DATABASE IF EXISTS `{name}`"
+        create = f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
+    else:
+        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        create = f'CREATE DATABASE "{name}"'
     try:
         async with server.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            await conn.execute(text(drop))
+            await conn.execute(text(create))
         yield Project(root, url.set(database=name).render_as_string(hide_password=False))
         async with server.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(drop))
     finally:
         await server.dispose()
