@@ -36,6 +36,7 @@ __all__ = [
     "memory_database_url",
     "mysql_connect_args",
     "release_memory_database",
+    "set_up_mysql",
     "set_up_sqlite",
 ]
 
@@ -78,6 +79,25 @@ def mysql_connect_args(connect_timeout: float) -> dict[str, Any]:
         "connect_timeout": max(1, round(connect_timeout)),
         "init_command": f"SET time_zone = '+00:00', sql_mode = '{MYSQL_SQL_MODE}'",
     }
+
+
+def set_up_mysql(engine: Engine) -> None:
+    """Keep UUIDs in ``CHAR(32)`` on MariaDB, as on MySQL and SQLite.
+
+    NOTE(mysql): SQLAlchemy uses MariaDB's own UUID type from 10.7, which refuses values of
+    a variant or version it does not know (any ``uuid.UUID`` is 128 bits a Python program
+    may hold) and orders them by their time fields, not as PostgreSQL and SQLite do. The
+    dialect learns the server when it first connects, so the choice is made after that.
+    """
+    dialect: Any = engine.dialect
+    initialize = dialect.initialize
+
+    def initialize_without_native_uuid(connection: Connection) -> None:
+        initialize(connection)
+        dialect.supports_native_uuid = False
+
+    dialect.initialize = initialize_without_native_uuid
+    dialect.supports_native_uuid = False
 
 
 def is_memory_sqlite(url: URL) -> bool:

@@ -26,6 +26,7 @@ from orm_kit.dialects import (
     memory_database_url,
     mysql_connect_args,
     release_memory_database,
+    set_up_mysql,
     set_up_sqlite,
 )
 from orm_kit.exceptions import (
@@ -162,6 +163,8 @@ def build_engine(
         ) from exc
     if dialect == "sqlite":
         set_up_sqlite(engine.sync_engine, wal=not memory)
+    if dialect == "mysql":
+        set_up_mysql(engine.sync_engine)
     if memory:
         keep_memory_database(engine.sync_engine)
     if s.pgbouncer:

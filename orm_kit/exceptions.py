@@ -162,11 +162,11 @@ def mysql_error_code(driver: BaseException) -> int | None:
 def sqlstate_of(driver: BaseException) -> str:
     """The SQLSTATE of a driver error ('' when unknown); MariaDB / MySQL's deadlock and lock
     wait timeout read as serialization failures (40001)."""
-    state = getattr(driver, "sqlstate", None) or getattr(driver, "pgcode", None)
-    if state:
-        return str(state)
     code = mysql_error_code(driver)
-    return _MYSQL_SQLSTATES.get(code, "") if code is not None else ""
+    if code in _MYSQL_SQLSTATES:
+        return _MYSQL_SQLSTATES[code]
+    state = getattr(driver, "sqlstate", None) or getattr(driver, "pgcode", None)
+    return str(state) if state else ""
 
 
 def _mysql_conflict(code: int, text: str, model: type[Any] | None) -> tuple[str, str | None]:
@@ -237,11 +237,11 @@ def _conflict_from_integrity(exc: BaseException, model: type[Any] | None) -> Con
     sqlstate = getattr(driver, "sqlstate", None)
     text = str(driver).strip().splitlines()[0] if str(driver).strip() else type(driver).__name__
     mysql_code = mysql_error_code(driver)
-    if sqlstate is not None:
+    if mysql_code is not None:
+        kind, constraint = _mysql_conflict(mysql_code, text, model)
+    elif sqlstate is not None:
         kind = _PG_SQLSTATE_KIND.get(str(sqlstate), "integrity")
         constraint = getattr(driver, "constraint_name", None)
-    elif mysql_code is not None:
-        kind, constraint = _mysql_conflict(mysql_code, text, model)
     else:
         kind, constraint = "integrity", None
         if m := _SQLITE_UNIQUE.search(text):
@@ -453,7 +453,13 @@ def translate_error(
     if isinstance(exc, ORMKitError):
         return exc
     error: ORMKitError
-    if isinstance(exc, sa_exc.IntegrityError) or str(getattr(exc, "sqlstate", "")).startswith("23"):
+    if (
+        isinstance(exc, sa_exc.IntegrityError)
+        or str(getattr(exc, "sqlstate", "")).startswith("23")
+        # NOTE(mysql): a NOT NULL column left out of an INSERT is error 1364, an
+        # OperationalError, where PostgreSQL reports a not-null violation.
+        or mysql_error_code(_find_driver_error(exc)) in _MYSQL_KIND
+    ):
         # (a raw driver error carries SQLSTATE class 23 when it bypassed SQLAlchemy: COPY)
         error = _conflict_from_integrity(exc, model)
     elif _is_bind_error(exc):

@@ -7,7 +7,16 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, PrimaryKeyConstraint, Time
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    Time,
+    Unicode,
+    UnicodeText,
+)
 from sqlalchemy.dialects.sqlite.base import ischema_names as sqlite_type_names
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
@@ -16,6 +25,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "MIXIN_SORT_ORDER",
+    "MYSQL_COLLATIONS",
     "PRIMARY_KEY_SORT_ORDER",
     "SQLITE_JSON_TYPE",
     "UTCDateTime",
@@ -102,3 +112,33 @@ def _mysql_primary_key(constraint: PrimaryKeyConstraint, compiler: DDLCompiler, 
     # reports pk_<table> (orm_kit.exceptions derives it from the model).
     sql: str = compiler.visit_primary_key_constraint(constraint, **kw)
     return re.sub(r"^CONSTRAINT \S+ ", "", sql)
+
+
+MYSQL_COLLATIONS = {"mariadb": "utf8mb4_nopad_bin", "mysql": "utf8mb4_0900_bin", "": "utf8mb4_bin"}
+"""The collation of the text columns orm_kit creates on MariaDB / MySQL (one that declares
+``collation=`` keeps it); SQL rendered offline (``orm-kit sql``), for a server not known
+yet, gets ``utf8mb4_bin``, which both have (it ignores trailing spaces in comparisons).
+
+NOTE(mysql): under the servers' default collations ``=``, ``IN``, unique keys and ``ORDER
+BY`` ignore case and accents, and ``'a' = 'a '``. A binary collation without padding makes
+them compare and sort code points, as SQLite does and PostgreSQL under the C collation:
+``filter(email="A@x.io")`` does not find ``a@x.io``, and both can be stored under one unique
+key. ``iexact`` and the other ``i``-lookups fold case themselves. Tables made some other way
+keep their collation; orm_kit's ``contains`` / ``startswith`` / ``endswith`` / ``regex`` are
+case-sensitive there too, ``exact`` and ``in`` follow that collation."""
+
+
+def _mysql_text(type_: String, compiler: TypeCompiler, **kw: Any) -> str:
+    sql = str(getattr(compiler, f"visit_{type_.__visit_name__}")(type_, **kw))
+    if type_.collation is not None:
+        return sql
+    dialect = compiler.dialect
+    if dialect.server_version_info is None:
+        server = ""  # SQL rendered offline, for a server not known yet
+    else:
+        server = "mariadb" if getattr(dialect, "is_mariadb", False) else "mysql"
+    return f"{sql} CHARACTER SET utf8mb4 COLLATE {MYSQL_COLLATIONS[server]}"
+
+
+for _text_type in (String, Text, Unicode, UnicodeText):
+    compiles(_text_type, "mysql")(_mysql_text)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, Integer, String
+from sqlalchemy import Boolean, Date, Float, Integer, String, extract
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -30,8 +30,10 @@ __all__ = [
     "JsonNumber",
     "JsonText",
     "JsonValue",
+    "Regex",
     "StartsWith",
     "TextMatch",
+    "WeekDay",
     "WholeSeconds",
 ]
 
@@ -84,7 +86,9 @@ _TEXT_MATCH_SQL: dict[type[TextMatch], dict[str, str]] = {
     StartsWith: {
         "": "(left({col}, length({val})) = {val})",
         "sqlite": "(substr({col}, 1, length({val})) = {val})",
-        "mysql": "(left(binary {col}, char_length({val})) = binary {val})",
+        # NOTE(mysql): left() / right() of the text count characters as char_length() does;
+        # BINARY then compares the bytes (left() of a BINARY string would count bytes).
+        "mysql": "(binary left({col}, char_length({val})) = binary {val})",
     },
     EndsWith: {
         "": "(right({col}, length({val})) = {val})",
@@ -93,7 +97,7 @@ _TEXT_MATCH_SQL: dict[type[TextMatch], dict[str, str]] = {
         "sqlite": (
             "((length({val}) = 0 AND {col} IS NOT NULL) OR substr({col}, -length({val})) = {val})"
         ),
-        "mysql": "(right(binary {col}, char_length({val})) = binary {val})",
+        "mysql": "(binary right({col}, char_length({val})) = binary {val})",
     },
 }
 
@@ -134,8 +138,53 @@ def _iregex_sqlite(element: IRegex, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(IRegex, "mysql")
 def _iregex_mysql(element: IRegex, compiler: SQLCompiler, **kw: Any) -> str:
+    # NOTE(mysql): MariaDB has no REGEXP_LIKE; both servers' REGEXP (PCRE on MariaDB, ICU on
+    # MySQL) take the pattern's own (?i) / (?-i), which win over the column's collation.
     col, val = _operands(element, compiler, **kw)
-    return f"REGEXP_LIKE({col}, {val}, 'i')"
+    return f"({col} REGEXP concat('(?i)', {val}))"
+
+
+class Regex(FunctionElement[bool]):
+    """A case-sensitive regular-expression match of ``column`` against ``pattern``."""
+
+    inherit_cache = True
+    name = "orm_kit_regex"
+    type = Boolean()
+
+
+@compiles(Regex)
+def _regex_default(element: Regex, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = element.clauses
+    return f"({compiler.process(col.regexp_match(val), **kw)})"
+
+
+@compiles(Regex, "mysql")
+def _regex_mysql(element: Regex, compiler: SQLCompiler, **kw: Any) -> str:
+    # NOTE(mysql): REGEXP follows the column's collation, which may ignore case; (?-i) makes
+    # the match case-sensitive whatever it is.
+    col, val = _operands(element, compiler, **kw)
+    return f"({col} REGEXP concat('(?-i)', {val}))"
+
+
+class WeekDay(FunctionElement[Any]):
+    """The day of the week, 0 = Sunday ... 6 = Saturday (PostgreSQL's ``dow``)."""
+
+    inherit_cache = True
+    name = "orm_kit_week_day"
+    type = Integer()
+
+
+@compiles(WeekDay)
+def _week_day_default(element: WeekDay, compiler: SQLCompiler, **kw: Any) -> str:
+    (col,) = element.clauses
+    return str(compiler.process(extract("dow", col), **kw))
+
+
+@compiles(WeekDay, "mysql")
+def _week_day_mysql(element: WeekDay, compiler: SQLCompiler, **kw: Any) -> str:
+    # NOTE(mysql): EXTRACT has no dow unit; DAYOFWEEK() counts 1 = Sunday ... 7 = Saturday.
+    (col,) = _operands(element, compiler, **kw)
+    return f"(dayofweek({col}) - 1)"
 
 
 class AtUTC(FunctionElement[Any]):
