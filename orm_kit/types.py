@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     PrimaryKeyConstraint,
     String,
     Text,
@@ -103,6 +104,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@compiles(Float, "mysql")
+def _mysql_float(type_: Float[Any], compiler: TypeCompiler, **kw: Any) -> str:
+    # NOTE(mysql): FLOAT is single precision there (0.1 reads back as 0.100000001); a
+    # Python float is a double, as PostgreSQL's float and SQLite's REAL are.
+    if type_.precision is None:
+        return "DOUBLE"
+    mysql_compiler: Any = compiler
+    return str(mysql_compiler.visit_float(type_, **kw))
 
 
 @compiles(PrimaryKeyConstraint, "mysql")
