@@ -55,11 +55,13 @@ MYSQL_SQL_MODE = ",".join(
         "NO_ZERO_IN_DATE",
         "ERROR_FOR_DIVISION_BY_ZERO",
         "NO_ENGINE_SUBSTITUTION",
+        "NO_AUTO_VALUE_ON_ZERO",
     )
 )
 """The ``sql_mode`` of orm_kit's MariaDB / MySQL sessions: a value that does not fit its
 column (too long, out of range, not a date) is an error rather than a warning and a changed
-value, as on PostgreSQL; a division by zero is an error; a missing storage engine is too.
+value, as on PostgreSQL; a division by zero is an error; a missing storage engine is too;
+an explicit key of 0 is stored as 0 (without NO_AUTO_VALUE_ON_ZERO it draws a new key).
 ``"name"`` is an identifier, as in standard SQL, PostgreSQL and SQLite, so raw SQL that
 quotes a table name (``text('SELECT * FROM "user"')``) runs on every backend (SQLAlchemy
 sees the mode when it connects and quotes with ``"`` too); strings take single quotes.
