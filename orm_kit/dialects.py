@@ -1,4 +1,5 @@
-"""What orm_kit sets up on each backend's connections (SQLite's, for now).
+"""What orm_kit sets up on each backend's connections: SQLite's most, MariaDB / MySQL's
+session settings (see ``mysql_connect_args``).
 
 SQLite needs the most: the ``sqlite3`` module's own transaction handling is switched off so
 ``BEGIN``, ``SAVEPOINT`` and autocommit behave as on a server, foreign keys are switched on,
@@ -27,12 +28,15 @@ from sqlalchemy.util.concurrency import in_greenlet
 
 __all__ = [
     "DIRECT_OPTION",
+    "MYSQL_SQL_MODE",
     "UNIT_OF_WORK_OPTION",
     "MemoryConnection",
     "is_memory_sqlite",
     "keep_memory_database",
     "memory_database_url",
+    "mysql_connect_args",
     "release_memory_database",
+    "set_up_mysql",
     "set_up_sqlite",
 ]
 
@@ -40,6 +44,62 @@ DIRECT_OPTION = "orm_kit_direct"
 """Execution option of the direct path's engine: single statements in autocommit."""
 UNIT_OF_WORK_OPTION = "orm_kit_unit_of_work"
 """Execution option of the units of work's engine (on SQLite: ``BEGIN IMMEDIATE``)."""
+
+
+MYSQL_SQL_MODE = ",".join(
+    (
+        "ANSI_QUOTES",
+        "STRICT_TRANS_TABLES",
+        "STRICT_ALL_TABLES",
+        "NO_ZERO_DATE",
+        "NO_ZERO_IN_DATE",
+        "ERROR_FOR_DIVISION_BY_ZERO",
+        "NO_ENGINE_SUBSTITUTION",
+        "NO_AUTO_VALUE_ON_ZERO",
+    )
+)
+"""The ``sql_mode`` of orm_kit's MariaDB / MySQL sessions: a value that does not fit its
+column (too long, out of range, not a date) is an error rather than a warning and a changed
+value, as on PostgreSQL; a division by zero is an error; a missing storage engine is too;
+an explicit key of 0 is stored as 0 (without NO_AUTO_VALUE_ON_ZERO it draws a new key).
+``"name"`` is an identifier, as in standard SQL, PostgreSQL and SQLite, so raw SQL that
+quotes a table name (``text('SELECT * FROM "user"')``) runs on every backend (SQLAlchemy
+sees the mode when it connects and quotes with ``"`` too); strings take single quotes.
+Backslash escapes stay on: the driver escapes bound values with them."""
+
+
+def mysql_connect_args(connect_timeout: float) -> dict[str, Any]:
+    """asyncmy's ``connect()`` arguments: utf8mb4, the session time zone UTC and
+    ``MYSQL_SQL_MODE``, all in the one ``init_command`` the driver sends as it connects.
+
+    NOTE(mysql): the session time zone is what ``NOW()``, ``CURRENT_TIMESTAMP`` and
+    conversions of ``TIMESTAMP`` columns use; UTC makes server-side defaults and date parts
+    agree with the UTC values orm_kit stores (``orm_kit.types.UTCDateTime``).
+    """
+    return {
+        "charset": "utf8mb4",
+        "connect_timeout": max(1, round(connect_timeout)),
+        "init_command": f"SET time_zone = '+00:00', sql_mode = '{MYSQL_SQL_MODE}'",
+    }
+
+
+def set_up_mysql(engine: Engine) -> None:
+    """Keep UUIDs in ``CHAR(32)`` on MariaDB, as on MySQL and SQLite.
+
+    NOTE(mysql): SQLAlchemy uses MariaDB's own UUID type from 10.7, which refuses values of
+    a variant or version it does not know (any ``uuid.UUID`` is 128 bits a Python program
+    may hold) and orders them by their time fields, not as PostgreSQL and SQLite do. The
+    dialect learns the server when it first connects, so the choice is made after that.
+    """
+    dialect: Any = engine.dialect
+    initialize = dialect.initialize
+
+    def initialize_without_native_uuid(connection: Connection) -> None:
+        initialize(connection)
+        dialect.supports_native_uuid = False
+
+    dialect.initialize = initialize_without_native_uuid
+    dialect.supports_native_uuid = False
 
 
 def is_memory_sqlite(url: URL) -> bool:

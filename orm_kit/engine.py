@@ -24,7 +24,9 @@ from orm_kit.dialects import (
     is_memory_sqlite,
     keep_memory_database,
     memory_database_url,
+    mysql_connect_args,
     release_memory_database,
+    set_up_mysql,
     set_up_sqlite,
 )
 from orm_kit.exceptions import (
@@ -44,6 +46,7 @@ __all__ = [
     "build_engine",
     "connect_error",
     "connection_counts",
+    "mysql_pool_recycle",
     "open_engine",
     "pool_figures",
     "prepared_statement_name",
@@ -113,6 +116,8 @@ def build_engine(
         )
     if dialect == "postgresql" and url.get_driver_name() == "asyncpg":
         connect_args.update(_asyncpg_args(url, s))
+    if dialect == "mysql" and url.get_driver_name() == "asyncmy":
+        connect_args.update(mysql_connect_args(s.connect_timeout))
     if s.pgbouncer and url.get_driver_name() != "asyncpg":
         raise ValidationError(
             f"pgbouncer=True (DATABASE_PGBOUNCER) configures the asyncpg driver, and "
@@ -158,6 +163,8 @@ def build_engine(
         ) from exc
     if dialect == "sqlite":
         set_up_sqlite(engine.sync_engine, wal=not memory)
+    if dialect == "mysql":
+        set_up_mysql(engine.sync_engine)
     if memory:
         keep_memory_database(engine.sync_engine)
     if s.pgbouncer:
@@ -287,6 +294,23 @@ async def open_engine(
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+            recycle = settings.pool_recycle
+            if url.get_backend_name() == "mysql" and "pool_recycle" not in engine_kwargs:
+                wait = (await conn.execute(text("SELECT @@session.wait_timeout"))).scalar()
+                recycle = mysql_pool_recycle(settings.pool_recycle, int(wait or 0))
+        if recycle != settings.pool_recycle:
+            # NOTE(mysql): the server closes connections idle for wait_timeout seconds.
+            logger.warning(
+                "orm_kit: pool_recycle=%s (DATABASE_POOL_RECYCLE) is not below the server's "
+                "wait_timeout, after which it closes idle connections; connections are "
+                "recycled after %s s instead",
+                settings.pool_recycle,
+                recycle,
+            )
+            await engine.dispose()
+            engine = build_engine(
+                url, settings.model_copy(update={"pool_recycle": recycle}), engine_kwargs
+            )
     except (SQLAlchemyError, OSError, TypeError) as exc:
         await engine.dispose()
         release_memory_database(engine.sync_engine)
@@ -307,6 +331,15 @@ async def open_engine(
         extra={"orm_kit_database": name, "orm_kit_dialect": dialect},
     )
     return engine
+
+
+def mysql_pool_recycle(pool_recycle: int, wait_timeout: int) -> int:
+    """The pool recycle time for a MariaDB / MySQL server that closes connections idle for
+    ``wait_timeout`` seconds: ``pool_recycle`` when it is below that, else a little under it
+    (a pooled connection the server closed would fail its next statement)."""
+    if wait_timeout <= 1 or (0 <= pool_recycle < wait_timeout):
+        return pool_recycle
+    return max(1, wait_timeout - max(1, min(60, wait_timeout // 10)))
 
 
 def connect_error(

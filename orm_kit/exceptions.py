@@ -52,9 +52,11 @@ __all__ = [
     "RelationNotLoadedError",
     "SyncUsageError",
     "ValidationError",
+    "mysql_error_code",
     "note_failed_cleanup",
     "raw_use",
     "retry_pending",
+    "sqlstate_of",
     "translate_error",
     "translated",
 ]
@@ -137,6 +139,52 @@ _SQLITE_NOT_NULL = re.compile(r"NOT NULL constraint failed: (?P<cols>.+)$")
 _SQLITE_CHECK = re.compile(r"CHECK constraint failed: (?P<name>.+)$")
 
 
+# NOTE(mysql): MariaDB / MySQL report an error code and a message naming the constraint,
+# except for a primary key ('PRIMARY'), whose name is derived from the model. MySQL 8
+# prefixes a unique key with its table ('user.uq_user_email').
+_MYSQL_KIND = {1062: "unique", 1451: "foreign_key", 1452: "foreign_key", 1048: "not_null"}
+_MYSQL_KIND |= {1364: "not_null", 4025: "check", 3819: "check", 1557: "unique"}
+_MYSQL_DUPLICATE = re.compile(r"for key '(?:[^'.]*\.)?(?P<name>[^']+)'")
+_MYSQL_FOREIGN_KEY = re.compile(r"CONSTRAINT [`\"](?P<name>[^`\"]+)[`\"] FOREIGN KEY")
+_MYSQL_CHECK = re.compile(r"(?:CONSTRAINT [`\"]|Check constraint ')(?P<name>[^`\"']+)")
+# Deadlock and lock wait timeout: a transaction worth retrying, as PostgreSQL's 40001 / 40P01.
+_MYSQL_SQLSTATES = {1213: "40001", 1205: "40001"}
+
+
+def mysql_error_code(driver: BaseException) -> int | None:
+    """The MariaDB / MySQL error code of a driver error (asyncmy's ``args[0]``), else None."""
+    if not type(driver).__module__.startswith(("asyncmy", "pymysql")):
+        return None
+    code = driver.args[0] if driver.args else None
+    return code if isinstance(code, int) else None
+
+
+def sqlstate_of(driver: BaseException) -> str:
+    """The SQLSTATE of a driver error ('' when unknown); MariaDB / MySQL's deadlock and lock
+    wait timeout read as serialization failures (40001)."""
+    code = mysql_error_code(driver)
+    if code in _MYSQL_SQLSTATES:
+        return _MYSQL_SQLSTATES[code]
+    state = getattr(driver, "sqlstate", None) or getattr(driver, "pgcode", None)
+    return str(state) if state else ""
+
+
+def _mysql_conflict(code: int, text: str, model: type[Any] | None) -> tuple[str, str | None]:
+    kind = _MYSQL_KIND.get(code, "integrity")
+    constraint: str | None = None
+    if kind == "unique" and (m := _MYSQL_DUPLICATE.search(text)):
+        constraint = m["name"]
+        if constraint == "PRIMARY":
+            table: Any = getattr(model, "__table__", None)
+            pk = table.primary_key.name if table is not None else None
+            constraint = str(pk) if pk else None
+    elif kind in ("foreign_key", "check"):
+        pattern = _MYSQL_FOREIGN_KEY if kind == "foreign_key" else _MYSQL_CHECK
+        m = pattern.search(text)
+        constraint = m["name"] if m else None
+    return kind, constraint
+
+
 def _find_driver_error(exc: BaseException) -> BaseException:
     orig = getattr(exc, "orig", None)
     # SQLAlchemy's async adapters wrap the driver exception once more.
@@ -188,7 +236,10 @@ def _conflict_from_integrity(exc: BaseException, model: type[Any] | None) -> Con
     driver = _find_driver_error(exc)
     sqlstate = getattr(driver, "sqlstate", None)
     text = str(driver).strip().splitlines()[0] if str(driver).strip() else type(driver).__name__
-    if sqlstate is not None:
+    mysql_code = mysql_error_code(driver)
+    if mysql_code is not None:
+        kind, constraint = _mysql_conflict(mysql_code, text, model)
+    elif sqlstate is not None:
         kind = _PG_SQLSTATE_KIND.get(str(sqlstate), "integrity")
         constraint = getattr(driver, "constraint_name", None)
     else:
@@ -402,7 +453,13 @@ def translate_error(
     if isinstance(exc, ORMKitError):
         return exc
     error: ORMKitError
-    if isinstance(exc, sa_exc.IntegrityError) or str(getattr(exc, "sqlstate", "")).startswith("23"):
+    if (
+        isinstance(exc, sa_exc.IntegrityError)
+        or str(getattr(exc, "sqlstate", "")).startswith("23")
+        # NOTE(mysql): a NOT NULL column left out of an INSERT is error 1364, an
+        # OperationalError, where PostgreSQL reports a not-null violation.
+        or mysql_error_code(_find_driver_error(exc)) in _MYSQL_KIND
+    ):
         # (a raw driver error carries SQLSTATE class 23 when it bypassed SQLAlchemy: COPY)
         error = _conflict_from_integrity(exc, model)
     elif _is_bind_error(exc):
@@ -446,10 +503,7 @@ def translate_error(
     # Built from names only (operation, model, error class, constraint): the driver's
     # message can quote the offending values (PostgreSQL's DETAIL line does), so it is
     # left out; it stays reachable on the raised error's __cause__.
-    will_retry = (
-        retry_pending.get()
-        and str(getattr(_find_driver_error(exc), "sqlstate", "") or "") in _RETRIED_SQLSTATES
-    )
+    will_retry = retry_pending.get() and sqlstate_of(_find_driver_error(exc)) in _RETRIED_SQLSTATES
     logger.log(
         logging.INFO if will_retry else logging.WARNING,
         "orm_kit %s%s failed: %s%s" + ("; the transaction will retry" if will_retry else ""),

@@ -31,7 +31,7 @@ from typing import ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from orm_kit.exceptions import ValidationError, logger, retry_pending
+from orm_kit.exceptions import ValidationError, logger, retry_pending, sqlstate_of
 
 __all__ = [
     "DEFAULT_BACKOFF",
@@ -71,8 +71,8 @@ def is_retryable(exc: BaseException) -> bool:
     chain: BaseException | None = exc
     while chain is not None and id(chain) not in seen:
         seen.add(id(chain))
-        state = getattr(chain, "sqlstate", None) or getattr(chain, "pgcode", None)
-        if state is not None and str(state) in RETRYABLE_SQLSTATES:
+        # (MariaDB / MySQL's deadlock and lock wait timeout count as 40001: sqlstate_of)
+        if sqlstate_of(chain) in RETRYABLE_SQLSTATES:
             return True
         orig = getattr(chain, "orig", None)
         chain = orig if isinstance(orig, BaseException) else chain.__cause__

@@ -19,16 +19,16 @@ ASYNC_DRIVERS = {
     "postgresql": "asyncpg",
     "sqlite": "aiosqlite",
     "mysql": "asyncmy",
-    "mariadb": "asyncmy",
 }
 """The driver a URL without one gets, per backend."""
 
-_ALIASES = {"postgres": "postgresql"}
+# NOTE(mysql): MariaDB runs on SQLAlchemy's mysql dialect, which recognises the server when it
+# connects; one dialect name ("mysql") keeps one set of SQL constructs for both servers.
+_ALIASES = {"postgres": "postgresql", "mariadb": "mysql"}
 _BLOCKING = {
     "postgresql": ("psycopg2", "psycopg2cffi", "pg8000", "pygresql"),
     "sqlite": ("pysqlite", "pysqlcipher"),
     "mysql": ("pymysql", "mysqldb", "mysqlconnector", "mariadbconnector", "cymysql", "pyodbc"),
-    "mariadb": ("pymysql", "mysqldb", "mysqlconnector", "mariadbconnector"),
 }
 _EXTRAS = {"asyncpg": "postgres", "asyncmy": "mysql", "aiomysql": "mysql", "psycopg": "postgres"}
 _EXAMPLE = "postgresql://user:password@host:5432/app or sqlite:///./app.db"
@@ -38,8 +38,10 @@ def normalize_url(url: str | URL) -> URL:
     """Return ``url`` with orm_kit's async driver where it names none.
 
     ``postgresql://`` and ``postgres://`` get asyncpg (and libpq's ``sslmode`` becomes
-    asyncpg's ``ssl``), ``sqlite://`` aiosqlite, ``mysql://`` / ``mariadb://`` asyncmy. An
-    async driver named explicitly (``postgresql+psycopg://``) is kept.
+    asyncpg's ``ssl``), ``sqlite://`` aiosqlite, ``mysql://`` asyncmy. ``mariadb://`` (and
+    ``mariadb+asyncmy://``) becomes ``mysql+asyncmy://``: SQLAlchemy's mysql dialect tells
+    MariaDB from MySQL when it connects. An async driver named explicitly
+    (``postgresql+psycopg://``) is kept.
 
     Raises:
         ValidationError: ``url`` is not a database URL, names a blocking driver, or a
@@ -61,7 +63,7 @@ def normalize_url(url: str | URL) -> URL:
     if backend not in ASYNC_DRIVERS:
         raise ValidationError(
             f"{_shown(parsed)}: orm_kit supports {', '.join(sorted(ASYNC_DRIVERS))} "
-            f"databases, not {backend}."
+            f"(MariaDB through mysql://) databases, not {backend}."
         )
     driver = parsed.get_driver_name() if "+" in parsed.drivername else ASYNC_DRIVERS[backend]
     if driver in _BLOCKING[backend]:

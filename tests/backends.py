@@ -8,9 +8,25 @@ run the test but legitimately differ. A new backend declares its row here.
 
 from __future__ import annotations
 
-BACKENDS = ["sqlite", "postgresql"]
+import os
 
-URL_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "postgres_url"}
+ALL_BACKENDS = ["sqlite", "postgresql", "mariadb"]
+"""Every backend the suite knows, in the order the test ids and the summary show them."""
+
+OPTIONAL_BACKENDS = {
+    "mariadb": ("ORM_KIT_TEST_MYSQL_URL", "mysql+asyncmy://root@127.0.0.1:3306/test_mariadb"),
+}
+"""Backends that run only when their URL variable is set: (the variable, an example URL).
+Without it the terminal summary says the backend did not run and how to run it."""
+
+BACKENDS = [
+    name
+    for name in ALL_BACKENDS
+    if name not in OPTIONAL_BACKENDS or os.environ.get(OPTIONAL_BACKENDS[name][0])
+]
+"""The backends this run parametrizes over."""
+
+URL_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "postgres_url", "mariadb": "mysql_url"}
 """The session fixture that gives each backend's database URL (see tests/conftest.py)."""
 
 CAPABILITIES: dict[str, str] = {
@@ -46,6 +62,8 @@ CAPABILITIES: dict[str, str] = {
     "deadlock (SQLSTATE 40001 / 40P01) and take an isolation level (SQLite serializes them: "
     "each takes the write lock up front with BEGIN IMMEDIATE)",
     "sleep": "the server can sleep inside a query (pg_sleep), to test cancellation",
+    "transactional_ddl": "DDL runs inside the transaction, so a migration that fails leaves "
+    "nothing applied (MariaDB / MySQL commit each CREATE / ALTER / DROP at once)",
     "unicode_lower": "lower() folds non-ASCII letters whatever the database's locale "
     "(orm_kit registers Python's str.lower on SQLite; on PostgreSQL it depends on the "
     "locale, so tests probe it)",
@@ -53,29 +71,59 @@ CAPABILITIES: dict[str, str] = {
 """Every capability a test may ask for, and what it means."""
 
 SUPPORTS: dict[str, frozenset[str]] = {
-    "sqlite": frozenset({"database_files", "nulls_first", "pragmas", "unicode_lower"}),
+    "sqlite": frozenset(
+        {"database_files", "nulls_first", "pragmas", "transactional_ddl", "unicode_lower"}
+    ),
     "postgresql": frozenset(
         {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
         | {"named_databases", "native_enums", "pgbouncer", "refused_connections", "sequences"}
         | {"prepared_statements", "serialization_failures", "server_settings", "sleep"}
         | {"streaming_replication"}
-        | {"strict_type_changes"}
+        | {"strict_type_changes", "transactional_ddl"}
+    ),
+    # MariaDB 10.6+ (and MySQL 8) through asyncmy: InnoDB row locks, NULLs first ascending,
+    # a server with named databases. Text columns orm_kit creates are binary-collated
+    # (orm_kit.types.MYSQL_COLLATIONS): code-point order, as on SQLite.
+    "mariadb": frozenset(
+        {"bigint_keys", "concurrent_writers", "named_databases", "nulls_first", "unicode_lower"}
     ),
 }
 """The capabilities of each backend."""
 
 
+DIALECT_BACKENDS = {"mysql": "mariadb"}
+"""Backends whose SQLAlchemy dialect name (``db.dialect``) is not the backend's name: MariaDB
+runs on the mysql dialect."""
+
+
 def supports(backend: str, capability: str) -> bool:
-    """Whether ``backend`` has ``capability`` (a name from :data:`CAPABILITIES`).
+    """Whether ``backend`` (a backend or its dialect name, ``db.dialect``) has ``capability``
+    (a name from :data:`CAPABILITIES`).
 
     Raises:
         KeyError: An unknown backend or capability: a typo must not skip a test silently.
     """
     if capability not in CAPABILITIES:
         raise KeyError(f"Unknown capability {capability!r}; declare it in tests/backends.py.")
-    return capability in SUPPORTS[backend]
+    return capability in SUPPORTS[DIALECT_BACKENDS.get(backend, backend)]
 
 
 def missing_reason(backend: str, capability: str) -> str:
     """The skip reason of a test that needs ``capability`` on a backend without it."""
+    backend = DIALECT_BACKENDS.get(backend, backend)
     return f"requires {capability} ({CAPABILITIES[capability]}): {backend} does not have it"
+
+
+def drop_database_sql(dialect: str, name: str) -> str:
+    """SQL that drops the server database ``name`` if it exists, ending its connections
+    where the server can (PostgreSQL's FORCE; MariaDB drops it under open connections)."""
+    if dialect == "mysql":
+        return f"DROP DATABASE IF EXISTS `{name}`"
+    return f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+
+
+def create_database_sql(dialect: str, name: str) -> str:
+    """SQL that creates the server database ``name`` (utf8mb4 on MariaDB)."""
+    if dialect == "mysql":
+        return f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
+    return f'CREATE DATABASE "{name}"'

@@ -1,8 +1,10 @@
-"""Backends for the whole suite: every integration test runs on SQLite and PostgreSQL.
+"""Backends for the whole suite: every integration test runs on SQLite and PostgreSQL, and
+on MariaDB when ORM_KIT_TEST_MYSQL_URL names a database.
 
 PostgreSQL comes from ORM_KIT_TEST_POSTGRES_URL, or else an embedded server started with
 the `pgserver` dev dependency (never a skip). The report header says which; the terminal
-summary counts the results per backend. ``@pytest.mark.requires("capability")`` gates a
+summary counts the results per backend, and names a backend that did not run and the
+variable that runs it. ``@pytest.mark.requires("capability")`` gates a
 test on what a backend can do (tests/backends.py declares the capabilities).
 """
 
@@ -21,9 +23,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orm_kit import Database, Model
-from tests.backends import BACKENDS, CAPABILITIES, URL_FIXTURES, missing_reason, supports
+from tests.backends import (
+    ALL_BACKENDS,
+    BACKENDS,
+    CAPABILITIES,
+    OPTIONAL_BACKENDS,
+    URL_FIXTURES,
+    missing_reason,
+    supports,
+)
 
 POSTGRES_URL_VAR = "ORM_KIT_TEST_POSTGRES_URL"
+MYSQL_URL_VAR, MYSQL_EXAMPLE_URL = OPTIONAL_BACKENDS["mariadb"]
 PG_DATA_DIR = pytest.StashKey[Path]()
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "deselected")
 NO_BACKEND = "no backend"
@@ -61,9 +72,16 @@ def postgres_source(config: pytest.Config) -> str:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    mysql_url = os.environ.get(MYSQL_URL_VAR)
+    mysql = (
+        f"{MYSQL_URL_VAR}={make_url(mysql_url).render_as_string(hide_password=True)}"
+        if mysql_url
+        else f"not run (set {MYSQL_URL_VAR}={MYSQL_EXAMPLE_URL})"
+    )
     return [
         f"orm_kit backends: {', '.join(BACKENDS)} (make test-sqlite / make test-pg run one)",
         f"orm_kit postgresql: {postgres_source(config)}",
+        f"orm_kit mariadb: {mysql}",
     ]
 
 
@@ -76,7 +94,7 @@ def backend_of(nodeid: str) -> str:
     if not nodeid.endswith("]") or "[" not in nodeid:
         return NO_BACKEND
     parts = nodeid[nodeid.index("[") + 1 : -1].split("-")
-    return next((part for part in parts if part in BACKENDS), NO_BACKEND)
+    return next((part for part in parts if part in ALL_BACKENDS), NO_BACKEND)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -95,7 +113,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    counts: dict[str, Counter[str]] = {name: Counter() for name in (*BACKENDS, NO_BACKEND)}
+    counts: dict[str, Counter[str]] = {name: Counter() for name in (*ALL_BACKENDS, NO_BACKEND)}
     for outcome in OUTCOMES:
         for report in terminalreporter.stats.get(outcome, []):
             counts[backend_of(getattr(report, "nodeid", ""))][outcome] += 1
@@ -103,7 +121,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("orm_kit backends")
     for name, counted in counts.items():
         shown = ", ".join(f"{counted[o]} {o}" for o in OUTCOMES if counted[o])
-        if not any(counted[o] for o in OUTCOMES if o != "deselected"):
+        if name in OPTIONAL_BACKENDS and name not in BACKENDS:
+            variable, example = OPTIONAL_BACKENDS[name]
+            shown = f"not run (set {variable}={example})"
+        elif not any(counted[o] for o in OUTCOMES if o != "deselected"):
             shown = f"not run ({shown})" if shown else "not run"
         terminalreporter.write_line(f"{name + ':':12} {shown}")
 
@@ -129,6 +150,13 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
             server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> str:
+    """The MariaDB / MySQL URL under test (ORM_KIT_TEST_MYSQL_URL; the database must exist,
+    created ``CHARACTER SET utf8mb4``). The backend is parametrized only when it is set."""
+    return os.environ[MYSQL_URL_VAR]
 
 
 @pytest.fixture(scope="session")
@@ -172,8 +200,14 @@ async def db(connected: Database) -> AsyncIterator[Database]:
     """The connected default database; every table is emptied after the test."""
     yield connected
     async with connected.engine.begin() as conn:
+        if conn.dialect.name == "mysql":
+            # NOTE(mysql): InnoDB checks a self-referencing foreign key row by row, so one
+            # DELETE of a tree whose rows point at each other fails; the suite empties all.
+            await conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
         for table in reversed(Model.metadata.sorted_tables):
             await conn.execute(table.delete())
+        if conn.dialect.name == "mysql":
+            await conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import inspect, make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.backends import create_database_sql, drop_database_sql
 from tests.test_examples import EXAMPLES_DIR
 
 PROJECT = EXAMPLES_DIR / "fastapi_app"
@@ -39,11 +40,11 @@ async def empty_database(backend: str, backend_url: str, tmp_path: Path) -> Asyn
     admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            await conn.execute(text(drop_database_sql(server.get_backend_name(), name)))
+            await conn.execute(text(create_database_sql(server.get_backend_name(), name)))
         yield server.set(database=name).render_as_string(hide_password=False)
         async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(drop_database_sql(server.get_backend_name(), name)))
     finally:
         await admin.dispose()
 

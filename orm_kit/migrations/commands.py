@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from orm_kit.database import Database
-from orm_kit.exceptions import DatabaseError, DatabaseUnavailableError
+from orm_kit.exceptions import DatabaseError, DatabaseUnavailableError, mysql_error_code
 from orm_kit.migrations.config import MigrationError, ProjectConfig, load_project_config
 from orm_kit.migrations.environment import (
     CONNECTION_KEY,
@@ -155,6 +155,20 @@ def _sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+# NOTE(mysql): ER_BAD_DB_ERROR, "Unknown database" (its SQLSTATE, 42000, is a generic one).
+_MYSQL_NO_SUCH_DATABASE = 1049
+
+
+def _mysql_code(exc: BaseException) -> int | None:
+    """The MariaDB / MySQL error code of the driver error in ``exc``'s chain, if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if (code := mysql_error_code(seen)) is not None:
+            return code
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
 def _failure_hint(first_line: str) -> str:
     found = _NO_AUTOMATIC_CAST.search(first_line.strip())
     if found is None:
@@ -184,7 +198,7 @@ async def project_database(project: ProjectConfig) -> AsyncIterator[Database]:
     try:
         await db.connect()
     except (DatabaseUnavailableError, DatabaseError) as exc:
-        if _sqlstate(exc) == _NO_SUCH_DATABASE:
+        if _sqlstate(exc) == _NO_SUCH_DATABASE or _mysql_code(exc) == _MYSQL_NO_SUCH_DATABASE:
             name = url.database or ""
             raise MigrationError(
                 f"The server at {shown} answered, but it has no database {name!r}: create it "
@@ -216,9 +230,16 @@ async def _on_connection(
             # The statement text and parameters stay on __cause__ (they may hold data).
             first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
             line = first[0] if first else ""
+            outcome = (
+                # NOTE(mysql): each CREATE / ALTER / DROP commits at once; nothing undoes it.
+                "failed, and what it had changed in the schema before the failure stays "
+                "applied (MariaDB / MySQL commit each DDL statement): fix the migration, "
+                "undo those steps by hand or make them idempotent, then migrate again"
+                if db.dialect == "mysql"
+                else "failed and was rolled back"
+            )
             raise MigrationError(
-                f"The migration failed and was rolled back: {type(exc).__name__}: "
-                f"{line}{_failure_hint(line)}"
+                f"The migration {outcome}: {type(exc).__name__}: {line}{_failure_hint(line)}"
             ) from exc
         if commit and db.dialect == "sqlite":
             await conn.run_sync(_check_foreign_keys)

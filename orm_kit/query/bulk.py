@@ -201,6 +201,10 @@ async def bulk_create(
             keyed = (
                 KeyedInsert(info, stmt, keys, returning, held) if sqlite_pk is not None else None
             )
+            if fetch_back and not conn.dialect.insert_returning:
+                # NOTE(mysql): MySQL has no INSERT ... RETURNING (MariaDB has, from 10.5).
+                await _insert_and_read_back(conn, info, stmt, keys, returning, group, unique_fields)
+                continue
             if fetch_back:
                 stmt = stmt.returning(
                     *(info.table_columns[k] for k in returning), sort_by_parameter_order=True
@@ -337,6 +341,44 @@ def _fillers(info: ModelInfo) -> dict[str, tuple[bool, Any]]:
     return fills
 
 
+async def _insert_and_read_back(
+    conn: AsyncConnection,
+    info: ModelInfo,
+    stmt: Any,
+    keys: tuple[str, ...],
+    returning: list[str],
+    group: list[Any],
+    unique_fields: Sequence[str],
+) -> None:
+    """Insert ``group`` one row a statement and read back what RETURNING would have given,
+    on a server without INSERT ... RETURNING (MySQL).
+
+    Each row's key is the one it was given, else the one the server generated for it
+    (``LAST_INSERT_ID()``, which is per connection, so concurrent writers cannot mix keys
+    up); an upsert's row, which may be an older row it updated, is found by its
+    ``unique_fields``. A ``SELECT`` by that key reads the server-filled columns. Multi-row
+    INSERTs are not used: MySQL 8's default ``innodb_autoinc_lock_mode=2`` does not promise
+    one statement's generated keys are consecutive.
+    """
+    cols = info.table_columns
+    col_keys = [cols[k].key for k in keys]
+    read_back = select(*(cols[k] for k in returning))
+    for obj in group:
+        data = obj.__dict__
+        result = await conn.execute(
+            stmt, {ck: data[k] for ck, k in zip(col_keys, keys, strict=True)} if keys else None
+        )
+        if unique_fields:
+            where = [cols[f] == data[f] for f in unique_fields]
+        else:
+            generated = result.inserted_primary_key or ()
+            where = [
+                cols[k] == (data[k] if k in keys else value)
+                for k, value in zip(info.pk_keys, generated, strict=False)
+            ]
+        fill(info, obj, returning, (await conn.execute(read_back.where(*where))).one())
+
+
 async def bulk_update(
     state: QueryState, objs: list[Any], fields: Sequence[str], *, batch_size: int | None
 ) -> int:
@@ -387,8 +429,10 @@ async def bulk_update(
                 chosen = case(*whens, else_=col)
                 # NOTE(sqlite): CAST(x AS DATETIME / DATE / JSON) applies NUMERIC affinity
                 # there and turns '2024-01-01 10:00' into 2024; the typed parameters need no
-                # cast. PostgreSQL needs it to type the CASE.
-                values[col] = chosen if dialect == "sqlite" else sql_cast(chosen, col.type)
+                # cast. PostgreSQL needs it to type the CASE. NOTE(mysql): the CASE takes
+                # the column's type on assignment, and MariaDB has no CAST(... AS JSON).
+                untyped = dialect in ("sqlite", "mysql", "mariadb")
+                values[col] = chosen if untyped else sql_cast(chosen, col.type)
             stmt = sql_update(table).where(pk_col.in_(pks)).values(values)
             total += (await conn.execute(stmt)).rowcount
         return total

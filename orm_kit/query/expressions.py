@@ -10,8 +10,9 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Float, and_, cast, false, func, not_, or_, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Double, Float, and_, cast, false, func, not_, or_, true
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from orm_kit.exceptions import ValidationError
 from orm_kit.query.clauses import resolve_grouped, resolve_lookup, split_relation_key
@@ -385,14 +386,27 @@ class Sum(Aggregate):
     families = frozenset({"number", "interval"})
 
 
+_AVERAGE_TYPE = Float().with_variant(Double(), "mysql")
+
+
 class Avg(Aggregate):
     """``AVG(field)``, returned as a float on every backend."""
 
     function = "avg"
     families = frozenset({"number"})
 
+    def _call(self, arg: Any) -> ColumnElement[Any]:
+        from orm_kit.query.lookups.constructs import Averaged
+
+        # DISTINCT stays outside: avg(DISTINCT x), the values averaged as floats.
+        if isinstance(arg, UnaryExpression) and arg.operator is operators.distinct_op:
+            return func.avg(Averaged(arg.element).distinct())
+        return func.avg(Averaged(arg))
+
     def _finish(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
-        return cast(expr, Float)  # after FILTER: the cast is not an aggregate
+        # After FILTER: the cast is not an aggregate. NOTE(mysql): its FLOAT is single
+        # precision; DOUBLE is what PostgreSQL's float is.
+        return cast(expr, _AVERAGE_TYPE)
 
 
 class Min(Aggregate):

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.backends import create_database_sql, drop_database_sql
 from tests.integration.migration_project import Project
 
 
@@ -31,12 +32,14 @@ async def project(backend: str, backend_url: str, tmp_path: Path) -> AsyncIterat
     # Per process: two runs of the suite on one server must not drop each other's database.
     name = f"{url.database or 'postgres'}_migrations_{os.getpid()}"
     server = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    drop = drop_database_sql(url.get_backend_name(), name)
+    create = create_database_sql(url.get_backend_name(), name)
     try:
         async with server.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            await conn.execute(text(drop))
+            await conn.execute(text(create))
         yield Project(root, url.set(database=name).render_as_string(hide_password=False))
         async with server.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(drop))
     finally:
         await server.dispose()

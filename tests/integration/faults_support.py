@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_kit import Database, Model
+from tests.backends import create_database_sql, drop_database_sql
 
 
 class FaultRow(Model):
@@ -77,6 +78,8 @@ class Scratch:
                     found.append(f"the write lock is held: another writer gets {exc}")
             return found
         assert self.admin is not None
+        if make_url(self.url).get_backend_name() == "mysql":
+            return await self._mysql_leftovers()
         async with self.admin.connect() as conn:
             idle = (
                 await conn.execute(
@@ -115,6 +118,31 @@ class Scratch:
             found.append(f"{locks} relation lock(s) held; the backends: {shown}")
         return found
 
+    async def _mysql_leftovers(self) -> list[str]:
+        # NOTE(mysql): InnoDB's open transactions of the scratch database's connections;
+        # one that holds row or table locks, or sleeps inside its transaction, is left over.
+        assert self.admin is not None
+        async with self.admin.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT p.id, p.command, t.trx_tables_locked, t.trx_rows_locked "
+                        "FROM information_schema.innodb_trx t JOIN "
+                        "information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+                        "WHERE p.db = :n AND p.id <> connection_id()"
+                    ),
+                    {"n": self.name},
+                )
+            ).all()
+        found = []
+        idle = [r for r in rows if r[1] == "Sleep"]
+        locking = [r for r in rows if r[2] or r[3]]
+        if idle:
+            found.append(f"{len(idle)} connection(s) idle in transaction")
+        if locking:
+            found.append(f"{len(locking)} transaction(s) holding locks: {locking}")
+        return found
+
     async def settled(self) -> None:
         """Wait (up to 2 s) until no backend of the scratch database is in a transaction."""
         for _ in range(200):
@@ -125,6 +153,8 @@ class Scratch:
     async def terminate_all(self) -> int:
         """End every server backend of the scratch database (PostgreSQL); how many."""
         assert self.admin is not None
+        if make_url(self.url).get_backend_name() == "mysql":
+            return await self._mysql_terminate_all()
         async with self.admin.connect() as conn:
             ended = (
                 await conn.execute(
@@ -145,6 +175,21 @@ class Scratch:
                 )
             )
         return int(ended)
+
+    async def _mysql_terminate_all(self) -> int:
+        assert self.admin is not None
+        query = text(
+            "SELECT id FROM information_schema.processlist WHERE db = :n AND id <> connection_id()"
+        )
+        async with self.admin.connect() as conn:
+            ids = [int(i) for i in (await conn.execute(query, {"n": self.name})).scalars()]
+            for pid in ids:
+                await conn.execute(text(f"KILL CONNECTION {pid}"))
+            for _ in range(200):  # until the server has ended them
+                if not (await conn.execute(query, {"n": self.name})).first():
+                    break
+                await asyncio.sleep(0.01)
+        return len(ids)
 
 
 def _sqlite(path: Path) -> closing[sqlite3.Connection]:
@@ -171,8 +216,8 @@ async def scratch(backend: str, backend_url: str, tmp_path: Path) -> AsyncIterat
         name = f"{url.database or 'postgres'}_faults_{os.getpid()}"
         admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
         async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            await conn.execute(text(drop_database_sql(url.get_backend_name(), name)))
+            await conn.execute(text(create_database_sql(url.get_backend_name(), name)))
         scratch_url = url.set(database=name)
         reader = create_async_engine(
             scratch_url, isolation_level="AUTOCOMMIT", pool_size=1, pool_pre_ping=True
@@ -187,7 +232,7 @@ async def scratch(backend: str, backend_url: str, tmp_path: Path) -> AsyncIterat
     setup = create_async_engine(made.url)
     async with setup.begin() as conn:
         await conn.run_sync(Model.metadata.create_all, tables=TABLES)
-        if backend != "sqlite":
+        if make_url(made.url).get_backend_name() == "postgresql":
             # No autovacuum worker taking locks on the table while the checks look for some.
             await conn.execute(text("ALTER TABLE fault_row SET (autovacuum_enabled = false)"))
     await setup.dispose()
@@ -200,5 +245,5 @@ async def scratch(backend: str, backend_url: str, tmp_path: Path) -> AsyncIterat
             await made.reader.dispose()
         if made.admin is not None:
             async with made.admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{made.name}" WITH (FORCE)'))
+                await conn.execute(text(drop_database_sql(url.get_backend_name(), made.name)))
             await made.admin.dispose()

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from orm_kit import Database, DatabaseUnavailableError
 from orm_kit.contrib.fastapi import make_lifespan
+from tests.backends import create_database_sql, drop_database_sql
 from tests.integration.fastapi_app.app import build_app
 from tests.models import User
 
@@ -26,8 +27,8 @@ async def scratch(backend_url: str) -> AsyncIterator[tuple[Database, AsyncEngine
     name = f"{url.database or 'postgres'}_gone_{os.getpid()}"
     admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await conn.execute(text(drop_database_sql(url.get_backend_name(), name)))
+        await conn.execute(text(create_database_sql(url.get_backend_name(), name)))
     db = Database(url.set(database=name), name=f"gone_{os.getpid()}")
     await db.connect()
     await db.create_all()
@@ -36,8 +37,9 @@ async def scratch(backend_url: str) -> AsyncIterator[tuple[Database, AsyncEngine
     finally:
         await db.disconnect()
         async with admin.connect() as conn:
-            await conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if url.get_backend_name() == "postgresql":
+                await conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+            await conn.execute(text(drop_database_sql(url.get_backend_name(), name)))
         await admin.dispose()
 
 

@@ -27,7 +27,13 @@ from orm_kit.database import normalize_url
         ("sqlite://", "sqlite+aiosqlite://"),
         ("sqlite+aiosqlite:///:memory:", "sqlite+aiosqlite:///:memory:"),
         ("mysql://root@127.0.0.1/test", "mysql+asyncmy://root@127.0.0.1/test"),
-        ("mariadb://root@127.0.0.1/test", "mariadb+asyncmy://root@127.0.0.1/test"),
+        # MariaDB runs on the mysql dialect, which recognises the server when it connects.
+        ("mariadb://root@127.0.0.1/test", "mysql+asyncmy://root@127.0.0.1/test"),
+        ("mariadb+asyncmy://root@127.0.0.1/test", "mysql+asyncmy://root@127.0.0.1/test"),
+        (
+            "mysql+asyncmy://root@db/test?charset=utf8mb4",
+            "mysql+asyncmy://root@db/test?charset=utf8mb4",
+        ),
     ],
 )
 def test_common_forms_get_the_async_driver(given: str, expected: str) -> None:
@@ -43,6 +49,7 @@ def test_common_forms_get_the_async_driver(given: str, expected: str) -> None:
         ("postgresql+psycopg2://app@db/app", "psycopg2 is a blocking driver"),
         ("sqlite+pysqlite:///x.db", "pysqlite is a blocking driver"),
         ("mysql+pymysql://root@db/test", "pymysql is a blocking driver"),
+        ("mariadb+mariadbconnector://root@db/test", "mariadbconnector is a blocking driver"),
         ("oracle://scott@db/xe", "orm_kit supports"),
     ],
 )

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, Integer, String
+from sqlalchemy import Boolean, Date, Float, Integer, String, case, extract, func, literal_column
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnClause, ColumnElement, UnaryExpression
 from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.sql.functions import FunctionFilter  # type: ignore[attr-defined]
 
 __all__ = [
     "AtUTC",
+    "Averaged",
     "Contains",
     "DateOf",
     "EndsWith",
@@ -30,8 +33,10 @@ __all__ = [
     "JsonNumber",
     "JsonText",
     "JsonValue",
+    "Regex",
     "StartsWith",
     "TextMatch",
+    "WeekDay",
     "WholeSeconds",
 ]
 
@@ -84,7 +89,9 @@ _TEXT_MATCH_SQL: dict[type[TextMatch], dict[str, str]] = {
     StartsWith: {
         "": "(left({col}, length({val})) = {val})",
         "sqlite": "(substr({col}, 1, length({val})) = {val})",
-        "mysql": "(left(binary {col}, char_length({val})) = binary {val})",
+        # NOTE(mysql): left() / right() of the text count characters as char_length() does;
+        # BINARY then compares the bytes (left() of a BINARY string would count bytes).
+        "mysql": "(binary left({col}, char_length({val})) = binary {val})",
     },
     EndsWith: {
         "": "(right({col}, length({val})) = {val})",
@@ -93,7 +100,7 @@ _TEXT_MATCH_SQL: dict[type[TextMatch], dict[str, str]] = {
         "sqlite": (
             "((length({val}) = 0 AND {col} IS NOT NULL) OR substr({col}, -length({val})) = {val})"
         ),
-        "mysql": "(right(binary {col}, char_length({val})) = binary {val})",
+        "mysql": "(binary right({col}, char_length({val})) = binary {val})",
     },
 }
 
@@ -134,8 +141,53 @@ def _iregex_sqlite(element: IRegex, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(IRegex, "mysql")
 def _iregex_mysql(element: IRegex, compiler: SQLCompiler, **kw: Any) -> str:
+    # NOTE(mysql): MariaDB has no REGEXP_LIKE; both servers' REGEXP (PCRE on MariaDB, ICU on
+    # MySQL) take the pattern's own (?i) / (?-i), which win over the column's collation.
     col, val = _operands(element, compiler, **kw)
-    return f"REGEXP_LIKE({col}, {val}, 'i')"
+    return f"({col} REGEXP concat('(?i)', {val}))"
+
+
+class Regex(FunctionElement[bool]):
+    """A case-sensitive regular-expression match of ``column`` against ``pattern``."""
+
+    inherit_cache = True
+    name = "orm_kit_regex"
+    type = Boolean()
+
+
+@compiles(Regex)
+def _regex_default(element: Regex, compiler: SQLCompiler, **kw: Any) -> str:
+    col, val = element.clauses
+    return f"({compiler.process(col.regexp_match(val), **kw)})"
+
+
+@compiles(Regex, "mysql")
+def _regex_mysql(element: Regex, compiler: SQLCompiler, **kw: Any) -> str:
+    # NOTE(mysql): REGEXP follows the column's collation, which may ignore case; (?-i) makes
+    # the match case-sensitive whatever it is.
+    col, val = _operands(element, compiler, **kw)
+    return f"({col} REGEXP concat('(?-i)', {val}))"
+
+
+class WeekDay(FunctionElement[Any]):
+    """The day of the week, 0 = Sunday ... 6 = Saturday (PostgreSQL's ``dow``)."""
+
+    inherit_cache = True
+    name = "orm_kit_week_day"
+    type = Integer()
+
+
+@compiles(WeekDay)
+def _week_day_default(element: WeekDay, compiler: SQLCompiler, **kw: Any) -> str:
+    (col,) = element.clauses
+    return str(compiler.process(extract("dow", col), **kw))
+
+
+@compiles(WeekDay, "mysql")
+def _week_day_mysql(element: WeekDay, compiler: SQLCompiler, **kw: Any) -> str:
+    # NOTE(mysql): EXTRACT has no dow unit; DAYOFWEEK() counts 1 = Sunday ... 7 = Saturday.
+    (col,) = _operands(element, compiler, **kw)
+    return f"(dayofweek({col}) - 1)"
 
 
 class AtUTC(FunctionElement[Any]):
@@ -150,6 +202,31 @@ class AtUTC(FunctionElement[Any]):
     def __init__(self, expr: ColumnElement[Any]) -> None:
         super().__init__(expr)
         self.type = expr.type
+
+
+class Averaged(FunctionElement[Any]):
+    """The argument of ``Avg``: averaged as a float (its type is its operand's)."""
+
+    inherit_cache = True
+    name = "orm_kit_averaged"
+
+    def __init__(self, expr: ColumnElement[Any]) -> None:
+        super().__init__(expr)
+        self.type = expr.type
+
+
+@compiles(Averaged)
+def _averaged_default(element: Averaged, compiler: SQLCompiler, **kw: Any) -> str:
+    (col,) = _operands(element, compiler, **kw)
+    return col
+
+
+@compiles(Averaged, "mysql")
+def _averaged_mysql(element: Averaged, compiler: SQLCompiler, **kw: Any) -> str:
+    # NOTE(mysql): AVG() of integers or decimals is a DECIMAL with only four more decimal
+    # places (div_precision_increment): 7.2923 for 7.292307...; AVG() of a DOUBLE is exact.
+    (col,) = _operands(element, compiler, **kw)
+    return f"({col} + 0e0)"
 
 
 class WholeSeconds(FunctionElement[Any]):
@@ -308,3 +385,22 @@ def _json_value_mysql(element: JsonValue, compiler: SQLCompiler, **kw: Any) -> s
     text_ = compiler.process(node.as_string(), **kw)
     value = f"({text_} = 'true')" if isinstance(element, JsonBool) else text_
     return f"(CASE WHEN JSON_TYPE({elem}) IN ({mysql_kinds}) THEN {value} END)"
+
+
+@compiles(FunctionFilter, "mysql")
+def _aggregate_filter_mysql(element: FunctionFilter[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    # NOTE(mysql): no FILTER (WHERE ...) clause; an aggregate over CASE WHEN ... THEN x END
+    # is the same, as aggregates skip the NULLs of the rows the condition leaves out.
+    # count(*) counts the rows where the condition holds: count(CASE WHEN ... THEN 1 END).
+    fn: Any = element.func
+    where: Any = element.criterion
+    args: list[Any] = []
+    for arg in fn.clauses:
+        if isinstance(arg, UnaryExpression) and arg.operator is operators.distinct_op:
+            args.append(case((where, arg.element)).distinct())
+        elif isinstance(arg, ColumnClause) and arg.name == "*":
+            args.append(case((where, literal_column("1"))))
+        else:
+            args.append(case((where, arg)))
+    rewritten = getattr(func, fn.name)(*args, type_=fn.type)
+    return str(compiler.process(rewritten, **kw))

@@ -23,7 +23,9 @@ from orm_kit.query.lookups.constructs import (
     DateOf,
     EndsWith,
     IRegex,
+    Regex,
     StartsWith,
+    WeekDay,
     WholeSeconds,
 )
 
@@ -105,7 +107,7 @@ def _as_text(expr: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def _regex(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
-    return _as_text(expr).regexp_match(_text_value(expr, value))
+    return Regex(_as_text(expr), _text_value(expr, value))
 
 
 def _iregex(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
@@ -129,8 +131,8 @@ def _extract(part: str) -> TransformFn:
 
 
 def _week_day(expr: ColumnElement[Any]) -> ColumnElement[Any]:
-    # Django's numbering: 1 = Sunday ... 7 = Saturday (extract(dow) gives 0 = Sunday).
-    return cast(func.extract("dow", _utc(expr)), Integer) + 1
+    # Django's numbering: 1 = Sunday ... 7 = Saturday (WeekDay gives 0 = Sunday).
+    return cast(WeekDay(_utc(expr)), Integer) + 1
 
 
 def _date(expr: ColumnElement[Any]) -> ColumnElement[Any]:
