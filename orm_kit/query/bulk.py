@@ -8,7 +8,7 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, case, insert, literal
+from sqlalchemy import Table, case, insert, literal, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncConnection
