@@ -40,12 +40,12 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import immutabledict
 from sqlalchemy.util.concurrency import await_
 
-__all__ = ["OneTripConnection", "OneTripCursor", "one_trip_dbapi"]
+__all__ = ["OneTripConnection", "OneTripCursor", "one_trip_dbapi", "run_statement"]
 
 _Outcome = tuple[Any, Sequence[Any], int, int | None]
 
 
-def _run_statement(
+def run_statement(
     conn: sqlite3.Connection, operation: str, parameters: Any, many: bool
 ) -> _Outcome:
     """On the driver's thread: the whole life of one cursor."""
@@ -124,7 +124,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         assert isinstance(adapt, OneTripConnection)
         async with adapt._execute_mutex:
             outcome = await adapt.on_driver_thread(
-                _run_statement, self._connection._conn, operation, parameters, many
+                run_statement, self._connection._conn, operation, parameters, many
             )
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
