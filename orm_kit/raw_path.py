@@ -15,8 +15,10 @@ spans), DBAPI errors wrapped as SQLAlchemy's ``DBAPIError`` (so ``exceptions`` t
 them alike), a disconnect invalidating the connection and the pool's older ones, a
 cancellation invalidating the connection. Anything else falls back to the plain path
 (``plan_for`` returns ``None``): an engine with listeners of its own (a user's, PgBouncer
-mode), a statement whose compiled form needs per-call work (Python-side defaults,
-post-compile parameters), a driver other than orm_kit's.
+mode), a statement whose compiled form needs per-call work SQLAlchemy's execution context
+would do (a column default that reads the context, post-compile parameters), a driver
+other than orm_kit's. Python-side defaults that are scalars or take no argument
+(``TimestampMixin``'s, ``AuditMixin``'s) are made per call here, as the context makes them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any, cast
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql import schema as sa_schema
 from sqlalchemy.util import greenlet_spawn
 from sqlalchemy.util.concurrency import await_
 
@@ -43,6 +46,7 @@ compare with the plain path."""
 
 _STATUS = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)")
 _NO_PLAN: Any = object()
+_SA_SCHEMA = sa_schema.__file__
 
 
 class RawResult:
@@ -82,7 +86,16 @@ class RawResult:
 class _Plan:
     """One compiled statement shape: SQL, positional parameters, processors."""
 
-    __slots__ = ("compiled", "consts", "names", "procs", "result_procs", "returns_rows", "sql")
+    __slots__ = (
+        "compiled",
+        "consts",
+        "defaults",
+        "names",
+        "procs",
+        "result_procs",
+        "returns_rows",
+        "sql",
+    )
 
     def __init__(
         self,
@@ -92,9 +105,10 @@ class _Plan:
         consts: tuple[Any, ...],
         procs: tuple[Any, ...],
         returns_rows: bool,
+        defaults: tuple[tuple[int, Callable[[], Any], Any], ...],
     ) -> None:
         self.compiled, self.sql, self.names, self.consts = compiled, sql, names, consts
-        self.procs, self.returns_rows = procs, returns_rows
+        self.procs, self.returns_rows, self.defaults = procs, returns_rows, defaults
         self.result_procs: tuple[Any, ...] | None = None
 
     def args(self, params: dict[str, Any]) -> list[Any]:
@@ -105,7 +119,30 @@ class _Plan:
             else:
                 value = params[name]
                 out.append(value if proc is None or value is None else proc(value))
+        for i, make, proc in self.defaults:  # Python-side column defaults, made per call
+            value = make()
+            out[i] = value if proc is None or value is None else proc(value)
         return out
+
+
+def _python_default(column: Any, update: bool) -> Callable[[], Any] | None:
+    """What makes ``column``'s Python-side default (``onupdate`` for an UPDATE) for one
+    call, as SQLAlchemy's execution context would: a scalar, or a callable that takes no
+    context (SQLAlchemy wraps those in a lambda of its own). ``None`` for anything else (a
+    callable that reads the execution context): the plain path."""
+    default = column.onupdate if update else column.default
+    if default is None:
+        return None
+    if default.is_scalar:
+        value = default.arg
+        return lambda: value
+    if not default.is_callable:
+        return None
+    arg = default.arg
+    code = getattr(arg, "__code__", None)
+    if code is None or code.co_filename != _SA_SCHEMA or getattr(arg, "__wrapped__", None) is None:
+        return None  # the user's own callable of the context
+    return lambda: arg(None)  # SQLAlchemy's `lambda ctx: fn()`
 
 
 def _compile(stmt: Executable, params: dict[str, Any], engine: Engine) -> _Plan | None:
@@ -118,8 +155,6 @@ def _compile(stmt: Executable, params: dict[str, Any], engine: Engine) -> _Plan 
         or compiled.positiontup is None
         or compiled.literal_execute_params
         or compiled.post_compile_params
-        or compiled.insert_prefetch
-        or compiled.update_prefetch
         or compiled.escaped_bind_names
         or compiled.has_out_parameters
     ):
@@ -127,12 +162,22 @@ def _compile(stmt: Executable, params: dict[str, Any], engine: Engine) -> _Plan 
     names: list[str | None] = []
     consts: list[Any] = []
     procs: list[Any] = []
+    defaults = []
     processors = compiled._bind_processors
-    for name in compiled.positiontup:
+    prefetch = {c.key: c for c in (*compiled.insert_prefetch, *compiled.update_prefetch)}
+    for i, name in enumerate(compiled.positiontup):
         bind = compiled.binds[name]
         proc = processors.get(name)
         key = bind.key if bind.key in params else name if name in params else None
-        if key is None:
+        if key is None and bind.key in prefetch:
+            make = _python_default(prefetch.pop(bind.key), bool(compiled.isupdate))
+            if make is None:
+                return None
+            defaults.append((i, make, proc))
+            names.append(None)
+            consts.append(None)
+            procs.append(None)
+        elif key is None:
             if bind.callable is not None or bind.required or bind.expanding:
                 return None
             value = bind.value
@@ -143,8 +188,18 @@ def _compile(stmt: Executable, params: dict[str, Any], engine: Engine) -> _Plan 
             names.append(key)
             consts.append(None)
             procs.append(proc)
+    if prefetch:  # a default whose parameter was not found: leave it to SQLAlchemy
+        return None
     returns_rows = bool(compiled._result_columns)
-    return _Plan(compiled, compiled.string, tuple(names), tuple(consts), tuple(procs), returns_rows)
+    return _Plan(
+        compiled,
+        compiled.string,
+        tuple(names),
+        tuple(consts),
+        tuple(procs),
+        returns_rows,
+        tuple(defaults),
+    )
 
 
 class RawPath:

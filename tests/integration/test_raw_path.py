@@ -36,7 +36,14 @@ from orm_kit import (
     ORMKitError,
     raw_path,
 )
-from orm_kit.mixins import ReadOnlyMixin, SoftDeleteMixin, allow_writes
+from orm_kit.mixins import (
+    AuditMixin,
+    ReadOnlyMixin,
+    SoftDeleteMixin,
+    TimestampMixin,
+    acting_as,
+    allow_writes,
+)
 from orm_kit.observability import disable_tracing, enable_tracing, statement_watcher
 from orm_kit.testing import assert_num_queries
 
@@ -52,6 +59,14 @@ class RawRow(Model, SoftDeleteMixin):
     key: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class RawStamped(Model, TimestampMixin, AuditMixin):
+    """Python-side defaults (scalar, zero-argument callables, onupdate) on every write."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    level: Mapped[int] = mapped_column(default=7)
 
 
 class RawFrozen(Model, ReadOnlyMixin):
@@ -242,6 +257,27 @@ async def test_create_and_delete_match_the_plain_path(seeded: Database, spy: lis
         made.append(obj)
     assert made[0] == made[1]
     assert deleted[0] == deleted[1] == (1, 0, 0)
+
+
+async def test_python_side_defaults_are_made_per_call(seeded: Database, spy: list[str]) -> None:
+    seen = []
+    for enabled, pk in ((True, 1), (False, 2)):
+        raw_path.ENABLED = enabled
+        try:
+            before = len(spy)
+            with acting_as("maker"):
+                made = await RawStamped.objects.create(id=pk, name="a")
+            await asyncio.sleep(0.01)
+            with acting_as(f"changer{pk}"):
+                n = await RawStamped.objects.filter(id=pk).update(name="b")
+            assert (len(spy) - before == 2) is enabled
+        finally:
+            raw_path.ENABLED = True
+        got = await RawStamped.objects.get(id=pk)
+        assert made.created_at == got.created_at and got.updated_at > made.updated_at
+        assert got.created_at.tzinfo is not None
+        seen.append((n, got.name, got.level, got.created_by, got.updated_by))
+    assert seen == [(1, "b", 7, "maker", "changer1"), (1, "b", 7, "maker", "changer2")]
 
 
 async def test_read_only_models_are_refused_alike(seeded: Database, spy: list[str]) -> None:
