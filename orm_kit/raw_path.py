@@ -230,7 +230,10 @@ class RawPath:
 
     def _work(self, plan: _Plan, params: dict[str, Any], consume: Callable[[Any], Any]) -> Any:
         engine = self.engine
-        args = plan.args(params)
+        try:
+            args = plan.args(params)
+        except Exception as error:  # a bind processor refused a value: as the plain path
+            raise _wrapped(engine, error, plan.sql, params) from error
         fairy: Any = engine.raw_connection()
         try:
             adapted = fairy.dbapi_connection
@@ -263,7 +266,7 @@ class RawPath:
             procs = plan.result_procs
             if procs is None:
                 procs = plan.result_procs = _result_processors(plan, description, engine)
-            if any(p is not None for p in procs):
+            if procs:
                 rows = [
                     tuple(
                         v if p is None or v is None else p(v)
@@ -272,7 +275,7 @@ class RawPath:
                     for row in rows
                 ]
             # (else the driver's rows as they are: sqlite3's tuples, asyncpg's Records)
-        return consume(RawResult(list(rows), rowcount))
+        return consume(RawResult(rows if type(rows) is list else list(rows), rowcount))
 
 
 def _only_ours(engine: Engine) -> bool:
@@ -294,10 +297,11 @@ def _result_processors(plan: _Plan, description: Sequence[Any], engine: Engine) 
     columns = plan.compiled._result_columns
     dialect = engine.dialect
     assert len(columns) == len(description), "the statement's columns and its cursor's differ"
-    return tuple(
+    procs = tuple(
         column[3]._cached_result_processor(dialect, desc[1])
         for column, desc in zip(columns, description, strict=True)
     )
+    return procs if any(p is not None for p in procs) else ()  # (): rows as they come
 
 
 async def _on_sqlite(adapted: OneTripConnection, sql: str, args: list[Any]) -> tuple[Any, int, Any]:
@@ -333,16 +337,23 @@ def _failed(
     """What SQLAlchemy's ``Connection`` makes of ``error`` raised while running ``sql``:
     a DBAPI error wrapped (a disconnect invalidates the connection and the pool's older
     ones), a cancellation or a raw driver error invalidating the connection."""
-    dialect = engine.dialect
-    dbapi_error = dialect.loaded_dbapi.Error
-    if isinstance(error, dbapi_error):
-        disconnect = dialect.is_disconnect(error, fairy.dbapi_connection, None)
-        wrapped = sa_exc.DBAPIError.instance(
-            sql, args, error, dbapi_error, hide_parameters=engine.hide_parameters,
-            connection_invalidated=disconnect, dialect=dialect, ismulti=False,
-        )  # fmt: skip
+    if isinstance(error, engine.dialect.loaded_dbapi.Error):
+        disconnect = engine.dialect.is_disconnect(error, fairy.dbapi_connection, None)
+        wrapped = _wrapped(engine, error, sql, args, disconnect=disconnect)
         if disconnect:
             engine.pool._invalidate(fairy, error)
         return wrapped
     fairy.invalidate(error)  # a cancelled or broken exchange: never reuse the connection
     return error
+
+
+def _wrapped(
+    engine: Engine, error: Exception, sql: str, params: Any, *, disconnect: bool = False
+) -> BaseException:
+    """``error`` as SQLAlchemy's ``Connection`` raises it (a ``DBAPIError``, or a
+    ``StatementError`` for a non-DBAPI one), so ``orm_kit.exceptions`` translates it alike."""
+    dialect = engine.dialect
+    return sa_exc.DBAPIError.instance(
+        sql, params, error, dialect.loaded_dbapi.Error, hide_parameters=engine.hide_parameters,
+        connection_invalidated=disconnect, dialect=dialect, ismulti=False,
+    )  # fmt: skip

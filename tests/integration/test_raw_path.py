@@ -23,7 +23,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import JSON, DateTime, Numeric, String, Text, Uuid, event, text
+from sqlalchemy import JSON, DateTime, Numeric, String, Text, TypeDecorator, Uuid, event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.pool import NullPool
@@ -48,6 +48,18 @@ from orm_kit.observability import disable_tracing, enable_tracing, statement_wat
 from orm_kit.testing import assert_num_queries
 
 
+class Picky(TypeDecorator[str]):
+    """A type of the user's own whose bind processing refuses one value."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        if value == "boom":
+            raise ValueError("Picky refuses 'boom'")
+        return value
+
+
 class RawRow(Model, SoftDeleteMixin):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
@@ -59,6 +71,7 @@ class RawRow(Model, SoftDeleteMixin):
     key: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)
+    picky: Mapped[str | None] = mapped_column(Picky)
 
 
 class RawStamped(Model, TimestampMixin, AuditMixin):
@@ -295,6 +308,17 @@ async def test_a_unique_violation_names_its_constraint(seeded: Database, spy: li
     assert created[:2] == ("raised", "ConflictError") and created[3] == "uq_raw_row_name"
     with pytest.raises(ConflictError):
         await RawRow.objects.create(id=1, name="fresh", level=1)
+
+
+async def test_a_value_bind_processing_refuses_raises_alike(
+    seeded: Database, spy: list[str]
+) -> None:
+    refused = await both(spy, lambda: RawRow.objects.filter(id=1).update(picky="boom"))
+    assert refused[0] == "raised" and "Picky" not in refused[1]
+    assert await both(spy, lambda: RawRow.objects.filter(id=1).update(picky="fine")) == (
+        "int",
+        1,
+    )
 
 
 async def test_the_statement_counter_sees_the_raw_path(seeded: Database, spy: list[str]) -> None:
