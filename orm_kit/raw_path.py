@@ -36,7 +36,7 @@ from sqlalchemy.util import greenlet_spawn
 from sqlalchemy.util.concurrency import await_
 
 from orm_kit.observability import statement_watcher
-from orm_kit.sqlite_driver import OneTripConnection, run_statement
+from orm_kit.sqlite_driver import OneTripConnection, is_one_trip_dbapi, run_statement
 
 __all__ = ["ENABLED", "RawPath", "RawResult"]
 
@@ -207,13 +207,23 @@ class RawPath:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Which driver's call runs a statement: orm_kit's aiosqlite adapter, or asyncpg
+        # under SQLAlchemy's adapter; any other driver takes the plain path.
+        dialect = engine.dialect
+        self.kind: str | None = (
+            "sqlite"
+            if is_one_trip_dbapi(dialect.loaded_dbapi)
+            else "asyncpg"
+            if dialect.name == "postgresql" and dialect.driver == "asyncpg"
+            else None
+        )
         self._plans: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], Any]] = (
             weakref.WeakKeyDictionary()
         )
 
     def plan_for(self, stmt: Executable, params: Any) -> _Plan | None:
         """The cached plan of ``stmt`` with ``params`` (a dict), or ``None``: plain path."""
-        if not isinstance(params, dict) or not _only_ours(self.engine):
+        if self.kind is None or not isinstance(params, dict) or not _only_ours(self.engine):
             return None
         by_keys = self._plans.get(stmt)
         if by_keys is None:
@@ -240,7 +250,7 @@ class RawPath:
             watcher = statement_watcher(engine)
             token = watcher.started(plan.sql, plan.compiled) if watcher is not None else None
             try:
-                if isinstance(adapted, OneTripConnection):
+                if self.kind == "sqlite":
                     rows, rowcount, description = await_(_on_sqlite(adapted, plan.sql, args))
                 else:
                     rows, rowcount, description = await_(

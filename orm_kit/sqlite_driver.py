@@ -40,7 +40,13 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import immutabledict
 from sqlalchemy.util.concurrency import await_
 
-__all__ = ["OneTripConnection", "OneTripCursor", "one_trip_dbapi", "run_statement"]
+__all__ = [
+    "OneTripConnection",
+    "OneTripCursor",
+    "is_one_trip_dbapi",
+    "one_trip_dbapi",
+    "run_statement",
+]
 
 _Outcome = tuple[Any, Sequence[Any], int, int | None]
 
@@ -199,6 +205,11 @@ class _OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
             thread = connection if isinstance(connection, Thread) else connection._thread
             thread.daemon = True
         return OneTripConnection(self, await_(connection))
+
+
+def is_one_trip_dbapi(dbapi: object) -> bool:
+    """Whether ``dbapi`` (an engine's DBAPI module) is ``one_trip_dbapi()``'s."""
+    return isinstance(dbapi, _OneTripDbapi)
 
 
 def one_trip_dbapi() -> AsyncAdapt_aiosqlite_dbapi:
