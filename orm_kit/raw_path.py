@@ -17,7 +17,8 @@ cancellation invalidating the connection. Anything else falls back to the plain 
 (``plan_for`` returns ``None``): an engine with listeners of its own (a user's, PgBouncer
 mode), a statement whose compiled form needs per-call work SQLAlchemy's execution context
 would do (a column default that reads the context, post-compile parameters), a driver
-other than orm_kit's. Python-side defaults that are scalars or take no argument
+other than orm_kit's aiosqlite adapter and asyncpg. (``Database.run_direct`` sends only
+the marked cached statements here, and never inside a pin or with replicas.) Python-side defaults that are scalars or take no argument
 (``TimestampMixin``'s, ``AuditMixin``'s) are made per call here, as the context makes them.
 """
 
