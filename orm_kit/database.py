@@ -29,10 +29,16 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
+from orm_kit import raw_path
 from orm_kit.connections import get_database
 from orm_kit.connections import registry as _registry
 from orm_kit.context import _current_session, is_foreign
-from orm_kit.dialects import DIRECT_OPTION, UNIT_OF_WORK_OPTION, release_memory_database
+from orm_kit.dialects import (
+    CACHED_OPTION,
+    DIRECT_OPTION,
+    UNIT_OF_WORK_OPTION,
+    release_memory_database,
+)
 from orm_kit.engine import (
     CONNECTIONS_QUERY,
     SETTING_NAMES,
@@ -167,6 +173,7 @@ class Database:
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._pin: Pin | None = None
+        self._raw: raw_path.RawPath | None = None
         self.router: ReplicaRouter | None = None  # where reads go, with replicas
         check_replica_options(replicas, replica_lag_window, replica_cooldown)
         if replicas:
@@ -231,6 +238,7 @@ class Database:
             error = translate_error(exc, operation="connect")
             raise connect_error(self.url, self.settings, exc, error) from exc
         self._engine = engine
+        self._raw = raw_path.RawPath(engine.sync_engine)
         if self.dialect == "sqlite":
             self._direct_engine = engine.execution_options(**{DIRECT_OPTION: True})
         else:
@@ -261,6 +269,7 @@ class Database:
         """
         engine, self._engine = self._engine, None
         self._direct_engine = None
+        self._raw = None
         self._sessionmaker = None
         self._read_sessionmaker = None
         _registry.remove(self)
@@ -404,8 +413,18 @@ class Database:
             raise AssertionError  # pragma: no cover
         if (pin := self._pinned_connection()) is not None:
             return await pin.run_sync(in_savepoint, lambda c: consume(c.execute(stmt, params)))
-        if self.router is not None and is_plain_read(stmt):
-            return await self.router.read(stmt, consume, params)
+        if self.router is not None:
+            if is_plain_read(stmt):
+                return await self.router.read(stmt, consume, params)
+        elif (
+            raw_path.ENABLED
+            and stmt._execution_options.get(CACHED_OPTION)
+            and self._raw is not None
+            and (plan := self._raw.plan_for(stmt, params)) is not None
+        ):
+            # A cached statement of the direct path, on the driver itself (raw_path).
+            done: ResultT = await self._raw.run(plan, params, consume)
+            return done
         return await self._on_engine(engine, stmt, consume, params)
 
     def _on_engine(

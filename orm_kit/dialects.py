@@ -27,6 +27,7 @@ from sqlalchemy.util import await_only
 from sqlalchemy.util.concurrency import in_greenlet
 
 __all__ = [
+    "CACHED_OPTION",
     "DIRECT_OPTION",
     "MYSQL_SQL_MODE",
     "UNIT_OF_WORK_OPTION",
@@ -42,6 +43,9 @@ __all__ = [
 
 DIRECT_OPTION = "orm_kit_direct"
 """Execution option of the direct path's engine: single statements in autocommit."""
+CACHED_OPTION = "orm_kit_cached"
+"""Execution option of a statement built once and run many times with new parameters (the
+cached statements of the direct path): ``orm_kit.raw_path`` may run it."""
 UNIT_OF_WORK_OPTION = "orm_kit_unit_of_work"
 """Execution option of the units of work's engine (on SQLite: ``BEGIN IMMEDIATE``)."""
 

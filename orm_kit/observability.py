@@ -39,6 +39,7 @@ __all__ = [
     "disable_tracing",
     "enable_tracing",
     "instrument_engine",
+    "statement_watcher",
     "tracing_enabled",
 ]
 
@@ -165,9 +166,9 @@ def _operation(statement: str) -> str:
     return words[0].upper() if words else ""
 
 
-def _subject(context: Any) -> tuple[str | None, str | None]:
+def _subject(compiled: Any) -> tuple[str | None, str | None]:
     """The table and the model class name a compiled statement is about, where known."""
-    stmt = getattr(getattr(context, "compiled", None), "statement", None)
+    stmt = getattr(compiled, "statement", None)
     if stmt is None:
         return None, None
     table = getattr(stmt, "table", None)  # INSERT / UPDATE / DELETE
@@ -201,9 +202,9 @@ def _model_of(table: Any) -> str | None:
     return found
 
 
-def _start_span(dialect: str, statement: str, context: Any) -> Any:
+def _start_span(dialect: str, statement: str, compiled: Any) -> Any:
     operation = _operation(statement)
-    table, model = _subject(context)
+    table, model = _subject(compiled)
     attributes: dict[str, Any] = {
         "db.system": dialect,
         "db.operation.name": operation,
@@ -278,14 +279,9 @@ class _Watcher:
         context: Any,
         _executemany: bool,
     ) -> None:
-        counters = _counters.get()
-        if counters and not _is_transaction_control(statement):
-            for counter in counters:
-                counter.statements.append(statement)
-        if self.slow_query_ms is None and _tracing.tracer is None:
-            return
-        span = _start_span(self.dialect, statement, context) if _tracing.tracer else None
-        conn.info.setdefault(_TIMING, []).append((time.perf_counter(), span))
+        token = self.started(statement, getattr(context, "compiled", None))
+        if token is not None:
+            conn.info.setdefault(_TIMING, []).append(token)
 
     def after(
         self,
@@ -297,25 +293,47 @@ class _Watcher:
         _executemany: bool,
     ) -> None:
         timings = conn.info.get(_TIMING)
-        if not timings:
+        if timings:
+            self.finished(timings.pop(), statement)
+
+    def error(self, context: ExceptionContext) -> None:
+        conn = context.connection
+        timings = conn.info.get(_TIMING) if conn is not None else None
+        if timings:
+            self.failed(timings.pop(), context.sqlalchemy_exception or context.original_exception)
+
+    # The three steps, also called by orm_kit.raw_path, which runs statements without a
+    # Connection: a token (start time, span) when timing or tracing is on, else None.
+
+    def started(self, statement: str, compiled: Any) -> tuple[float, Any] | None:
+        """Count ``statement``; start its timing and span if either is on."""
+        counters = _counters.get()
+        if counters and not _is_transaction_control(statement):
+            for counter in counters:
+                counter.statements.append(statement)
+        if self.slow_query_ms is None and _tracing.tracer is None:
+            return None
+        span = _start_span(self.dialect, statement, compiled) if _tracing.tracer else None
+        return time.perf_counter(), span
+
+    def finished(self, token: tuple[float, Any] | None, statement: str) -> None:
+        """End the timing and span of ``started``; log the statement if it was slow."""
+        if token is None:
             return
-        start, span = timings.pop()
+        start, span = token
         elapsed_ms = (time.perf_counter() - start) * 1000
         if span is not None:
             span.end()
         if self.slow_query_ms is not None and elapsed_ms >= self.slow_query_ms:
             self._log_slow(statement, elapsed_ms)
 
-    def error(self, context: ExceptionContext) -> None:
-        conn = context.connection
-        timings = conn.info.get(_TIMING) if conn is not None else None
-        if not timings:
+    def failed(self, token: tuple[float, Any] | None, error: BaseException) -> None:
+        """End the span of ``started`` as failed with ``error``."""
+        if token is None:
             return
-        _start, span = timings.pop()
+        _start, span = token
         if span is not None:
-            error = context.sqlalchemy_exception or context.original_exception
-            error_type = type(error).__name__
-            span.set_attribute("error.type", error_type)
+            span.set_attribute("error.type", type(error).__name__)
             span.set_status(_tracing.error_status)
             span.end()
 
@@ -337,6 +355,15 @@ class _Watcher:
         )
 
 
+_watchers: weakref.WeakKeyDictionary[Engine, _Watcher] = weakref.WeakKeyDictionary()
+
+
+def statement_watcher(engine: Engine) -> _Watcher | None:
+    """The listeners ``instrument_engine`` attached to ``engine``, for code that runs
+    statements without SQLAlchemy's ``Connection`` (``orm_kit.raw_path``)."""
+    return _watchers.get(engine)
+
+
 def instrument_engine(engine: AsyncEngine | Engine, slow_query_ms: float | None) -> None:
     """Attach orm_kit's statement listeners to ``engine`` (``build_engine`` does it).
 
@@ -354,7 +381,7 @@ def instrument_engine(engine: AsyncEngine | Engine, slow_query_ms: float | None)
             "milliseconds (0 logs every statement) or None for no slow-query log."
         )
     sync = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
-    watcher = _Watcher(sync.dialect.name, slow_query_ms)
+    watcher = _watchers[sync] = _Watcher(sync.dialect.name, slow_query_ms)
     event.listen(sync, "before_cursor_execute", watcher.before)
     event.listen(sync, "after_cursor_execute", watcher.after)
     event.listen(sync, "handle_error", watcher.error)

@@ -40,12 +40,18 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import immutabledict
 from sqlalchemy.util.concurrency import await_
 
-__all__ = ["OneTripConnection", "OneTripCursor", "one_trip_dbapi"]
+__all__ = [
+    "OneTripConnection",
+    "OneTripCursor",
+    "is_one_trip_dbapi",
+    "one_trip_dbapi",
+    "run_statement",
+]
 
 _Outcome = tuple[Any, Sequence[Any], int, int | None]
 
 
-def _run_statement(
+def run_statement(
     conn: sqlite3.Connection, operation: str, parameters: Any, many: bool
 ) -> _Outcome:
     """On the driver's thread: the whole life of one cursor."""
@@ -124,7 +130,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         assert isinstance(adapt, OneTripConnection)
         async with adapt._execute_mutex:
             outcome = await adapt.on_driver_thread(
-                _run_statement, self._connection._conn, operation, parameters, many
+                run_statement, self._connection._conn, operation, parameters, many
             )
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
@@ -199,6 +205,11 @@ class _OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
             thread = connection if isinstance(connection, Thread) else connection._thread
             thread.daemon = True
         return OneTripConnection(self, await_(connection))
+
+
+def is_one_trip_dbapi(dbapi: object) -> bool:
+    """Whether ``dbapi`` (an engine's DBAPI module) is ``one_trip_dbapi()``'s."""
+    return isinstance(dbapi, _OneTripDbapi)
 
 
 def one_trip_dbapi() -> AsyncAdapt_aiosqlite_dbapi:

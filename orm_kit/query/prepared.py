@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import BinaryExpression, BindParameter, OperatorExp
 from sqlalchemy.sql.type_api import BOOLEANTYPE
 
 from orm_kit import rules
+from orm_kit.dialects import CACHED_OPTION
 from orm_kit.query.clauses import resolve_lookup
 from orm_kit.query.lookups.registry import UNBOUND, is_plain_exact
 from orm_kit.query.lookups.resolver import ResolvedLookup
@@ -109,8 +110,16 @@ def exact_statement(state: QueryState, kind: Any, build: Callable[[QueryState], 
             ).clause
             for key, _ in state.exact
         )
-        stmt = info.statements[cache_key] = build(dataclasses.replace(state, where=where))
+        stmt = build(dataclasses.replace(state, where=where))
+        stmt = info.statements[cache_key] = _cached(stmt)
     return stmt
+
+
+def _cached(stmt: Any) -> Any:
+    """``stmt`` marked as built once and run many times (the raw path may run it)."""
+    if isinstance(stmt, tuple):  # compile_rows: (statement, keys)
+        return (stmt[0].execution_options(**{CACHED_OPTION: True}), *stmt[1:])
+    return stmt.execution_options(**{CACHED_OPTION: True})
 
 
 FAST_FILTER = True

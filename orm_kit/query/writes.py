@@ -15,6 +15,7 @@ from sqlalchemy import JSON, bindparam, insert
 from sqlalchemy.engine import CursorResult, Result
 
 from orm_kit import rules
+from orm_kit.dialects import CACHED_OPTION
 from orm_kit.exceptions import ValidationError
 from orm_kit.query import compiler, prepared
 from orm_kit.query.executor import (
@@ -115,6 +116,7 @@ async def create(state: QueryState, values: dict[str, Any]) -> Any:
         stmt = info.statements.get("insert_returning")
         if stmt is None:
             stmt = insert(info.table).returning(*info.table_columns.values())
+            stmt = stmt.execution_options(**{CACHED_OPTION: True})
             info.statements["insert_returning"] = stmt
     row = await run(target, stmt, _one, params, model=model, operation="create")
     for i, key in enumerate(info.table_columns):

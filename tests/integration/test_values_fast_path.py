@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orm_kit import Database, F, Model, ValidationError, rules
+from orm_kit import Database, F, Model, ValidationError, raw_path, rules
 from orm_kit.mixins import SoftDeleteMixin
 from orm_kit.query import prepared, results
 from orm_kit.types import UTCDateTime
@@ -125,6 +125,9 @@ async def seeded(db: Database) -> Database:
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the results read on the fast path (one entry per fast read)."""
+    # The raw path (tests/integration/test_raw_path.py) runs the cached statements without
+    # a CursorResult, so plain_rows never sees them: these tests are about the paths below.
+    monkeypatch.setattr(raw_path, "ENABLED", False)
     taken: list[int] = []
     original = results.plain_rows
 
