@@ -18,8 +18,9 @@ cancellation invalidating the connection. Anything else falls back to the plain 
 mode), a statement whose compiled form needs per-call work SQLAlchemy's execution context
 would do (a column default that reads the context, post-compile parameters), a driver
 other than orm_kit's aiosqlite adapter and asyncpg. (``Database.run_direct`` sends only
-the marked cached statements here, and never inside a pin or with replicas.) Python-side defaults that are scalars or take no argument
-(``TimestampMixin``'s, ``AuditMixin``'s) are made per call here, as the context makes them.
+the marked cached statements here, and never inside a pin or with replicas.) Python-side
+defaults that are scalars or take no argument (``TimestampMixin``'s, ``AuditMixin``'s)
+are made per call here, as the context makes them.
 """
 
 from __future__ import annotations
