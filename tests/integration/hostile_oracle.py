@@ -234,6 +234,10 @@ def write_value_verdict(kind: Kind, value: Any, *, nullable: bool) -> Verdict:
             return OK
         if _is_int(value) and abs(value) < 10**8:
             return _either("an int for a Numeric column")
+        if type(value) is float:  # taken as the Decimal of its shortest repr, as in Django
+            if not math.isfinite(value):
+                return _fail("float NaN / infinity for Numeric(10, 2)")
+            return write_value_verdict("numeric", Decimal(str(value)), nullable=nullable)
         return _fail(f"{type(value).__name__} for a Numeric column")
     if kind == "aware":
         if not _aware(value):

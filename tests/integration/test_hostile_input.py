@@ -197,6 +197,8 @@ def same(expected: Any, actual: Any, column: str | None = None) -> bool:
         return type(actual) is float and actual == expected
     if type(expected) is int and column == "d":  # an int stored in a Numeric column
         return type(actual) is Decimal and actual == expected
+    if type(expected) is float and column == "d":  # a float stored in a Numeric column
+        return type(actual) is Decimal and actual == Decimal(str(expected))
     if type(expected) is str and column == "u":  # a UUID written in its string form
         return isinstance(actual, uuid.UUID) and uuid.UUID(expected) == actual
     if isinstance(expected, uuid.UUID):  # asyncpg returns its own uuid.UUID subclass
