@@ -1,16 +1,21 @@
-"""Fixtures of the migration tests: a project folder with a clean database of its own."""
+"""Fixtures shared by the integration tests: a migration project folder with a clean database
+of its own, and an in-memory exporter of orm_kit's OpenTelemetry spans."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from orm_kit.observability import disable_tracing, enable_tracing
 from tests.backends import create_database_sql, drop_database_sql
 from tests.integration.migration_project import Project
 
@@ -43,3 +48,17 @@ async def project(backend: str, backend_url: str, tmp_path: Path) -> AsyncIterat
             await conn.execute(text(drop))
     finally:
         await server.dispose()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on, into an in-memory exporter; off again (and the provider shut) afterwards."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    enable_tracing(provider)
+    try:
+        yield exporter
+    finally:
+        disable_tracing()
+        provider.shutdown()

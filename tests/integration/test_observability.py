@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from opentelemetry import trace
@@ -127,19 +127,6 @@ async def test_a_negative_threshold_is_refused(backend_url: str) -> None:
 
 
 # --- spans --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    enable_tracing(provider)
-    try:
-        yield exporter
-    finally:
-        disable_tracing()
-        provider.shutdown()
 
 
 def statement_spans(exporter: InMemorySpanExporter) -> list[ReadableSpan]:

@@ -14,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import JSON, DateTime, Numeric, String, Text, TypeDecorator, Uuid, event, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -44,8 +42,9 @@ from orm_kit.mixins import (
     acting_as,
     allow_writes,
 )
-from orm_kit.observability import disable_tracing, enable_tracing, statement_watcher
+from orm_kit.observability import statement_watcher
 from orm_kit.testing import assert_num_queries
+from tests.integration.typed_values import typed
 
 
 class Picky(TypeDecorator[str]):
@@ -131,21 +130,6 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(raw_path.RawPath, "run", counting)
     return ran
-
-
-def typed(value: Any) -> Any:
-    """``value`` with the type of every part, so ``1 == True`` or a naive/aware mix differ."""
-    if isinstance(value, Model):
-        return typed(
-            {k: value.__dict__.get(k) for k in [c.key for c in type(value).__table__.columns]}
-        )
-    if isinstance(value, dict):
-        return {k: typed(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return (type(value).__name__, [typed(v) for v in value])
-    if isinstance(value, datetime):
-        return ("datetime", value, value.utcoffset())
-    return (type(value).__name__, value)
 
 
 async def outcome(run: Callable[[], Awaitable[Any]]) -> Any:
@@ -347,19 +331,6 @@ async def test_the_slow_query_log_sees_the_raw_path(
     slow = [r for r in caplog.records if getattr(r, "orm_kit_operation", None) == "slow_query"]
     assert [r.orm_kit_statement for r in slow] == spy  # type: ignore[attr-defined]
     assert __file__ in slow[0].orm_kit_call_site  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    enable_tracing(provider)
-    try:
-        yield exporter
-    finally:
-        disable_tracing()
-        provider.shutdown()
 
 
 async def test_spans_see_the_raw_path(

@@ -40,6 +40,7 @@ from orm_kit import Database, F, Model, ValidationError, raw_path, rules
 from orm_kit.mixins import SoftDeleteMixin
 from orm_kit.query import prepared, results
 from orm_kit.types import UTCDateTime
+from tests.integration.typed_values import typed
 
 
 class FastMood(enum.Enum):
@@ -139,17 +140,6 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(results, "plain_rows", counting)
     return taken
-
-
-def typed(value: Any) -> Any:
-    """``value`` with the type of every part, so ``1 == True`` or a naive/aware mix differ."""
-    if isinstance(value, dict):
-        return {k: typed(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return (type(value).__name__, [typed(v) for v in value])
-    if isinstance(value, datetime):
-        return ("datetime", value, value.utcoffset())
-    return (type(value).__name__, value)
 
 
 async def both(

@@ -3,10 +3,6 @@
 The parametrization walks the lookup registry for each column of ``LookupSqlItem`` (one per
 column type), so a lookup or transform added later fails here until its SQL is written down.
 Each expectation is the exact WHERE clause each dialect compiles, and its parameters.
-
-SQL believed wrong is not pinned: its dialect holds a ``Wrong`` (the reason, and the fragment
-that shows the mistake), checked by strict xfail tests that fail once it is fixed, so the
-fixed SQL gets pinned then.
 """
 
 from __future__ import annotations
@@ -78,24 +74,16 @@ T = "lookup_sql_item"
 
 
 @dataclass(frozen=True)
-class Wrong:
-    """SQL believed wrong on one dialect: why, and a fragment the fixed SQL will not have."""
-
-    reason: str
-    fragment: str
-
-
-@dataclass(frozen=True)
 class Sql:
-    """The expected WHERE clause per dialect (or ``Wrong``) and the parameters."""
+    """The expected WHERE clause per dialect and the parameters."""
 
-    sqlite: str | Wrong
-    postgresql: str | Wrong
-    mysql: str | Wrong
+    sqlite: str
+    postgresql: str
+    mysql: str
     params: dict[str, Any] = field(default_factory=dict)
 
-    def on(self, dialect: str) -> str | Wrong:
-        text: str | Wrong = getattr(self, dialect)
+    def on(self, dialect: str) -> str:
+        text: str = getattr(self, dialect)
         return text
 
 
@@ -387,8 +375,7 @@ def ids(pairs: Sequence[tuple[str, ...]]) -> list[Any]:
 
 
 def check(qs_of: Callable[[], QuerySet[Any]], expected: Expected) -> None:
-    """Build the QuerySet and compare its WHERE clause with ``expected`` on every dialect
-    (``Wrong`` ones are checked by test_wrong_sql_is_not_pinned)."""
+    """Build the QuerySet and compare its WHERE clause with ``expected`` on every dialect."""
     if isinstance(expected, Refused):
         with pytest.raises(expected.error, match=expected.match):
             qs_of()
@@ -397,8 +384,7 @@ def check(qs_of: Callable[[], QuerySet[Any]], expected: Expected) -> None:
     for name, dialect in DIALECTS.items():
         want = expected.on(name)
         sql, params = where_sql(qs, dialect)
-        if isinstance(want, str):
-            assert sql == want, f"{name}:\n got {sql}\nwant {want}"
+        assert sql == want, f"{name}:\n got {sql}\nwant {want}"
         assert params == expected.params, name
 
 
@@ -616,35 +602,6 @@ QUERIES: dict[str, tuple[Callable[[], QuerySet[Any]], Expected]] = {
 @pytest.mark.parametrize("case", list(QUERIES))
 def test_query_sql(case: str) -> None:
     check(*QUERIES[case])
-
-
-def wrong_cases() -> list[tuple[str, str, str]]:
-    out: list[tuple[str, str, str]] = []
-    for name, cases in EXPECTED.items():
-        for lookup, (_, expected) in cases.items():
-            if isinstance(expected, Sql):
-                out.extend(
-                    (name, lookup, dialect)
-                    for dialect in DIALECTS
-                    if isinstance(expected.on(dialect), Wrong)
-                )
-    return out
-
-
-@pytest.mark.parametrize(("name", "lookup", "dialect"), ids(wrong_cases()))
-def test_wrong_sql_is_not_pinned(
-    name: str, lookup: str, dialect: str, request: pytest.FixtureRequest
-) -> None:
-    """SQL believed wrong (see ``Wrong``): xfails while the mistake is there; once fixed,
-    the strict xfail fails, so the new SQL gets pinned in EXPECTED."""
-    value, expected = EXPECTED[name][lookup]
-    assert isinstance(expected, Sql)
-    wrong = expected.on(dialect)
-    assert isinstance(wrong, Wrong)
-    request.applymarker(pytest.mark.xfail(raises=AssertionError, strict=True, reason=wrong.reason))
-    qs = LookupSqlItem.objects.filter(**{f"{name}__{lookup}": value})
-    sql, _ = where_sql(qs, DIALECTS[dialect])
-    assert wrong.fragment not in sql
 
 
 # Interval's SQLAlchemy implementation type is DateTime (an emulation where the database has
