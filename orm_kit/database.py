@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
 )
 from sqlalchemy.sql import Executable
-from sqlalchemy.util import greenlet_spawn
 
 from orm_kit import raw_path
 from orm_kit.connections import get_database
@@ -56,6 +55,7 @@ from orm_kit.exceptions import (
     translate_error,
     translated,
 )
+from orm_kit.greenlets import spawn
 from orm_kit.replicas import ReplicaRouter, check_replica_options, is_plain_read
 from orm_kit.retrying import DEFAULT_BACKOFF, RetryingTransaction, isolated, opened
 from orm_kit.settings import DatabaseSettings, env_prefix
@@ -452,7 +452,7 @@ class Database:
                     conn.invalidate()
                     raise
 
-        return greenlet_spawn(work)
+        return spawn(work)
 
     @asynccontextmanager
     async def connection(

@@ -34,9 +34,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql import schema as sa_schema
-from sqlalchemy.util import greenlet_spawn
 from sqlalchemy.util.concurrency import await_
 
+from orm_kit.greenlets import spawn
 from orm_kit.observability import statement_watcher
 from orm_kit.sqlite_driver import OneTripConnection, is_one_trip_dbapi, run_statement
 
@@ -238,7 +238,7 @@ class RawPath:
 
     def run(self, plan: _Plan, params: dict[str, Any], consume: Callable[[Any], Any]) -> Any:
         """Run ``plan`` with ``params`` and hand a ``RawResult`` to ``consume`` (awaitable)."""
-        return greenlet_spawn(self._work, plan, params, consume)
+        return spawn(self._work, plan, params, consume)
 
     def _work(self, plan: _Plan, params: dict[str, Any], consume: Callable[[Any], Any]) -> Any:
         engine = self.engine
