@@ -92,9 +92,19 @@ Checker = Callable[[Any], Any]
 """``check(value) -> value to bind``; raises ``Rejected``."""
 
 
+_PLAIN_TYPES = frozenset(
+    {int, str, float, bool, type(None), bytes, Decimal, datetime, date, time, timedelta}
+    | {uuid.UUID, dict, list}
+)
+"""Types whose values are never SQL expressions (exact types: a subclass is looked at)."""
+
+
 def is_sql(value: Any) -> bool:
     """Whether ``value`` is a SQL expression rather than a value to bind."""
-    return isinstance(value, ClauseElement) or hasattr(type(value), "__clause_element__")
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return False
+    return isinstance(value, ClauseElement) or hasattr(kind, "__clause_element__")
 
 
 def describe(value: Any) -> str:

@@ -96,18 +96,19 @@ async def create(state: QueryState, values: dict[str, Any]) -> Any:
     obj = construct(model, values)
     target = resolve_target(state.using)
     signals = pre_save.has_receivers(model) or post_save.has_receivers(model)
+    columns = info.table_columns
     if (
         signals
         or rules.records(model)
         or target.session is not None
-        or not set(values) <= set(info.table_columns)
+        or not values.keys() <= columns.keys()
     ):
         await save_instance(obj, state.using)
         return obj
     data = obj.__dict__
-    params: dict[str, Any] | None = {info.table_columns[k].key: data[k] for k in values}
+    params: dict[str, Any] | None = {columns[k].key: data[k] for k in values}
     stmt: Any
-    if any(is_sql(v) for v in values.values()):  # rendered into the statement
+    if any(map(is_sql, values.values())):  # rendered into the statement
         stmt = insert(info.table).values(params or {}).returning(*info.table_columns.values())
         params = None
     else:
