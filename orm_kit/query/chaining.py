@@ -5,7 +5,6 @@ wrappers that check their arguments' shape and return a QuerySet of the new stat
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,7 +19,7 @@ from orm_kit.query.lookups.resolver import expression_lookup, field_column
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.relations import correlated_aggregate, joined_column_for, path_column
 from orm_kit.query.resolvable import Resolvable, to_expression
-from orm_kit.query.state import QueryState
+from orm_kit.query.state import QueryState, replaced
 from orm_kit.query.values import is_sql
 
 __all__ = [
@@ -45,7 +44,7 @@ def changed(state: QueryState, **changes: Any) -> QueryState:
     """``state`` with ``changes``; any chaining leaves the cached-statement path unless it
     says otherwise (``exact=``)."""
     changes.setdefault("exact", None)
-    return dataclasses.replace(state, **changes)
+    return replaced(state, **changes)
 
 
 def check_alias(name: str, what: str) -> None:

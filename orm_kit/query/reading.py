@@ -9,7 +9,6 @@ executor.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Generic
 
@@ -21,6 +20,7 @@ from orm_kit.query.executor import run
 from orm_kit.query.expressions import Aggregate, Q
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.pagination import Page, keyset_page, offset_page
+from orm_kit.query.state import replaced
 from orm_kit.query.writing import ModelT, RowT
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class ReadMethods(Generic[ModelT, RowT]):
             qs = qs.filter(*args, **lookups)
         if qs._state.limit is None:
             # Two rows are enough to tell "one" from "several".
-            qs = type(qs)(self.model, dataclasses.replace(qs._state, limit=2))
+            qs = type(qs)(self.model, replaced(qs._state, limit=2))
         rows: list[RowT] = await results.fetch_all(qs._state)
         if not rows:
             raise qs._no_match(

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from sqlalchemy.sql.elements import ColumnElement
 
-__all__ = ["PER_CALL", "ForUpdate", "QueryState", "ResultShape"]
+__all__ = ["PER_CALL", "ForUpdate", "QueryState", "ResultShape", "replaced"]
 
 ResultShape = Literal["models", "values", "values_list", "flat", "named"]
 
@@ -78,3 +78,21 @@ path: ``where`` is built from ``exact`` (whose values are bound as parameters),
 ``filter_names`` are its names, and ``using`` says where the statement runs, not what it is."""
 
 _shape_of = operator.attrgetter(*(f.name for f in fields(QueryState) if f.name not in PER_CALL))
+
+
+_NAMES = tuple(f.name for f in fields(QueryState))
+_INDEX = {name: i for i, name in enumerate(_NAMES)}
+_values_of = operator.attrgetter(*_NAMES)
+
+
+def replaced(state: QueryState, **changes: Any) -> QueryState:
+    """``dataclasses.replace(state, **changes)`` in half the time (every chained call and
+    terminal makes one or two): QueryState has only plain init fields, so its fields are
+    read in one call and passed positionally."""
+    values = list(_values_of(state))
+    for key, value in changes.items():
+        index = _INDEX.get(key)
+        if index is None:
+            raise TypeError(f"QueryState has no field {key!r}")
+        values[index] = value
+    return QueryState(*values)
