@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import PrimaryKeyConstraint, UniqueConstraint
 from sqlalchemy import exc as sa_exc
@@ -386,26 +386,41 @@ def _is_bind_error(exc: BaseException) -> bool:
     return isinstance(exc, _BIND_ERRORS)
 
 
-@contextmanager
+class _Translated:
+    """The context manager ``translated()`` returns (a class: it wraps every statement,
+    and a generator-based one costs several times more to enter and leave)."""
+
+    __slots__ = ("filters", "model", "operation", "outer")
+
+    def __init__(self, model: type[Any] | None, operation: str, filters: Iterable[str]) -> None:
+        self.model, self.operation, self.filters = model, operation, filters
+        self.outer = False
+
+    def __enter__(self) -> None:
+        self.outer = _translating.get()
+        _translating.set(True)  # (set back, not reset: an async generator may end elsewhere)
+
+    def __exit__(self, kind: Any, exc: BaseException | None, _tb: Any) -> Literal[False]:
+        try:
+            if isinstance(exc, Exception) and not isinstance(exc, ORMKitError):
+                raise translate_error(
+                    exc, model=self.model, operation=self.operation, filters=self.filters
+                ) from exc
+        finally:
+            _translating.set(self.outer)
+        return False  # anything else (none, an orm_kit error, a cancellation) as it is
+
+
 def translated(
     *, model: type[Any] | None = None, operation: str = "query", filters: Iterable[str] = ()
-) -> Iterator[None]:
+) -> AbstractContextManager[None]:
     """Turn anything but an orm_kit error raised in the block into one (see
     ``translate_error``); the original stays on ``__cause__``.
 
     Wraps every call into SQLAlchemy and the drivers, so no raw exception reaches users;
     ``asyncio.CancelledError`` (a ``BaseException``) passes through untouched.
     """
-    outer = _translating.get()
-    _translating.set(True)  # (set back, not reset: an async generator may end elsewhere)
-    try:
-        yield
-    except ORMKitError:
-        raise
-    except Exception as exc:
-        raise translate_error(exc, model=model, operation=operation, filters=filters) from exc
-    finally:
-        _translating.set(outer)
+    return _Translated(model, operation, filters)
 
 
 _translating: ContextVar[bool] = ContextVar("orm_kit_translating", default=False)

@@ -18,8 +18,8 @@ session layer translates the errors of its own boundaries: connect, commit, save
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -102,14 +102,12 @@ def resolve_target(using: Any) -> Target:
     return Target(None, db)
 
 
-@contextmanager
 def _guard(
     model: type[Any] | None, operation: str, filters: tuple[str, ...] = ()
-) -> Iterator[None]:
+) -> AbstractContextManager[None]:
     """The choke point: anything but an orm_kit error raised inside becomes one (logged
     once, the original on ``__cause__``); cancellation passes through untouched."""
-    with translated(model=model, operation=operation, filters=filters):
-        yield
+    return translated(model=model, operation=operation, filters=filters)
 
 
 async def run(
