@@ -244,7 +244,14 @@ def _begin(conn: Connection) -> None:
     options = conn.get_execution_options()
     if options.get(DIRECT_OPTION):
         return
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(UNIT_OF_WORK_OPTION) else "BEGIN")
+    sql = "BEGIN IMMEDIATE" if options.get(UNIT_OF_WORK_OPTION) else "BEGIN"
+    # orm_kit's aiosqlite adapter (sqlite_driver.OneTripConnection) sends it with the
+    # transaction's first statement, in the same trip to the driver's thread.
+    defer = getattr(conn.connection.dbapi_connection, "defer_begin", None)
+    if defer is not None:
+        defer(sql)
+    else:
+        conn.exec_driver_sql(sql)
 
 
 def _roll_back_and_close(

@@ -38,7 +38,7 @@ from sqlalchemy.util.concurrency import await_
 
 from orm_kit.greenlets import spawn
 from orm_kit.observability import statement_watcher
-from orm_kit.sqlite_driver import OneTripConnection, is_one_trip_dbapi, run_statement
+from orm_kit.sqlite_driver import OneTripConnection, is_one_trip_dbapi
 
 __all__ = ["ENABLED", "RawPath", "RawResult"]
 
@@ -318,10 +318,7 @@ def _result_processors(plan: _Plan, description: Sequence[Any], engine: Engine) 
 
 async def _on_sqlite(adapted: OneTripConnection, sql: str, args: list[Any]) -> tuple[Any, int, Any]:
     try:
-        async with adapted._execute_mutex:
-            description, rows, rowcount, _lastrowid = await adapted.on_driver_thread(
-                run_statement, adapted._connection._conn, sql, args, False
-            )
+        description, rows, rowcount, _lastrowid = await adapted.run(sql, args, False)
     except Exception as error:
         adapted._handle_exception(error)
     return rows, rowcount, description

@@ -5,11 +5,14 @@ to that thread and back through the event loop. SQLAlchemy's aiosqlite adapter m
 of them for a statement (create the cursor, execute, fetch the rows, close the cursor) and
 one for each COMMIT or ROLLBACK: five for a single INSERT ... RETURNING outside a
 transaction, where the work itself takes a few microseconds. The adapter here is
-SQLAlchemy's with two changes:
+SQLAlchemy's with three changes:
 
 - a statement runs in one trip: the cursor is created, executed, read to the end and
   closed on the driver's thread, and the description, rows, rowcount and lastrowid come
   back together (``execute`` and ``executemany``);
+- a transaction's BEGIN (orm_kit's ``begin`` listener, orm_kit/dialects.py, hands it to
+  ``defer_begin``) is sent in the same trip as the transaction's first statement, just
+  before it, rather than in a trip of its own;
 - COMMIT and ROLLBACK are skipped when the connection has no transaction open and no
   call of ours is still queued or running on its thread. orm_kit hands transaction
   control to SQL (``isolation_level = None``: BEGIN is sent explicitly), so outside a
@@ -18,7 +21,8 @@ SQLAlchemy's with two changes:
   ``check_same_thread``) on the event loop's thread answers the same question without
   the trip.
 
-Everything else (server-side cursors for ``iterator()``, errors, closing, terminating) is
+Everything else (server-side cursors for ``iterator()``, which get the deferred BEGIN in a
+trip of its own first; errors, closing, terminating) is
 SQLAlchemy's. The engine gets it as its DBAPI module (``create_async_engine(module=)``),
 so URLs, ``engine.dialect`` and everything users see stay ``sqlite+aiosqlite``.
 """
@@ -52,9 +56,12 @@ _Outcome = tuple[Any, Sequence[Any], int, int | None]
 
 
 def run_statement(
-    conn: sqlite3.Connection, operation: str, parameters: Any, many: bool
+    conn: sqlite3.Connection, operation: str, parameters: Any, many: bool, begin: str | None = None
 ) -> _Outcome:
-    """On the driver's thread: the whole life of one cursor."""
+    """On the driver's thread: the whole life of one cursor (after ``begin``, a deferred
+    BEGIN: if it fails, the statement is not run)."""
+    if begin is not None:
+        conn.execute(begin).close()
     cursor = conn.cursor()
     try:
         if many:
@@ -128,10 +135,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     async def _run_async(self, operation: Any, parameters: Any, many: bool) -> None:
         adapt = self._adapt_connection
         assert isinstance(adapt, OneTripConnection)
-        async with adapt._execute_mutex:
-            outcome = await adapt.on_driver_thread(
-                run_statement, self._connection._conn, operation, parameters, many
-            )
+        outcome = await adapt.run(operation, parameters, many)
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
@@ -146,7 +150,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's aiosqlite connection, with one-trip cursors and no trip for a COMMIT
     or ROLLBACK that has nothing to end."""
 
-    __slots__ = ("_done", "_sent")
+    __slots__ = ("_begin", "_done", "_sent")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # (a subclass of it)
 
     def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
@@ -155,6 +159,32 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         # is written by one thread only (sent: the event loop's; done: the driver's).
         self._sent = 0
         self._done = 0
+        self._begin: str | None = None  # a BEGIN to send with the next statement
+
+    def defer_begin(self, sql: str) -> None:
+        """Send ``sql`` (``BEGIN`` / ``BEGIN IMMEDIATE``) just before the next statement,
+        in the same trip to the driver's thread; a COMMIT or ROLLBACK before any statement
+        drops it (the transaction never started, so it has nothing to end)."""
+        self._begin = sql
+
+    async def run(self, operation: str, parameters: Any, many: bool) -> _Outcome:
+        """Run one statement in one trip (after the deferred BEGIN, if there is one)."""
+        async with self._execute_mutex:
+            begin, self._begin = self._begin, None
+            return await self.on_driver_thread(  # type: ignore[no-any-return]
+                run_statement, self._connection._conn, operation, parameters, many, begin
+            )
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self._begin is not None:
+            # SQLAlchemy's server-side cursor runs its statement through aiosqlite's own
+            # cursor, past run(): the BEGIN goes first, in a trip of its own.
+            begin, self._begin = self._begin, None
+            try:
+                await_(self.run(begin, None, False))
+            except Exception as error:
+                self._handle_exception(error)
+        return super().cursor(server_side)
 
     async def on_driver_thread(self, fn: Any, *args: Any) -> Any:
         """Run ``fn(*args)`` on the driver's thread, counted (see ``_nothing_to_end``)."""
@@ -184,6 +214,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def _end(self, how: str) -> None:
         """sqlite3's ``commit()`` or ``rollback()``, on the driver's thread if there is a
         transaction to end."""
+        self._begin = None  # a BEGIN still deferred: the transaction never started
         if self._nothing_to_end():
             return
         try:

@@ -1,6 +1,6 @@
 """orm_kit's aiosqlite adapter (orm_kit.sqlite_driver): one trip to the driver's thread per
-statement, no trip for a COMMIT or ROLLBACK with nothing to end, and the same results as
-SQLAlchemy's own adapter.
+statement, a transaction's BEGIN in the trip of its first statement, no trip for a COMMIT or
+ROLLBACK with nothing to end, and the same results as SQLAlchemy's own adapter.
 
 SQLite-only by nature (aiosqlite's thread is SQLite's), so these tests take no backend
 fixture: each opens ``Database`` objects on SQLite files of its own. The differential test
@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 
-from orm_kit import ConflictError, Database, NotFoundError
+from orm_kit import ConflictError, Database, NotFoundError, ORMKitError
 from orm_kit.sqlite_driver import OneTripConnection
 from tests.models import Post, User
 
@@ -148,7 +148,7 @@ async def test_a_statement_is_one_trip_and_a_unit_of_work_one_more_each_end(
             await users.create(email="c@x.io")
             await users.create(email="d@x.io")
 
-    assert await trips.of(unit) == 4  # BEGIN IMMEDIATE, two INSERTs, COMMIT
+    assert await trips.of(unit) == 3  # BEGIN IMMEDIATE with the first INSERT, one, COMMIT
     assert sorted(await users.values_list("email", flat=True)) == ["ada@x.io", "c@x.io", "d@x.io"]
 
 
@@ -231,3 +231,86 @@ async def test_check_same_thread_given_by_the_user_still_commits(tmp_path: Path)
         assert _writable_now(tmp_path / "strict.db")
     finally:
         await db.disconnect()
+
+
+def _lock(path: Path) -> sqlite3.Connection:
+    """Another connection holding ``path``'s write lock until it is rolled back."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+async def test_the_deferred_begin_still_takes_the_write_lock_before_a_first_read(
+    fast: Database, tmp_path: Path
+) -> None:
+    # BEGIN IMMEDIATE travels with the first statement: a unit of work that starts with a
+    # read holds the write lock from that read on, as before (no "database is locked" when
+    # it writes later).
+    users = User.objects.using(fast)
+    await users.create(email="a@x.io")
+    async with fast.session():
+        assert await users.count() == 1
+        assert not _writable_now(tmp_path / "fast.db")
+        await users.create(email="b@x.io")
+    assert _writable_now(tmp_path / "fast.db")
+    assert await users.count() == 2
+
+
+async def test_a_unit_of_work_that_runs_nothing_makes_no_trip_and_takes_no_lock(
+    fast: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await User.objects.using(fast).create(email="a@x.io")  # warm: a pooled connection
+    trips = Trips(monkeypatch)
+
+    async def nothing() -> None:
+        async with fast.session() as session:
+            await session.connection()  # the transaction is begun, no statement sent
+            # (the write lock comes with the first statement, which never comes)
+            assert _writable_now(tmp_path / "fast.db")
+
+    assert await trips.of(nothing) == 0
+    assert _writable_now(tmp_path / "fast.db")
+
+
+async def test_a_begin_that_cannot_take_the_lock_fails_the_first_statement_cleanly(
+    tmp_path: Path,
+) -> None:
+    db = await _open(tmp_path / "busy.db", connect_args={"timeout": 0.05})
+    try:
+        users = User.objects.using(db)
+        await users.create(email="a@x.io")
+        other = _lock(tmp_path / "busy.db")
+        try:
+            with pytest.raises(ORMKitError) as failed:
+                async with db.session():
+                    await users.create(email="b@x.io")
+            assert "locked" in str(failed.value).lower()
+        finally:
+            other.rollback()
+            other.close()
+        # Nothing was written, nothing is left open, and the connection works.
+        assert _writable_now(tmp_path / "busy.db")
+        async with db.session():
+            await users.create(email="c@x.io")
+        assert sorted(await users.values_list("email", flat=True)) == ["a@x.io", "c@x.io"]
+    finally:
+        await db.disconnect()
+
+
+async def test_a_unit_of_work_that_starts_by_streaming_is_in_its_transaction(
+    fast: Database, tmp_path: Path
+) -> None:
+    # iterator() reads through SQLAlchemy's server-side cursor, past the one-trip
+    # statement: the deferred BEGIN must still go first (the stream inside the
+    # transaction, which holds the write lock from then on).
+    users = User.objects.using(fast)
+    await users.bulk_create([User(email=f"u{i}@x.io") for i in range(5)])
+    async with fast.session():
+        seen = []
+        async for user in users.order_by("id").iterator(chunk_size=2):
+            seen.append(user.email)
+            assert not _writable_now(tmp_path / "fast.db")
+        await users.filter(email="u0@x.io").update(name="first")
+    assert seen == [f"u{i}@x.io" for i in range(5)]
+    assert _writable_now(tmp_path / "fast.db")
+    assert (await users.get(email="u0@x.io")).name == "first"
