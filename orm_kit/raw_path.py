@@ -25,11 +25,14 @@ are made per call here, as the context makes them.
 
 from __future__ import annotations
 
+import logging
 import re
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
+import sqlalchemy
+from sqlalchemy import Integer, bindparam, literal_column, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Executable
@@ -40,7 +43,9 @@ from orm_kit.greenlets import spawn
 from orm_kit.observability import statement_watcher
 from orm_kit.sqlite_driver import OneTripConnection, is_one_trip_dbapi
 
-__all__ = ["ENABLED", "RawPath", "RawResult"]
+__all__ = ["ENABLED", "RawPath", "RawResult", "missing_internals"]
+
+_log = logging.getLogger("orm_kit.raw_path")
 
 ENABLED = True
 """Whether cached direct-path statements may take the raw path; tests set it ``False`` to
@@ -204,6 +209,39 @@ def _compile(stmt: Executable, params: dict[str, Any], engine: Engine) -> _Plan 
     )
 
 
+_COMPILED_NAMES = (
+    *("positional", "positiontup", "literal_execute_params", "post_compile_params"),
+    *("escaped_bind_names", "has_out_parameters", "_bind_processors", "insert_prefetch"),
+    *("update_prefetch", "binds", "isupdate", "_result_columns", "string"),
+)
+
+
+def missing_internals(dialect: Any, pool: Any, kind: str) -> list[str]:
+    """The SQLAlchemy internals the raw path reads that this SQLAlchemy lacks (it is
+    pinned to a minor release, but a patch release may still rename them): checked on a
+    small compiled statement of ``dialect``, and on ``pool`` and the driver adapter of
+    ``kind``. Empty when all are there."""
+    probe: Any = select(literal_column("1").label("one")).where(bindparam("p", 1) == 1)
+    compiled = probe.compile(dialect=dialect)
+    missing = [f"SQLCompiler.{n}" for n in _COMPILED_NAMES if not hasattr(compiled, n)]
+    if not hasattr(Integer(), "_cached_result_processor"):
+        missing.append("TypeEngine._cached_result_processor")
+    if not hasattr(pool, "_invalidate"):
+        missing.append("Pool._invalidate")
+    if kind == "asyncpg":
+        from sqlalchemy.dialects.postgresql import asyncpg as sa_asyncpg
+
+        adapter = sa_asyncpg.AsyncAdapt_asyncpg_connection
+        missing += [
+            f"AsyncAdapt_asyncpg_connection.{n}"
+            for n in ("_prepare", "_handle_exception")
+            if not hasattr(adapter, n)
+        ]
+        if not hasattr(dialect, "_invalidate_schema_cache_asof"):
+            missing.append("PGDialect_asyncpg._invalidate_schema_cache_asof")
+    return missing
+
+
 class RawPath:
     """The raw path of one engine (``Database`` holds one)."""
 
@@ -219,6 +257,17 @@ class RawPath:
             if dialect.name == "postgresql" and dialect.driver == "asyncpg"
             else None
         )
+        if self.kind is not None and (
+            missing := missing_internals(dialect, engine.pool, self.kind)
+        ):
+            _log.warning(
+                "orm_kit's raw path is off: SQLAlchemy %s lacks %s, which it reads. Every "
+                "statement takes SQLAlchemy's engine instead (same results, slower); "
+                "install a SQLAlchemy release orm_kit supports or report the version.",
+                sqlalchemy.__version__,
+                ", ".join(missing),
+            )
+            self.kind = None
         self._plans: weakref.WeakKeyDictionary[Any, dict[tuple[str, ...], Any]] = (
             weakref.WeakKeyDictionary()
         )

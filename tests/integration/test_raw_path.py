@@ -433,3 +433,33 @@ async def _break_pooled_connections(db: Database) -> None:
     finally:
         await admin.dispose()
     await asyncio.sleep(0.1)
+
+
+async def test_this_sqlalchemy_has_every_internal_the_raw_path_reads(db: Database) -> None:
+    # Fails on a SQLAlchemy release that renamed one (the raw path would then be off).
+    engine = db.engine.sync_engine
+    path = raw_path.RawPath(engine)
+    assert path.kind is not None
+    assert raw_path.missing_internals(engine.dialect, engine.pool, path.kind) == []
+
+
+async def test_a_missing_internal_turns_the_raw_path_off_with_a_warning(
+    seeded: Database,
+    spy: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    expected = await RawRow.objects.using(seeded).get(id=1)
+    assert spy  # (the raw path served that)
+    spy.clear()
+    monkeypatch.setattr(raw_path, "_COMPILED_NAMES", (*raw_path._COMPILED_NAMES, "_gone_"))
+    with caplog.at_level(logging.WARNING, logger="orm_kit.raw_path"):
+        other = await Database(seeded.url).connect()
+    try:
+        assert "raw path is off" in caplog.text
+        assert "SQLCompiler._gone_" in caplog.text
+        got = await RawRow.objects.using(other).get(id=1)
+        assert typed(got) == typed(expected)
+        assert spy == []  # the plain path served it
+    finally:
+        await other.disconnect()
