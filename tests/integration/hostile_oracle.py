@@ -374,7 +374,15 @@ def _lookup_value(kind: Kind, lookup: str, value: Any) -> Verdict:
     if lookup == "isnull":
         return OK if type(value) is bool else _fail("isnull takes True / False")
     if value is None:
-        return OK if lookup in ("exact", "iexact") else _fail(f"None for {lookup}")
+        if lookup == "exact":
+            return OK
+        if lookup != "iexact":
+            return _fail(f"None for {lookup}")
+        # iexact=None is isnull (as in Django) where iexact applies at all: text columns
+        # (orm_kit refuses text lookups on a bool column, and may on other kinds).
+        if kind == "bool":
+            return _fail("iexact on a bool column")
+        return OK if kind in _TEXT else _either(f"iexact=None on a {kind} column")
     if lookup == "in":
         if value == Ref("ID_QUERYSET"):
             return OK if kind in _INT_RANGE else _either("an id subquery", db_ok=True)
