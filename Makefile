@@ -48,8 +48,8 @@ typecheck: $(BIN)/.installed ## mypy --strict on the package and the typing test
 docs: $(BIN)/.installed ## Build the documentation site (strict)
 	$(BIN)/mkdocs build --strict --site-dir site
 
-bench: $(BIN)/.installed ## Run W1-W10 on PostgreSQL (ORM_KIT_BENCH_POSTGRES_URL or the local server) and SQLite against the peers, and R1
-	$(PY) -m benchmarks.run --sqlite
+bench: $(BIN)/.installed ## Run W1-W10 on PostgreSQL (ORM_KIT_BENCH_POSTGRES_URL or the local server), SQLite and MariaDB (ORM_KIT_BENCH_MYSQL_URL or the local server; skipped with a note when none answers) against the peers, and R1
+	$(PY) -m benchmarks.run --sqlite --mysql
 	$(PY) -m benchmarks.relations
 
 bench-check: $(BIN)/.installed ## Quick guard (1-2 min): orm_kit vs SA Core on both backends; fails below a floor

@@ -41,10 +41,13 @@ _VALUE_FIELDS = ("id", "created_at", "level", "name", "active", "note", "score",
 
 
 def tortoise_url(url: str) -> str:
-    """Turn a SQLAlchemy URL into Tortoise's ``postgres://`` / ``sqlite://`` form."""
+    """Turn a SQLAlchemy URL into Tortoise's ``postgres://`` / ``sqlite://`` / ``mysql://``
+    form (Tortoise's MySQL backend runs on asyncmy too)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return f"sqlite://{parsed.database}"
+    if parsed.get_backend_name() in ("mysql", "mariadb"):
+        return parsed.set(drivername="mysql").render_as_string(hide_password=False)
     return parsed.set(drivername="postgres").render_as_string(hide_password=False)
 
 

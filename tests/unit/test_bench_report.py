@@ -1,6 +1,7 @@
 """The benchmark report's arithmetic (benchmarks/report.py, benchmarks/check.py), on made-up
-rates: fastest peer, ratios, noise, geomeans, issue 13's targets and bench-check floors.
-No database and no timing."""
+rates: fastest peer, ratios, noise, geomeans, issue 13's targets and bench-check floors,
+and the MariaDB leg's table (ratios, no targets) and command line. No database and no
+timing."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from benchmarks.check import CHECK_FLOORS, CheckFloor, check_lines, render_check
 from benchmarks.report import fastest_peer, noise, render, summarize, targets
+from benchmarks.run import implementations, mysql_url, parse_args
 from benchmarks.runner import Results
 from benchmarks.workloads import WORKLOADS
 
@@ -100,6 +102,95 @@ def test_render_prints_every_implementation_and_verdicts() -> None:
     assert "PASS — every workload ≥ 1.0x the fastest peer" in out
     assert "n/a — W2 ≥ 0.70x raw COPY" in out  # no COPY variant measured
     assert "- a note" in out
+
+
+def test_mysql_summary_takes_asyncmy_as_the_raw_driver() -> None:
+    rates = _rates({"orm_kit": 100.0, "core": 80.0, "tortoise": 125.0, "asyncmy": 400.0})
+    line = summarize(rates, ["W3"], "mysql")[0]
+    assert line.peer == ("tortoise", 125.0)
+    assert line.vs_peer == pytest.approx(0.8)
+    assert line.vs_raw == pytest.approx(0.25)
+    assert line.vs_core == pytest.approx(1.25)
+
+
+def test_mysql_has_no_targets() -> None:
+    rates = _rates({"orm_kit": 150.0, "tortoise": 100.0, "asyncmy": 200.0})
+    lines = summarize(rates, ALL, "mysql")
+    assert targets(lines, "mysql", memory={"orm_kit": 500.0}) == []
+
+
+def test_render_mysql_prints_ratios_without_verdicts() -> None:
+    results = Results(
+        rates=_rates({"orm_kit": 90.0, "core": 100.0, "orm": 60.0, "tortoise": 120.0}),
+        memory={"orm_kit": 700.0, "tortoise": 550.0},
+    )
+    results.rates.update(_rates({"asyncmy": 360.0}))
+    out = render(results, ALL, "### MariaDB 10.11.19", "mysql", ["a note"])
+    rows = out.splitlines()
+    header = next(line for line in rows if line.startswith("| workload"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    assert cells == [
+        "workload",
+        "unit",
+        "orm_kit",
+        "SA Core",
+        "SA ORM",
+        "Tortoise",
+        "asyncmy",
+        "fastest peer",
+        "orm_kit/peer",
+        "orm_kit/asyncmy",
+        "orm_kit/Core",
+        "noise",
+    ]
+    separator = rows[rows.index(header) + 1]
+    assert separator.count("|") == header.count("|")
+    w3 = next(line for line in rows if line.startswith("| W3 "))
+    assert w3.count("|") == header.count("|")
+    assert "| Tortoise 120 | 0.75x | 0.25x | 0.90x |" in w3
+    geomean = next(line for line in rows if line.startswith("| geomean"))
+    assert geomean.count("|") == header.count("|")
+    assert "per-workload fastest 120 | 0.75x | 0.25x | 0.90x |" in geomean
+    # Ratios only: no floors, no verdicts, and a line saying no target is set.
+    assert "PASS" not in out and "FAIL" not in out and "n/a" not in out
+    assert "≥" not in out
+    assert "no target set for this backend" in out
+    assert "COPY" not in out
+    assert "W5 memory, bytes an object" in out and "orm_kit 700 B" in out
+    assert "- a note" in out
+
+
+def test_render_postgresql_keeps_floor_and_result_columns() -> None:
+    results = Results(rates=_rates({"orm_kit": 120.0, "core": 100.0, "asyncpg": 300.0}))
+    out = render(results, ["W3"], "### test", "postgresql")
+    rows = out.splitlines()
+    header = next(line for line in rows if line.startswith("| workload"))
+    assert header.endswith("| noise | floor | result |")
+    for line in rows[rows.index(header) :]:
+        if line.startswith("|"):
+            assert line.count("|") == header.count("|"), line
+    assert "no target set" not in out
+
+
+def test_mysql_leg_contenders_and_url() -> None:
+    names = [impl.name for impl in implementations("mysql")]
+    assert names[:3] == ["orm_kit", "core", "orm"]
+    assert names[-1] == "asyncmy"
+    assert "piccolo" not in names and "django" not in names
+    assert mysql_url("mysql://u:p@db:3307/bench") == "mysql+asyncmy://u:p@db:3307/bench"
+    assert mysql_url("mariadb://u@db/bench") == "mysql+asyncmy://u@db/bench"
+    with pytest.raises(ValueError, match="mysql"):
+        mysql_url("postgresql+asyncpg://u@db/bench")
+
+
+def test_mysql_flag_default_and_explicit_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ORM_KIT_BENCH_MYSQL_URL", raising=False)
+    assert parse_args([]).mysql is None
+    explicit = parse_args(["--mysql", "mysql://root@h:3306/b"])
+    assert explicit.mysql == "mysql+asyncmy://root@h:3306/b"
+    assert parse_args(["--mysql"]).mysql == "mysql+asyncmy://root@127.0.0.1:3306/orm_kit_bench"
+    monkeypatch.setenv("ORM_KIT_BENCH_MYSQL_URL", "mariadb://bench@db/b")
+    assert parse_args(["--mysql"]).mysql == "mysql+asyncmy://bench@db/b"
 
 
 def test_bench_check_floors_cover_every_workload() -> None:
