@@ -38,6 +38,7 @@ from orm_kit.exceptions import (
 from orm_kit.observability import instrument_engine
 from orm_kit.settings import DatabaseSettings
 from orm_kit.sqlite_driver import one_trip_dbapi
+from orm_kit.types import store_aware_datetimes_in_utc
 from orm_kit.urls import missing_driver_error
 
 __all__ = [
@@ -165,6 +166,8 @@ def build_engine(
         set_up_sqlite(engine.sync_engine, wal=not memory)
     if dialect == "mysql":
         set_up_mysql(engine.sync_engine)
+    # NOTE(sqlite), NOTE(mysql): DateTime(timezone=True) in UTC, read back aware.
+    store_aware_datetimes_in_utc(engine.sync_engine.dialect)
     if memory:
         keep_memory_database(engine.sync_engine)
     if s.pgbouncer:

@@ -1,14 +1,17 @@
 """Column types orm_kit's mixins use, the column order they follow, how JSON columns are
-declared on SQLite, and how timestamps keep their microseconds on MariaDB / MySQL."""
+declared on SQLite, how timestamps keep their microseconds on MariaDB / MySQL, and how a
+``DateTime(timezone=True)`` column keeps its instant where the database has no time zones."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    TIMESTAMP,
     DateTime,
     Float,
     PrimaryKeyConstraint,
@@ -18,6 +21,7 @@ from sqlalchemy import (
     Unicode,
     UnicodeText,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.sqlite.base import ischema_names as sqlite_type_names
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
@@ -30,6 +34,7 @@ __all__ = [
     "PRIMARY_KEY_SORT_ORDER",
     "SQLITE_JSON_TYPE",
     "UTCDateTime",
+    "store_aware_datetimes_in_utc",
     "utcnow",
 ]
 
@@ -88,6 +93,9 @@ class UTCDateTime(TypeDecorator[datetime]):
     to UTC before it is stored and comes back with ``tzinfo=UTC``. orm_kit refuses a naive
     value with a ``ValidationError`` before any SQL (see ``orm_kit.query.values``); the
     type itself, given one by raw SQLAlchemy code, takes it to be UTC already.
+
+    On the engines orm_kit builds a plain ``DateTime(timezone=True)`` behaves the same
+    (``store_aware_datetimes_in_utc``); this type also does so on engines made elsewhere.
     """
 
     impl = DateTime(timezone=True)
@@ -104,6 +112,110 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in_utc(value: Any) -> Any:
+    """An aware datetime as naive UTC; a naive one (taken to be UTC) and others unchanged."""
+    if isinstance(value, datetime):
+        offset = value.utcoffset()
+        if offset is not None:
+            return (value - offset).replace(tzinfo=None)
+        if value.tzinfo is not None:  # a tzinfo that gives no offset: naive, as Python has it
+            return value.replace(tzinfo=None)
+    return value
+
+
+def _as_utc(value: Any) -> Any:
+    """A datetime read from a column without time zones, as the aware UTC value it holds."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+class _StoredInUTC:
+    """A dialect's own timestamp type whose ``timezone=True`` columns are stored in UTC.
+
+    Mixed in before the dialect's DATETIME / TIMESTAMP class, it wraps that class's
+    processors: a value bound is converted to naive UTC before the dialect's own processing
+    (a naive one, which only code that bypasses orm_kit's value checks can bind, is taken
+    to be UTC, as ``UTCDateTime`` takes it), and a value read comes back with
+    ``tzinfo=UTC``. ``timezone=False`` columns keep the dialect's processing unchanged.
+    """
+
+    timezone: bool
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        inner: Callable[[Any], Any] | None = super().bind_processor(dialect)  # type: ignore[misc]
+        if not self.timezone:
+            return inner
+        if inner is None:
+            return _in_utc
+
+        def process(value: Any) -> Any:
+            return inner(_in_utc(value))
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        inner: Callable[[Any], Any] | None = super().result_processor(  # type: ignore[misc]
+            dialect, coltype
+        )
+        if not self.timezone:
+            return inner
+        if inner is None:
+            return _as_utc
+
+        def process(value: Any) -> Any:
+            return _as_utc(inner(value))
+
+        return process
+
+
+_UTC_TYPES: dict[type[Any], type[Any]] = {}  # one class per dialect type, for every engine
+
+
+def _stored_in_utc(base: type[Any]) -> type[Any]:
+    made = _UTC_TYPES.get(base)
+    if made is None:
+        name = f"UTC{base.__name__}"
+        made = _UTC_TYPES[base] = type(name, (_StoredInUTC, base), {"__module__": __name__})
+    return made
+
+
+def store_aware_datetimes_in_utc(dialect: Dialect) -> None:
+    """Make ``DateTime(timezone=True)`` columns keep their instant on ``dialect``.
+
+    NOTE(sqlite), NOTE(mysql): their column types have no time zone, and SQLAlchemy's
+    DATETIME / TIMESTAMP processing keeps an aware value's wall time and drops its offset:
+    12:00+05:00 would be stored as 12:00 and read back naive, while PostgreSQL's
+    ``timestamptz`` returns 07:00+00:00. Here the dialect's types for ``DateTime`` and
+    ``TIMESTAMP`` (and so their subclasses) get ``_StoredInUTC`` mixed in: a column with
+    ``timezone=True`` stores naive UTC and reads back ``tzinfo=UTC``, so equality,
+    ordering, lookups and date parts compare instants. Only the processing changes: the
+    DDL (SQLite ``DATETIME``, MariaDB ``DATETIME(6)``) and so migrations stay as they were.
+    Every statement on the engine gets it (ORM, Core on ``Model.__table__``, orm_kit's raw
+    path, whose processors come from the dialect). Other dialects are left as they are
+    (PostgreSQL has ``timestamptz``).
+
+    NOTE(mysql): SQLAlchemy's mysql dialect has no type of its own for ``DateTime`` (the
+    driver converts); here it gets ``DATETIME`` / ``TIMESTAMP``, which process a column
+    without a time zone exactly as before.
+    """
+    colspecs = dialect.colspecs
+    bases: dict[type[Any], type[Any]]
+    if dialect.name == "sqlite":
+        bases = {
+            DateTime: colspecs[DateTime],
+            # pysqlite's own TIMESTAMP (aiosqlite's too) where the dialect has one.
+            TIMESTAMP: colspecs.get(TIMESTAMP, colspecs[DateTime]),
+        }
+    elif dialect.name == "mysql":
+        bases = {DateTime: mysql.DATETIME, TIMESTAMP: mysql.TIMESTAMP}
+    else:
+        return
+    if issubclass(bases[DateTime], _StoredInUTC):
+        return  # done already
+    dialect.colspecs = {**colspecs, **{key: _stored_in_utc(base) for key, base in bases.items()}}
 
 
 @compiles(Float, "mysql")

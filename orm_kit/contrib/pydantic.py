@@ -23,7 +23,7 @@ import enum
 import hashlib
 import typing
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -415,10 +415,9 @@ def _python_type(model: type[Any], key: str, type_: TypeEngine[Any], *, constrai
             return Annotated[str, Field(max_length=type_.length)]
         return str
     if isinstance(type_, DateTime):
-        # NOTE(sqlite): DateTime(timezone=True) reads back naive there (UTCDateTime does
-        # not), so only what is written is held to the column's kind.
-        if not constrained:
-            return datetime
+        # Read and written values alike: DateTime(timezone=True) reads back aware on every
+        # backend (in UTC where the column type has no time zone, orm_kit.types), and a
+        # column without one reads back naive.
         return AwareDatetime if type_.timezone else NaiveDatetime
     if isinstance(type_, Date):
         return date

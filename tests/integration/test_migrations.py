@@ -89,7 +89,7 @@ EVERY_MIXIN = """
 import enum
 import uuid
 from datetime import date
-from sqlalchemy import JSON, CheckConstraint, LargeBinary, UniqueConstraint, Uuid
+from sqlalchemy import JSON, CheckConstraint, DateTime, LargeBinary, UniqueConstraint, Uuid
 from orm_kit.mixins import (
     AuditLogMixin, AuditMixin, AuditedModel, ReadOnlyMixin, SoftDeleteMixin,
     SoftDeleteModel, TimestampMixin, TimestampedModel, UUIDModel, UUIDPrimaryKeyMixin,
@@ -109,6 +109,7 @@ class Ledger(Model, TimestampMixin, AuditLogMixin):
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     booked_on: Mapped[date]
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     meta: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     blob: Mapped[bytes | None] = mapped_column(LargeBinary)
     __table_args__ = (CheckConstraint("amount <> 0", name="amount_not_zero"),)
@@ -155,7 +156,7 @@ async def test_every_mixin_and_type_migrates_with_no_hand_edit(project: Project)
     result = project.python(
         """
         import asyncio
-        from datetime import UTC, date
+        from datetime import UTC, date, datetime, timedelta, timezone
         from decimal import Decimal
         from sqlalchemy import text
         from orm_kit import Database
@@ -164,9 +165,15 @@ async def test_every_mixin_and_type_migrates_with_no_hand_edit(project: Project)
         async def main():
             async with Database() as db:
                 account = await Account.objects.create(email="a@x.io")
+                due = datetime(2024, 1, 2, 12, tzinfo=timezone(timedelta(hours=5)))
                 await Ledger.objects.create(
-                    account_id=account.id, amount=Decimal("1.50"), booked_on=date(2024, 1, 2)
+                    account_id=account.id,
+                    amount=Decimal("1.50"),
+                    booked_on=date(2024, 1, 2),
+                    due_at=due,
                 )
+                ledger = await Ledger.objects.get(due_at=due)
+                print(ledger.due_at.isoformat())
                 async with db.engine.begin() as conn:
                     await conn.execute(text("INSERT INTO note (body) VALUES ('plain')"))
                 note = await Note.objects.get(body="plain")
@@ -177,7 +184,7 @@ async def test_every_mixin_and_type_migrates_with_no_hand_edit(project: Project)
         """
     )
     assert result.code == 0, result.err
-    assert result.out.splitlines() == ["True True", "1 1"]
+    assert result.out.splitlines() == ["2024-01-02T07:00:00+00:00", "True True", "1 1"]
     project.ok("downgrade", "base")
     assert await project.tables() <= {"alembic_version"}
 

@@ -1,0 +1,136 @@
+"""``store_aware_datetimes_in_utc``: on SQLite and MariaDB / MySQL dialects, a
+``DateTime(timezone=True)`` column binds UTC and reads back ``tzinfo=UTC``; columns without
+a time zone, and PostgreSQL, keep SQLAlchemy's processing exactly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Any
+
+import pytest
+from sqlalchemy import TIMESTAMP, DateTime
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.dialects.mysql.asyncmy import MySQLDialect_asyncmy
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
+
+from orm_kit.types import store_aware_datetimes_in_utc
+
+FIVE = timezone(timedelta(hours=5))
+AWARE = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=FIVE)  # 07:00:00.123456 UTC
+NAIVE_UTC = datetime(2026, 3, 1, 7, 0, 0, 123456)
+
+
+class NoOffset(tzinfo):
+    """A tzinfo that gives no offset: Python treats such a datetime as naive."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+
+def dialect(kind: type[Dialect]) -> Dialect:
+    made = kind()
+    store_aware_datetimes_in_utc(made)
+    return made
+
+
+def bind(type_: TypeEngine[Any], on: Dialect, value: Any) -> Any:
+    process = type_.dialect_impl(on).bind_processor(on)
+    return value if process is None else process(value)
+
+
+def result(type_: TypeEngine[Any], on: Dialect, value: Any) -> Any:
+    process = type_.dialect_impl(on).result_processor(on, None)
+    return value if process is None else process(value)
+
+
+AWARE_TYPES = [DateTime(timezone=True), TIMESTAMP(timezone=True)]
+
+
+@pytest.mark.parametrize("type_", AWARE_TYPES, ids=["DateTime", "TIMESTAMP"])
+def test_sqlite_stores_utc_text_and_reads_back_aware(type_: TypeEngine[Any]) -> None:
+    on = dialect(SQLiteDialect_aiosqlite)
+    assert bind(type_, on, AWARE) == "2026-03-01 07:00:00.123456"
+    assert bind(type_, on, NAIVE_UTC) == "2026-03-01 07:00:00.123456"  # naive: taken as UTC
+    assert bind(type_, on, AWARE.replace(tzinfo=NoOffset())) == "2026-03-01 12:00:00.123456"
+    assert bind(type_, on, None) is None
+    got = result(type_, on, "2026-03-01 07:00:00.123456")
+    assert got == AWARE and got.tzinfo is UTC
+    assert result(type_, on, None) is None
+
+
+@pytest.mark.parametrize("type_", AWARE_TYPES, ids=["DateTime", "TIMESTAMP"])
+def test_mysql_binds_naive_utc_and_reads_back_aware(type_: TypeEngine[Any]) -> None:
+    on = dialect(MySQLDialect_asyncmy)
+    bound = bind(type_, on, AWARE)
+    assert bound == NAIVE_UTC and bound.tzinfo is None
+    got = result(type_, on, NAIVE_UTC)
+    assert got == AWARE and got.tzinfo is UTC
+
+
+def test_mysql_dialect_types_keep_their_precision() -> None:
+    on = dialect(MySQLDialect_asyncmy)
+    impl: Any = mysql.DATETIME(timezone=True, fsp=3).dialect_impl(on)
+    assert isinstance(impl, mysql.DATETIME) and impl.fsp == 3 and impl.timezone
+    impl = mysql.TIMESTAMP(timezone=True, fsp=6).dialect_impl(on)
+    assert isinstance(impl, mysql.TIMESTAMP) and impl.fsp == 6
+
+
+def test_sqlite_storage_format_is_kept() -> None:
+    on = dialect(SQLiteDialect_aiosqlite)
+    type_ = sqlite.DATETIME(
+        timezone=True,
+        storage_format="%(year)04d/%(month)02d/%(day)02d %(hour)02d:%(minute)02d",
+        regexp=r"(\d+)/(\d+)/(\d+) (\d+):(\d+)",
+    )
+    assert bind(type_, on, AWARE) == "2026/03/01 07:00"
+    assert result(type_, on, "2026/03/01 07:00") == datetime(2026, 3, 1, 7, tzinfo=UTC)
+
+
+WALL = datetime(2026, 3, 1, 12, 0, 0, 123456)
+NAIVE_CASES: list[tuple[type[Dialect], TypeEngine[Any], Any]] = [
+    # (dialect, a column type without a time zone, what its driver hands back)
+    *[
+        (SQLiteDialect_aiosqlite, t, "2026-03-01 12:00:00.123456")
+        for t in (DateTime(), TIMESTAMP())
+    ],
+    (SQLiteDialect_aiosqlite, sqlite.DATETIME(), "2026-03-01 12:00:00.123456"),
+    *[(MySQLDialect_asyncmy, t, WALL) for t in (DateTime(), TIMESTAMP(), mysql.DATETIME(fsp=6))],
+    *[(PGDialect_asyncpg, t, WALL) for t in (DateTime(), TIMESTAMP(), DateTime(timezone=True))],
+]
+
+
+@pytest.mark.parametrize(("kind", "type_", "raw"), NAIVE_CASES)
+def test_columns_without_a_time_zone_are_processed_as_before(
+    kind: type[Dialect], type_: TypeEngine[Any], raw: Any
+) -> None:
+    plain, ours = kind(), dialect(kind)
+    for value in (WALL, None):
+        assert bind(type_, ours, value) == bind(type_, plain, value)
+    for value in (raw, None):
+        got, expected = result(type_, ours, value), result(type_, plain, value)
+        assert got == expected and getattr(got, "tzinfo", None) is None
+
+
+def test_postgresql_is_left_alone() -> None:
+    plain, ours = PGDialect_asyncpg(), dialect(PGDialect_asyncpg)
+    assert ours.colspecs == plain.colspecs
+    impl = postgresql.TIMESTAMP(timezone=True).dialect_impl(ours)
+    assert type(impl) is type(postgresql.TIMESTAMP(timezone=True).dialect_impl(plain))
+
+
+def test_installing_twice_wraps_once() -> None:
+    on = dialect(SQLiteDialect_aiosqlite)
+    before = dict(on.colspecs)
+    store_aware_datetimes_in_utc(on)
+    assert on.colspecs == before
+    # One class per dialect type, shared by every engine.
+    assert dialect(SQLiteDialect_aiosqlite).colspecs == before
