@@ -9,7 +9,7 @@ from sqlalchemy import JSON, event, inspect, text
 
 from orm_kit import ConflictError, Database, F, Q, ValidationError
 from tests.backends import supports
-from tests.models import Product, User
+from tests.models import Invoice, Product, User
 
 
 async def raw_count(db: Database, table: str) -> int:
@@ -261,3 +261,49 @@ async def test_failed_bulk_create_in_a_session_undoes_its_batches_only(db: Datab
         products[2].sku = "C3"
         await Product.objects.bulk_create(products)
     assert sorted(await Product.objects.values_list("sku", flat=True)) == ["C1", "C2", "C3", "kept"]
+
+
+async def test_update_right_sides_see_the_row_before_the_update(db: Database) -> None:
+    """Every right side of one update() reads the old row (the SQL standard), also on
+    MariaDB / MySQL, which assign SET clauses left to right: there orm_kit orders the SET so
+    a column read by another assignment is assigned after it, or reads a self-join's copy of
+    the row when the assignments read each other (a swap)."""
+    await User.objects.bulk_create(
+        [User(email=f"u{i}@x.io", age=i, score=10 * i) for i in (1, 2, 3)]
+    )
+    users = User.objects.order_by("id")
+
+    async def rows() -> list[tuple[object, ...]]:
+        return await users.values_list("age", "score")
+
+    # age reads score, which the same call sets; and in the column order the other way round.
+    assert await users.update(score=F("score") + 1, age=F("score")) == 3
+    assert await rows() == [(10, 11), (20, 21), (30, 31)]
+    assert await users.update(age=0, score=F("age")) == 3
+    assert await rows() == [(0, 10), (0, 20), (0, 30)]
+    # A swap: each side reads the other (no order is right: the self-join form).
+    await users.update(age=F("id"))
+    assert await users.filter(age__gte=2).update(age=F("score"), score=F("age")) == 2
+    assert await rows() == [(1, 10), (20, 2), (30, 3)]
+    # A cycle of three plus a filter on a column the update changes.
+    assert (
+        await users.filter(age__lt=25).update(
+            age=F("score") + 0, score=F("id") * 100, id=F("age") + 1000
+        )
+        == 2
+    )
+    assert await users.values_list("id", "age", "score") == [
+        (3, 30, 3),
+        (1001, 10, 100),
+        (1020, 2, 200),
+    ]
+    # Inside a unit of work (the ORM-enabled statement), and on a timestamped model (its
+    # onupdate column joins the SET).
+    async with db.session():
+        assert await users.update(age=F("score"), score=F("age")) == 3
+    assert await rows() == [(3, 30), (100, 10), (200, 2)]
+    invoice = await Invoice.objects.create(number="1", amount=5)
+    await Invoice.objects.filter(id=invoice.id).update(number="7", amount=F("amount") * 2)
+    found = await Invoice.objects.get(id=invoice.id)
+    assert (found.number, found.amount) == ("7", 10)
+    assert found.updated_at > invoice.updated_at
