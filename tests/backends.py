@@ -44,6 +44,8 @@ CAPABILITIES: dict[str, str] = {
     "open one (SQLite creates a missing file)",
     "database_files": "the database is a file the URL names, opened in a folder that must "
     "exist (a server database lives on the server)",
+    "partial_indexes": "an index can cover only the rows a WHERE clause picks "
+    "(unique_among_live(): MariaDB / MySQL make it a plain unique index)",
     "pgbouncer": "PgBouncer can pool its connections in transaction mode (SQLite is "
     "embedded: there is no server connection to pool)",
     "prepared_statements": "the server keeps named prepared statements a connection can "
@@ -75,12 +77,14 @@ CAPABILITIES: dict[str, str] = {
 
 SUPPORTS: dict[str, frozenset[str]] = {
     "sqlite": frozenset(
-        {"database_files", "nulls_first", "pragmas", "raw_path", "transactional_ddl"}
+        {"database_files", "nulls_first", "partial_indexes", "pragmas", "raw_path"}
+        | {"transactional_ddl"}
         | {"unicode_lower"}
     ),
     "postgresql": frozenset(
         {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
         | {"named_databases", "native_enums", "pgbouncer", "refused_connections", "sequences"}
+        | {"partial_indexes"}
         | {"prepared_statements", "raw_path", "serialization_failures", "server_settings"}
         | {"sleep"}
         | {"streaming_replication"}
