@@ -37,6 +37,18 @@ async def _create_in_savepoint(
         return await qs.using(session).create(**values)
 
 
+def _fresh(bound: QuerySet[Any, Any], session: AsyncSession) -> QuerySet[Any, Any]:
+    """The QuerySet that reads a concurrent creator's row after a conflict.
+
+    NOTE(mysql): InnoDB's REPEATABLE READ reads from the transaction's first snapshot, taken
+    before the other row was committed; a locking read (``FOR UPDATE``) reads the latest
+    committed rows. PostgreSQL (READ COMMITTED) and SQLite see it with a plain read.
+    """
+    if session.get_bind().dialect.name == "mysql":
+        return bound.select_for_update()
+    return bound
+
+
 async def get_or_create(
     qs: QuerySet[Any, Any], defaults: dict[str, Any] | None, lookups: dict[str, Any]
 ) -> tuple[Any, bool]:
@@ -54,7 +66,7 @@ async def get_or_create(
             # primary key or unique value): the conflict is the answer, as in Django. The
             # savepoint was rolled back, so a surrounding session stays usable.
             try:
-                return await bound.get(**lookups), False
+                return await _fresh(bound, session).get(**lookups), False
             except NotFoundError:
                 raise conflict from conflict.__cause__
     raise AssertionError("unreachable")  # pragma: no cover

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import JSON, event, inspect, text
+from sqlalchemy import JSON, event, insert, inspect, text
 
 from orm_kit import ConflictError, Database, F, Q, ValidationError
 from tests.backends import supports
@@ -128,6 +128,18 @@ async def test_get_or_create_concurrent_callers_share_one_row(db: Database) -> N
     assert len({obj.id for obj, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert await raw_count(db, "user") == 1
+
+
+@pytest.mark.requires("concurrent_writers")
+async def test_get_or_create_in_a_session_finds_a_row_committed_since_its_snapshot(
+    db: Database,
+) -> None:
+    async with db.session():
+        assert await User.objects.count() == 0  # MariaDB's REPEATABLE READ snapshot: now
+        async with db.engine.begin() as other:  # another connection commits the row
+            await other.execute(insert(User.__table__).values(email="late@x.io", name="L"))
+        obj, created = await User.objects.get_or_create(email="late@x.io")
+        assert (obj.name, created) == ("L", False)
 
 
 async def test_update_or_create(db: Database) -> None:
