@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -74,6 +75,30 @@ def _skip_empty(
         directives[:] = []
 
 
+_NOW = re.compile(r"^\(*(now|current_timestamp|localtimestamp)(\(\d*\))?\)*$")
+
+
+def _compare_server_default(
+    _context: MigrationContext,
+    _inspected_column: Any,
+    _metadata_column: Any,
+    inspected_default: str | None,
+    _metadata_default: Any,
+    rendered_metadata_default: str | None,
+) -> bool | None:
+    """``now()`` against the server's spelling of it: the same default. NOTE(mysql):
+    MariaDB reports a ``DATETIME(6)`` column's ``DEFAULT now()`` as
+    ``current_timestamp(6)``. Anything else: Alembic's own comparison (``None``)."""
+    spelled = [
+        re.sub(r"[\s'\"]", "", text).lower()
+        for text in (inspected_default, rendered_metadata_default)
+        if text is not None
+    ]
+    if len(spelled) == 2 and all(_NOW.match(text) for text in spelled):
+        return False
+    return None
+
+
 def migration_options(dialect: str, metadata: MetaData | None = None) -> dict[str, Any]:
     """The ``context.configure()`` options orm_kit uses on ``dialect``.
 
@@ -90,7 +115,7 @@ def migration_options(dialect: str, metadata: MetaData | None = None) -> dict[st
         # transactional there too: a failed upgrade leaves the database as it was.
         "transactional_ddl": True,
         "compare_type": True,
-        "compare_server_default": True,
+        "compare_server_default": _compare_server_default,
         "render_item": render_item,
         "process_revision_directives": _skip_empty,
     }
