@@ -527,9 +527,9 @@ class Database:
 
         ``pool_size`` / ``checked_out`` / ``overflow`` are this process's pool;
         ``connections`` counts every client connection to this database on the server
-        (PostgreSQL's ``pg_stat_activity``, MariaDB / MySQL's process list), e.g. ``{"active": 1, "idle": 4,
-        "idle_in_transaction": 0, "total": 5}``, and is ``None`` on SQLite, which is
-        embedded and has no server connections.
+        (PostgreSQL's ``pg_stat_activity``, MariaDB / MySQL's process list), e.g.
+        ``{"active": 1, "idle": 4, "idle_in_transaction": 0, "total": 5}``, and is
+        ``None`` on SQLite, which is embedded and has no server connections.
         """
         query = "SELECT sqlite_version()" if self.dialect == "sqlite" else "SELECT version()"
         connections = None

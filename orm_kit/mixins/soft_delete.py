@@ -189,5 +189,5 @@ def _create_index_mysql(element: CreateIndex, compiler: DDLCompiler, **kw: Any) 
             index.name,
             table,
         )
-    sql: str = compiler.visit_create_index(element, **kw)
+    sql: str = compiler.visit_create_index(element, **kw)  # type: ignore[no-untyped-call]
     return sql

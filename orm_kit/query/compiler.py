@@ -20,8 +20,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import defer, load_only
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnClause, ColumnElement
+from sqlalchemy.sql.elements import ClauseElement, ColumnClause, ColumnElement
 from sqlalchemy.sql.util import ClauseAdapter
+from sqlalchemy.util import immutabledict
 
 from orm_kit import rules
 from orm_kit.exceptions import InvalidLookupError
@@ -243,7 +244,7 @@ def _assigned_column(key: Any, table: Table) -> Any:
 
 def _reads(value: Any, table: Table) -> set[Any]:
     """The columns of ``table`` a right side reads."""
-    if not isinstance(value, visitors.Visitable):
+    if not isinstance(value, ClauseElement):
         return set()
     return {
         element._deannotate()
@@ -304,12 +305,14 @@ def standard_for_mysql(stmt: Update) -> Update:
     order = _assignment_order(assigned, reads)
     rewritten = stmt._clone()
     if order is not None:
-        rewritten._values = {keys[i]: values[keys[i]] for i in order}
+        rewritten._values = immutabledict({keys[i]: values[keys[i]] for i in order})
         rewritten._maintain_values_ordering = True
         return rewritten
     old = table.alias("orm_kit_old")
     adapter = ClauseAdapter(old)
-    rewritten._values = {key: adapter.traverse(value) for key, value in values.items()}
+    rewritten._values = immutabledict(
+        {key: adapter.traverse(value) for key, value in values.items()}
+    )
     on_key = and_(*(column == old.c[column.key] for column in table.primary_key.columns))
     rewritten._where_criteria = (*rewritten._where_criteria, on_key)
     return rewritten
@@ -317,7 +320,8 @@ def standard_for_mysql(stmt: Update) -> Update:
 
 @compiles(StandardUpdate, "mysql")
 def _compile_for_mysql(element: StandardUpdate, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.visit_update(standard_for_mysql(element), **kw)  # type: ignore[no-any-return]
+    sql: str = compiler.visit_update(standard_for_mysql(element), **kw)
+    return sql
 
 
 def compile_delete(state: QueryState, *, orm: bool) -> Delete:
