@@ -75,7 +75,9 @@ def _tail(stmt: Select[Any], state: QueryState) -> Select[Any]:
         fu = state.for_update
         info = get_model_info(state.model)
         of = [info.columns[name] for name in fu.of] if fu.of else None
-        stmt = stmt.with_for_update(nowait=fu.nowait, skip_locked=fu.skip_locked, of=of)
+        stmt = stmt.with_for_update(
+            nowait=fu.nowait, skip_locked=fu.skip_locked, of=of, read=fu.shared
+        )
     return stmt
 
 

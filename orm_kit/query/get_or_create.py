@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orm_kit.exceptions import ConflictError, NotFoundError
 from orm_kit.query.executor import flush, unit_of_work
+from orm_kit.query.state import ForUpdate
 from orm_kit.unit_of_work import outer_on_session, savepoint
 
 if TYPE_CHECKING:
@@ -41,11 +42,13 @@ def _fresh(bound: QuerySet[Any, Any], session: AsyncSession) -> QuerySet[Any, An
     """The QuerySet that reads a concurrent creator's row after a conflict.
 
     NOTE(mysql): InnoDB's REPEATABLE READ reads from the transaction's first snapshot, taken
-    before the other row was committed; a locking read (``FOR UPDATE``) reads the latest
-    committed rows. PostgreSQL (READ COMMITTED) and SQLite see it with a plain read.
+    before the other row was committed; a locking read reads the latest committed rows. A
+    shared one (``LOCK IN SHARE MODE``): the failed insert holds a shared lock on the row
+    already, and concurrent callers waiting for an exclusive one would deadlock. PostgreSQL
+    (READ COMMITTED) and SQLite see the row with a plain read.
     """
     if session.get_bind().dialect.name == "mysql":
-        return bound.select_for_update()
+        return bound._clone(for_update=ForUpdate(shared=True))
     return bound
 
 
