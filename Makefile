@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-sqlite test-pg fuzz lint typecheck docs bench bench-check clean
+.PHONY: help demo test test-sqlite test-pg test-mariadb fuzz lint typecheck docs bench bench-check clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -25,16 +25,19 @@ $(BIN)/.package-installed: pyproject.toml
 demo: $(BIN)/.package-installed ## Create .venv, install the package, and run the quickstart on embedded SQLite
 	cd examples && ../$(PY) quickstart.py
 
-test: $(BIN)/.installed ## Run the whole suite on SQLite and PostgreSQL
+test: $(BIN)/.installed ## Run the whole suite on SQLite, PostgreSQL, and MariaDB when ORM_KIT_TEST_MYSQL_URL is set (CI sets it)
 	$(BIN)/pytest
 
 test-sqlite: $(BIN)/.installed ## Run the suite on SQLite only
-	$(BIN)/pytest -k "not postgresql"
+	$(BIN)/pytest -k "not postgresql and not mariadb"
 
 test-pg: $(BIN)/.installed ## Run the suite on PostgreSQL only
-	$(BIN)/pytest -k "not sqlite"
+	$(BIN)/pytest -k "not sqlite and not mariadb"
 
-fuzz: $(BIN)/.installed ## Long randomized oracle run on both backends (replay: ORM_KIT_FUZZ_SEED=...; size: ORM_KIT_FUZZ_EXAMPLES=...)
+test-mariadb: $(BIN)/.installed ## Run the suite on MariaDB only (ORM_KIT_TEST_MYSQL_URL=mysql+asyncmy://root@127.0.0.1:3306/test)
+	$(BIN)/pytest -k "not sqlite and not postgresql"
+
+fuzz: $(BIN)/.installed ## Long randomized oracle run on every backend (replay: ORM_KIT_FUZZ_SEED=...; size: ORM_KIT_FUZZ_EXAMPLES=...)
 	ORM_KIT_FUZZ=1 $(BIN)/pytest -m fuzz -p no:cacheprovider
 
 lint: $(BIN)/.installed ## Ruff, and the import contracts (layers, no cycles) of pyproject.toml

@@ -83,7 +83,9 @@ async def main() -> None:
             print(f"not null:    kind={exc.kind}")
             summary = str(exc).split(": ", 1)[0]  # then the driver's words, which differ
             print(f"message:     {summary}: ...")
-            print(f"__cause__:   {type(exc.__cause__).__name__} (the original error)")
+            # The driver's error, wrapped by SQLAlchemy: IntegrityError on SQLite and
+            # PostgreSQL, OperationalError on MariaDB (error 1364).
+            print(f"__cause__:   a DBAPIError: {isinstance(exc.__cause__, DBAPIError)}")
         # --8<-- [end:conflict]
 
         # --8<-- [start:invalid_lookup]

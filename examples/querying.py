@@ -43,7 +43,8 @@ async def main() -> None:
         scifi = Movie.objects.filter(genre="sci-fi")  # no query yet: QuerySets are lazy
         recent = scifi.filter(year__gte=1975).order_by("-year")  # a new QuerySet; scifi unchanged
         sql = " ".join(recent.sql().split())
-        sql = re.sub(r"\$\d+::\w+", "?", sql)  # asyncpg's placeholders ($1::VARCHAR) shown as ?
+        # asyncpg's placeholders ($1::VARCHAR) and asyncmy's (%s) shown as ?
+        sql = re.sub(r"\$\d+::\w+|%s", "?", sql)
         print(f"SQL:           {sql}")
         print(f"await:         {[m.title for m in await recent]}")  # awaiting runs it
         print(f"scifi count:   {await scifi.count()}")

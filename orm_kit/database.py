@@ -40,6 +40,7 @@ from orm_kit.dialects import (
 )
 from orm_kit.engine import (
     CONNECTIONS_QUERY,
+    MYSQL_CONNECTIONS_QUERY,
     SETTING_NAMES,
     connect_error,
     connection_counts,
@@ -526,18 +527,19 @@ class Database:
 
         ``pool_size`` / ``checked_out`` / ``overflow`` are this process's pool;
         ``connections`` counts every client connection to this database on the server
-        (PostgreSQL's ``pg_stat_activity``), e.g. ``{"active": 1, "idle": 4,
-        "idle_in_transaction": 0, "total": 5}``, and is ``None`` on SQLite, which is
-        embedded and has no server connections.
+        (PostgreSQL's ``pg_stat_activity``, MariaDB / MySQL's process list), e.g.
+        ``{"active": 1, "idle": 4, "idle_in_transaction": 0, "total": 5}``, and is
+        ``None`` on SQLite, which is embedded and has no server connections.
         """
         query = "SELECT sqlite_version()" if self.dialect == "sqlite" else "SELECT version()"
         connections = None
         with translated(operation="info"):
             version = await self.run_direct(text(query), lambda r: r.scalar_one())
-            if self.dialect == "postgresql":
-                connections = await self.run_direct(
-                    CONNECTIONS_QUERY, lambda r: connection_counts(r.all())
+            if self.dialect in ("postgresql", "mysql"):
+                counting = (
+                    CONNECTIONS_QUERY if self.dialect == "postgresql" else MYSQL_CONNECTIONS_QUERY
                 )
+                connections = await self.run_direct(counting, lambda r: connection_counts(r.all()))
         figures = pool_figures(self.engine)
         if self.router is not None:
             with translated(operation="info"):

@@ -409,6 +409,18 @@ CONNECTIONS_QUERY = text(
 )
 """PostgreSQL: the server's client connections to the current database, per state."""
 
+MYSQL_CONNECTIONS_QUERY = text(
+    "SELECT CASE WHEN p.command <> 'Sleep' THEN 'active' "
+    "WHEN t.trx_id IS NOT NULL THEN 'idle in transaction' ELSE 'idle' END, count(*) "
+    "FROM information_schema.processlist p "
+    "LEFT JOIN information_schema.innodb_trx t ON t.trx_mysql_thread_id = p.id "
+    "WHERE p.db = database() GROUP BY 1"
+)
+"""MariaDB / MySQL: the same counts from the process list and InnoDB's open transactions.
+A connection counts as idle in a transaction once its transaction has read or written a
+row (InnoDB starts it then; one that has run only ``SELECT 1`` counts as idle), and the
+server refreshes that list at most every 0.1 s."""
+
 
 def connection_counts(rows: Iterable[Any]) -> dict[str, int]:
     """Fold ``CONNECTIONS_QUERY``'s rows into ``{"active": n, "idle": m, ..., "total": t}``

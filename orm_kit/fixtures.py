@@ -263,14 +263,19 @@ async def _dump_table(
         total = await conn.scalar(select(func.count()).select_from(table))
         progress.start(label, total or 0)
     result = await conn.stream(select(table).order_by(*order))
-    async for row in result.mappings():
-        fields = {c.name: encode(row[c.name], c.type) for c in table.columns}
-        record = json.dumps({"model": label, "fields": fields}, indent=indent)
-        out.write(("\n" if count == 0 else ",\n") + record)
-        count += 1
-        done += 1
-        if progress is not None and done % PROGRESS_EVERY == 0:
-            progress.advance(label, done)
+    try:
+        async for row in result.mappings():
+            fields = {c.name: encode(row[c.name], c.type) for c in table.columns}
+            record = json.dumps({"model": label, "fields": fields}, indent=indent)
+            out.write(("\n" if count == 0 else ",\n") + record)
+            count += 1
+            done += 1
+            if progress is not None and done % PROGRESS_EVERY == 0:
+                progress.advance(label, done)
+    finally:
+        # Closed here when the writing stops early (a closed pipe): asyncmy otherwise
+        # warns about the unread rest of its unbuffered result when the connection is reused.
+        await result.close()
     if progress is not None:
         progress.advance(label, done)
     return count

@@ -44,11 +44,15 @@ CAPABILITIES: dict[str, str] = {
     "open one (SQLite creates a missing file)",
     "database_files": "the database is a file the URL names, opened in a folder that must "
     "exist (a server database lives on the server)",
+    "partial_indexes": "an index can cover only the rows a WHERE clause picks "
+    "(unique_among_live(): MariaDB / MySQL make it a plain unique index)",
     "pgbouncer": "PgBouncer can pool its connections in transaction mode (SQLite is "
     "embedded: there is no server connection to pool)",
     "prepared_statements": "the server keeps named prepared statements a connection can "
     "lose (DEALLOCATE; SQLite prepares statements inside the driver)",
     "pragmas": "connection PRAGMAs (foreign_keys, journal_mode) and in-memory databases",
+    "raw_path": "orm_kit's raw path runs the direct path's cached statements on the driver "
+    "connection (asyncpg, orm_kit's aiosqlite adapter; asyncmy's go through SQLAlchemy)",
     "refused_connections": "the server can be told to refuse new connections and end open "
     "ones (ALLOW_CONNECTIONS false, pg_terminate_backend), as a stopped server would",
     "sequences": "generated keys come from a sequence that setval() can move",
@@ -61,7 +65,8 @@ CAPABILITIES: dict[str, str] = {
     "serialization_failures": "units of work can fail with a serialization failure or a "
     "deadlock (SQLSTATE 40001 / 40P01) and take an isolation level (SQLite serializes them: "
     "each takes the write lock up front with BEGIN IMMEDIATE)",
-    "sleep": "the server can sleep inside a query (pg_sleep), to test cancellation",
+    "sleep": "the server can sleep inside a query (pg_sleep, SLEEP: see sleep_sql), to test "
+    "cancellation",
     "transactional_ddl": "DDL runs inside the transaction, so a migration that fails leaves "
     "nothing applied (MariaDB / MySQL commit each CREATE / ALTER / DROP at once)",
     "unicode_lower": "lower() folds non-ASCII letters whatever the database's locale "
@@ -72,12 +77,16 @@ CAPABILITIES: dict[str, str] = {
 
 SUPPORTS: dict[str, frozenset[str]] = {
     "sqlite": frozenset(
-        {"database_files", "nulls_first", "pragmas", "transactional_ddl", "unicode_lower"}
+        {"database_files", "nulls_first", "partial_indexes", "pragmas", "raw_path"}
+        | {"transactional_ddl"}
+        | {"unicode_lower"}
     ),
     "postgresql": frozenset(
         {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
         | {"named_databases", "native_enums", "pgbouncer", "refused_connections", "sequences"}
-        | {"prepared_statements", "serialization_failures", "server_settings", "sleep"}
+        | {"partial_indexes"}
+        | {"prepared_statements", "raw_path", "serialization_failures", "server_settings"}
+        | {"sleep"}
         | {"streaming_replication"}
         | {"strict_type_changes", "transactional_ddl"}
     ),
@@ -85,7 +94,8 @@ SUPPORTS: dict[str, frozenset[str]] = {
     # a server with named databases. Text columns orm_kit creates are binary-collated
     # (orm_kit.types.MYSQL_COLLATIONS): code-point order, as on SQLite.
     "mariadb": frozenset(
-        {"bigint_keys", "concurrent_writers", "named_databases", "nulls_first", "unicode_lower"}
+        {"bigint_keys", "concurrent_writers", "named_databases", "nulls_first", "sleep"}
+        | {"unicode_lower"}
     ),
 }
 """The capabilities of each backend."""
@@ -94,6 +104,11 @@ SUPPORTS: dict[str, frozenset[str]] = {
 DIALECT_BACKENDS = {"mysql": "mariadb"}
 """Backends whose SQLAlchemy dialect name (``db.dialect``) is not the backend's name: MariaDB
 runs on the mysql dialect."""
+
+
+def dialect_of(backend: str) -> str:
+    """The SQLAlchemy dialect name (``db.dialect``) of ``backend``: ``"mysql"`` for MariaDB."""
+    return next((d for d, b in DIALECT_BACKENDS.items() if b == backend), backend)
 
 
 def supports(backend: str, capability: str) -> bool:
@@ -127,3 +142,11 @@ def create_database_sql(dialect: str, name: str) -> str:
     if dialect == "mysql":
         return f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
     return f'CREATE DATABASE "{name}"'
+
+
+def sleep_sql(backend: str, seconds: float) -> str:
+    """A query that sleeps ``seconds`` on the server of ``backend`` (or its dialect name) and
+    returns one row; for a backend with the ``sleep`` capability."""
+    if DIALECT_BACKENDS.get(backend, backend) == "mariadb":
+        return f"SELECT SLEEP({seconds})"
+    return f"SELECT pg_sleep({seconds})"

@@ -10,13 +10,17 @@ to bring them back and ``hard_delete()`` to remove rows for good.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import Index, event, text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, with_loader_criteria
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.schema import CreateIndex
+from sqlalchemy.sql.compiler import DDLCompiler
 from sqlalchemy.sql.elements import conv
 
 from orm_kit.query.executor import delete_instance
@@ -145,7 +149,11 @@ def unique_among_live(*columns: str) -> Index:
     A partial index (``WHERE deleted_at IS NULL``) on PostgreSQL and SQLite, so the value
     of a deleted row can be used again. Put it in ``__table_args__``; it is named
     ``uq_<table>_<columns>`` like the naming convention's unique constraints, so a
-    violation's ``ConflictError.constraint`` is that name on both backends.
+    violation's ``ConflictError.constraint`` is that name on every backend.
+
+    MariaDB / MySQL have no partial indexes: there it is a plain unique index, so a
+    deleted row's value stays taken until the row is hard-deleted, and creating it logs a
+    WARNING that says so.
 
     Example:
         ```python
@@ -156,9 +164,30 @@ def unique_among_live(*columns: str) -> Index:
     """
     live = text("deleted_at IS NULL")
     index = Index(None, *columns, unique=True, postgresql_where=live, sqlite_where=live)
+    index.info[_LIVE_ONLY] = True
 
     @event.listens_for(index, "after_parent_attach")
     def _name(target: Index, table: Any) -> None:
         target.name = conv(f"uq_{table.name}_{'_'.join(columns)}")
 
     return index
+
+
+_LIVE_ONLY = "orm_kit_unique_among_live"
+_logger = logging.getLogger("orm_kit")
+
+
+@compiles(CreateIndex, "mysql")
+def _create_index_mysql(element: CreateIndex, compiler: DDLCompiler, **kw: Any) -> str:
+    index = element.element
+    if isinstance(index, Index) and index.info.get(_LIVE_ONLY):
+        table = index.table.name if index.table is not None else "?"
+        _logger.warning(
+            "unique_among_live() index %s on %s: MariaDB / MySQL have no partial indexes, so "
+            "it is a plain unique index there and a soft-deleted row's value stays taken "
+            "until the row is hard-deleted (hard_delete()).",
+            index.name,
+            table,
+        )
+    sql: str = compiler.visit_create_index(element, **kw)  # type: ignore[no-untyped-call]
+    return sql

@@ -233,7 +233,9 @@ async def bulk_create(
                     # the older key of the row it updated, so objects would get their
                     # neighbours' rows: rows are matched by their conflict target instead,
                     # or where that cannot be exact, one statement a row.
-                    if dialect in ("postgresql", "sqlite") and await matched_upsert(
+                    # MariaDB's ON DUPLICATE KEY UPDATE ... RETURNING returns the row as
+                    # written too (MySQL has no RETURNING: fetch_back is row by row there).
+                    if dialect in ("postgresql", "sqlite", "mysql") and await matched_upsert(
                         conn, upsert, info, batch, params, returning, unique_fields
                     ):
                         continue

@@ -4,9 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Delete, Select, Update, delete, false, func, literal_column, select, update
+from sqlalchemy import (
+    Delete,
+    Select,
+    Table,
+    Update,
+    and_,
+    delete,
+    false,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import defer, load_only
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement, ColumnClause, ColumnElement
+from sqlalchemy.sql.util import ClauseAdapter
+from sqlalchemy.util import immutabledict
 
 from orm_kit import rules
 from orm_kit.exceptions import InvalidLookupError
@@ -15,6 +31,7 @@ from orm_kit.query.relations import apply_joins, joined_column_for, loader_optio
 from orm_kit.query.state import QueryState
 
 __all__ = [
+    "StandardUpdate",
     "compile_aggregate",
     "compile_count",
     "compile_delete",
@@ -58,7 +75,9 @@ def _tail(stmt: Select[Any], state: QueryState) -> Select[Any]:
         fu = state.for_update
         info = get_model_info(state.model)
         of = [info.columns[name] for name in fu.of] if fu.of else None
-        stmt = stmt.with_for_update(nowait=fu.nowait, skip_locked=fu.skip_locked, of=of)
+        stmt = stmt.with_for_update(
+            nowait=fu.nowait, skip_locked=fu.skip_locked, of=of, read=fu.shared
+        )
     return stmt
 
 
@@ -184,15 +203,127 @@ def compile_aggregate(state: QueryState, named: dict[str, Any]) -> Select[Any]:
     return _where(stmt, state)  # type: ignore[no-any-return]
 
 
+class StandardUpdate(Update):
+    """The ``UPDATE`` of ``QuerySet.update()``: every right side reads the row as it was
+    before the statement, as the SQL standard says.
+
+    SQLite and PostgreSQL do that already. MariaDB / MySQL assign the SET clauses left to
+    right, each later one seeing the earlier ones' new values, so on the mysql dialect the
+    statement is rewritten when it is compiled (``_compile_for_mysql``).
+    """
+
+    inherit_cache = True
+
+
 def compile_update(state: QueryState, values: dict[str, Any], *, orm: bool) -> Update:
     """``UPDATE`` of the filtered rows; ``orm`` makes it ORM-enabled (session path)."""
     info = get_model_info(state.model)
     if orm:
-        stmt = update(state.model).values({info.columns[k]: v for k, v in values.items()})
+        stmt = StandardUpdate(state.model).values({info.columns[k]: v for k, v in values.items()})
     else:
         table = info.table
-        stmt = update(table).values({info.table_columns[k]: v for k, v in values.items()})
+        stmt = StandardUpdate(table).values({info.table_columns[k]: v for k, v in values.items()})
     return _where(stmt, state)  # type: ignore[no-any-return]
+
+
+def _base_table(stmt: Update) -> Table:
+    table = stmt.table
+    deannotated = table._deannotate() if hasattr(table, "_deannotate") else table
+    if not isinstance(deannotated, Table):  # pragma: no cover - orm_kit updates a table
+        raise TypeError(f"StandardUpdate of {table!r}, not of a table")
+    return deannotated
+
+
+def _assigned_column(key: Any, table: Table) -> Any:
+    """The table column a SET key names (a Column, an ORM attribute or a name)."""
+    if isinstance(key, str):
+        return table.c[key]
+    prop = getattr(key, "property", None)
+    if prop is not None and getattr(prop, "columns", None):
+        return prop.columns[0]
+    return key._deannotate() if hasattr(key, "_deannotate") else key
+
+
+def _reads(value: Any, table: Table) -> set[Any]:
+    """The columns of ``table`` a right side reads."""
+    if not isinstance(value, ClauseElement):
+        return set()
+    return {
+        element._deannotate()
+        for element in visitors.iterate(value)
+        if isinstance(element, ColumnClause)
+        and element.table is not None
+        and element.table._deannotate() is table
+    }
+
+
+def _assignment_order(assigned: list[Any], reads: list[set[Any]]) -> list[int] | None:
+    """An order of the SET clauses in which each one runs before every assignment of a
+    column it reads (so it reads the old value), keeping the given order where it may;
+    ``None`` when the assignments read each other in a cycle (no order is right)."""
+    position = {column: i for i, column in enumerate(assigned)}
+    # must_follow[j]: the assignments that read column j, which must come before j.
+    waiting = [0] * len(assigned)
+    readers: list[list[int]] = [[] for _ in assigned]
+    for i, columns in enumerate(reads):
+        for column in columns:
+            j = position.get(column)
+            if j is not None and j != i:
+                waiting[j] += 1
+                readers[i].append(j)
+    order: list[int] = []
+    ready = [i for i in range(len(assigned)) if waiting[i] == 0]
+    while ready:
+        ready.sort()
+        i = ready.pop(0)
+        order.append(i)
+        for j in readers[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                ready.append(j)
+    return order if len(order) == len(assigned) else None
+
+
+def standard_for_mysql(stmt: Update) -> Update:
+    """``stmt`` rewritten so MariaDB / MySQL give every right side the old row.
+
+    When no assignment reads a column another one sets, the statement is unchanged. When
+    the reads allow it, the SET clauses are reordered so a column is assigned only after
+    every assignment that reads it. When they form a cycle (``a=F("b"), b=F("a")``), the
+    right sides read a second copy of the table joined on the primary key instead: in a
+    multi-table UPDATE the server reads the joined rows before it writes any.
+    """
+    values = stmt._values
+    if not values:
+        return stmt
+    table = _base_table(stmt)
+    keys = list(values)
+    assigned = [_assigned_column(key, table) for key in keys]
+    reads = [_reads(values[key], table) for key in keys]
+    targets = set(assigned)
+    pairs = zip(assigned, reads, strict=True)
+    if not any((columns - {column}) & targets for column, columns in pairs):
+        return stmt
+    order = _assignment_order(assigned, reads)
+    rewritten = stmt._clone()
+    if order is not None:
+        rewritten._values = immutabledict({keys[i]: values[keys[i]] for i in order})
+        rewritten._maintain_values_ordering = True
+        return rewritten
+    old = table.alias("orm_kit_old")
+    adapter = ClauseAdapter(old)
+    rewritten._values = immutabledict(
+        {key: adapter.traverse(value) for key, value in values.items()}
+    )
+    on_key = and_(*(column == old.c[column.key] for column in table.primary_key.columns))
+    rewritten._where_criteria = (*rewritten._where_criteria, on_key)
+    return rewritten
+
+
+@compiles(StandardUpdate, "mysql")
+def _compile_for_mysql(element: StandardUpdate, compiler: SQLCompiler, **kw: Any) -> str:
+    sql: str = compiler.visit_update(standard_for_mysql(element), **kw)
+    return sql
 
 
 def compile_delete(state: QueryState, *, orm: bool) -> Delete:

@@ -10,7 +10,21 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Double, Float, and_, cast, false, func, not_, or_, true
+from sqlalchemy import (
+    BigInteger,
+    Double,
+    Float,
+    Integer,
+    TypeDecorator,
+    and_,
+    cast,
+    false,
+    func,
+    not_,
+    or_,
+    true,
+    type_coerce,
+)
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
@@ -379,11 +393,29 @@ class Count(Aggregate):
         return func.count() if arg is None else func.count(arg)
 
 
+class _WholeSum(TypeDecorator[int]):
+    """The type of a ``SUM()`` of integers: read back as an ``int`` on every backend.
+
+    NOTE(mysql): SUM() of integers is a DECIMAL there (and of BIGINTs on PostgreSQL a
+    numeric); the value is whole, so ``int()`` of it is exact.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> int | None:
+        return None if value is None else int(value)
+
+
 class Sum(Aggregate):
-    """``SUM(field)``."""
+    """``SUM(field)``; a sum of integers is an ``int`` on every backend."""
 
     function = "sum"
     families = frozenset({"number", "interval"})
+
+    def _finish(self, expr: ColumnElement[Any]) -> ColumnElement[Any]:
+        # sum() takes its argument's type (and FILTER keeps it).
+        return type_coerce(expr, _WholeSum()) if isinstance(expr.type, Integer) else expr
 
 
 _AVERAGE_TYPE = Float().with_variant(Double(), "mysql")

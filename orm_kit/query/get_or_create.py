@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orm_kit.exceptions import ConflictError, NotFoundError
 from orm_kit.query.executor import flush, unit_of_work
+from orm_kit.query.state import ForUpdate
 from orm_kit.unit_of_work import outer_on_session, savepoint
 
 if TYPE_CHECKING:
@@ -37,6 +38,20 @@ async def _create_in_savepoint(
         return await qs.using(session).create(**values)
 
 
+def _fresh(bound: QuerySet[Any, Any], session: AsyncSession) -> QuerySet[Any, Any]:
+    """The QuerySet that reads a concurrent creator's row after a conflict.
+
+    NOTE(mysql): InnoDB's REPEATABLE READ reads from the transaction's first snapshot, taken
+    before the other row was committed; a locking read reads the latest committed rows. A
+    shared one (``LOCK IN SHARE MODE``): the failed insert holds a shared lock on the row
+    already, and concurrent callers waiting for an exclusive one would deadlock. PostgreSQL
+    (READ COMMITTED) and SQLite see the row with a plain read.
+    """
+    if session.get_bind().dialect.name == "mysql":
+        return bound._clone(for_update=ForUpdate(shared=True))
+    return bound
+
+
 async def get_or_create(
     qs: QuerySet[Any, Any], defaults: dict[str, Any] | None, lookups: dict[str, Any]
 ) -> tuple[Any, bool]:
@@ -54,7 +69,7 @@ async def get_or_create(
             # primary key or unique value): the conflict is the answer, as in Django. The
             # savepoint was rolled back, so a surrounding session stays usable.
             try:
-                return await bound.get(**lookups), False
+                return await _fresh(bound, session).get(**lookups), False
             except NotFoundError:
                 raise conflict from conflict.__cause__
     raise AssertionError("unreachable")  # pragma: no cover

@@ -20,6 +20,7 @@ class ForUpdate:
     nowait: bool = False
     skip_locked: bool = False
     of: tuple[str, ...] = ()
+    shared: bool = False  # FOR SHARE / LOCK IN SHARE MODE (orm_kit's own use: get_or_create)
 
 
 @dataclass(frozen=True, slots=True)

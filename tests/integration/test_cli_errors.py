@@ -125,7 +125,9 @@ class Pet(Model):
 """
 
 
-async def test_a_new_foreign_key_over_dangling_rows_is_refused(project: Project) -> None:
+async def test_a_new_foreign_key_over_dangling_rows_is_refused(
+    project: Project, backend: str
+) -> None:
     # NOTE(sqlite): batch mode rebuilds the table with enforcement off; the rows are
     # checked before commit, so SQLite refuses the migration as PostgreSQL's ALTER does.
     project.models(UNLINKED)
@@ -157,7 +159,12 @@ async def test_a_new_foreign_key_over_dangling_rows_is_refused(project: Project)
     assert result.code == 1
     assert one_line(result.err).startswith(
         "orm-kit: error: The migration failed and was rolled back: "
-    )
+        if supports(backend, "transactional_ddl")
+        # MariaDB refuses the one ALTER whole, but the error cannot know there was no
+        # earlier step: it says what a failed migration there may leave.
+        else "orm-kit: error: The migration failed, and what it had changed in the schema "
+        "before the failure stays applied"
+    ), result.err
     assert project.ok("current") == before
 
 

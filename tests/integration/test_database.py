@@ -17,7 +17,7 @@ from orm_kit import (
     init_database,
 )
 from orm_kit.exceptions import ValidationError
-from tests.backends import DIALECT_BACKENDS, supports
+from tests.backends import DIALECT_BACKENDS, sleep_sql, supports
 from tests.models import User
 
 
@@ -159,7 +159,7 @@ async def test_cancelled_query_returns_its_connection(db: Database, backend: str
     from sqlalchemy import text
 
     slow = (
-        text("SELECT pg_sleep(5)")
+        text(sleep_sql(backend, 5))
         if supports(backend, "sleep")
         else text(
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) "

@@ -109,7 +109,7 @@ async def test_a_cycle_through_a_not_null_reference_is_refused(
         (1, 1),
         (3, 1),
     ]
-    await StrictBoss.objects.filter().delete()
+    # (The rows stay: InnoDB cannot delete a row that references itself.)
 
     cycle = [
         {"id": 10, "name": "ceo", "manager_id": 10},
@@ -125,4 +125,4 @@ async def test_a_cycle_through_a_not_null_reference_is_refused(
         "can load them; nothing was loaded. Make the column nullable or break the cycle in "
         "the fixture."
     )
-    assert await StrictBoss.objects.count() == 0
+    assert await StrictBoss.objects.count() == 2  # the first fixture's rows only

@@ -21,7 +21,7 @@ class MemoryRow(Model):
     level: Mapped[int]
     name: Mapped[str] = mapped_column(String(40))
     active: Mapped[bool]
-    note: Mapped[str | None]
+    note: Mapped[str | None] = mapped_column(String(40))
     score: Mapped[float]
     counter: Mapped[int]
 

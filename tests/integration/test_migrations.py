@@ -105,7 +105,8 @@ class Account(AuditedModel):
 
 class Ledger(Model, TimestampMixin, AuditLogMixin):
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"))
+    # Indexed: the downgrade must not drop the index its foreign key needs (MariaDB refuses).
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     booked_on: Mapped[date]
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

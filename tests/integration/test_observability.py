@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from orm_kit import ConflictError, Database, DatabaseSettings, ValidationError
 from orm_kit.observability import disable_tracing, enable_tracing, tracing_enabled
+from tests.backends import dialect_of, sleep_sql
 from tests.models import User
 
 SECRET = "s3cret-7f1c"
@@ -81,18 +82,19 @@ async def test_slow_query_log_inside_a_session_names_the_statement_line(
 
 @pytest.mark.requires("sleep")
 async def test_a_statement_over_the_threshold_is_logged(
-    db: Database, backend_url: str, caplog: pytest.LogCaptureFixture
+    db: Database, backend: str, backend_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     sleepy = Database(settings=DatabaseSettings(url=backend_url, slow_query_ms=100))
     await sleepy.connect()
     try:
         with caplog.at_level(logging.WARNING, logger="orm_kit"):
             async with sleepy.session() as session:
+                sleep = f"{sleep_sql(backend, 0.3)}, :secret"
                 line = here()
-                await session.execute(text("SELECT pg_sleep(0.3), :secret"), {"secret": SECRET})
+                await session.execute(text(sleep), {"secret": SECRET})
     finally:
         await sleepy.disconnect()
-    sleeps = [r for r in slow_records(caplog) if "pg_sleep" in r.getMessage()]
+    sleeps = [r for r in slow_records(caplog) if "sleep(" in r.getMessage().lower()]
     assert len(sleeps) == 1
     assert sleeps[0].orm_kit_duration_ms >= 300  # type: ignore[attr-defined]
     assert sleeps[0].orm_kit_call_site == f"{__file__}:{line}"  # type: ignore[attr-defined]
@@ -154,7 +156,7 @@ async def test_a_span_per_statement_with_the_call_site_and_no_values(
     for span, line, operation in ((insert, insert_line, "INSERT"), (select, select_line, "SELECT")):
         attributes = span.attributes or {}
         assert span.kind is trace.SpanKind.CLIENT
-        assert attributes["db.system"] == backend
+        assert attributes["db.system"] == dialect_of(backend)
         assert attributes["db.operation.name"] == operation
         assert attributes["db.collection.name"] == "user"
         assert attributes["orm_kit.model"] == "User"

@@ -118,6 +118,11 @@ async def test_aggregate(ten: Database) -> None:
         n=Count("id"), total=Sum("score"), low=Min("score"), high=Max("score"), avg=Avg("age")
     )
     assert got == {"n": 7, "total": 33, "low": 1, "high": 9, "avg": pytest.approx(13 / 7)}
+    # A sum of integers is an int on every backend (MariaDB's SUM() gives a DECIMAL).
+    assert type(got["total"]) is int
+    filtered = await User.objects.aggregate(t=Sum("score", filter=Q(age__gte=1)))
+    annotated = await User.objects.values("is_active").annotate(t=Sum("score")).order_by("t")
+    assert [type(v) for v in (filtered["t"], *(r["t"] for r in annotated))] == [int, int, int]
     assert await User.objects.aggregate(Count("age", distinct=True)) == {"age__count": 4}
     assert await User.objects.aggregate(active=Count("id", filter=Q(is_active=True))) == {
         "active": 6

@@ -10,12 +10,13 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from orm_kit import Database, DatabaseError, DatabaseUnavailableError
 from orm_kit.exceptions import translated
+from tests.backends import dialect_of
 from tests.models import User
 
 
@@ -92,10 +93,10 @@ async def test_the_connect_log_names_the_database_and_never_the_password(
     lines = [r for r in caplog.records if r.levelno == logging.INFO and "connected" in r.message]
     assert len(lines) == 1
     message = lines[0].getMessage()
-    assert f"connected to the {backend} database 'logged' at " in message
+    assert f"connected to the {dialect_of(backend)} database 'logged' at " in message
     assert db.url.render_as_string(hide_password=True) in message
     assert "s3cret-pw" not in caplog.text
-    assert lines[0].orm_kit_dialect == backend  # type: ignore[attr-defined]
+    assert lines[0].orm_kit_dialect == dialect_of(backend)  # type: ignore[attr-defined]
 
 
 async def test_info_counts_the_servers_connections(backend: str, db: Database) -> None:
@@ -103,20 +104,23 @@ async def test_info_counts_the_servers_connections(backend: str, db: Database) -
     assert {"version", "dialect", "pool_size", "checked_out", "overflow", "connections"} <= set(
         info
     )
-    assert info["dialect"] == backend
+    assert info["dialect"] == dialect_of(backend)  # the SQLAlchemy dialect: MariaDB's is mysql
     if backend == "sqlite":
         assert info["connections"] is None  # embedded: no server connections to count
         return
-    before = info["connections"]
+    await User.objects.create(email="counted@x.io")
+    before = (await db.info())["connections"]
     assert before["active"] >= 1  # the query counting them
     assert before["total"] == sum(v for k, v in before.items() if k != "total")
     other = create_async_engine(db.url, pool_size=5)
     try:
         async with other.connect() as a, other.connect() as b, other.connect() as c:
             for conn in (a, b, c):
-                await conn.execute(text("SELECT 1"))
+                # A row read: InnoDB starts a transaction then (SELECT 1 does not touch it).
+                await conn.execute(select(User.__table__.c.id))
             await c.commit()  # a and b stay idle in a transaction, c is idle
             await a.execute(text("SELECT 1"))
+            await asyncio.sleep(0.15)  # InnoDB refreshes its list of transactions every 0.1 s
             during = (await db.info())["connections"]
         assert during["idle_in_transaction"] - before["idle_in_transaction"] == 2
         assert during["idle"] - before["idle"] == 1
@@ -125,7 +129,7 @@ async def test_info_counts_the_servers_connections(backend: str, db: Database) -
         await other.dispose()
 
 
-@pytest.mark.requires("sleep")
+@pytest.mark.requires("sleep", "server_settings")
 async def test_an_exceeded_statement_timeout_is_a_database_error(backend_url: str) -> None:
     async with Database(backend_url, name="impatient", statement_timeout=0.2) as db:
         with pytest.raises(DatabaseError, match="statement timeout") as caught, translated():

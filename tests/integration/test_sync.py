@@ -33,6 +33,7 @@ from orm_kit import (
 from orm_kit.context import current_session
 from orm_kit.mixins import AuditMixin
 from orm_kit.sync import SyncUsageError
+from tests.backends import sleep_sql
 
 
 class SyncTicket(Model):
@@ -262,11 +263,11 @@ def test_timeout_inside_a_block_rolls_it_back_and_releases_its_locks(facade: Dat
 
 
 @pytest.mark.requires("sleep")
-def test_timeout_cancels_a_running_statement(facade: Database) -> None:
+def test_timeout_cancels_a_running_statement(facade: Database, backend: str) -> None:
     with pytest.raises(SyncUsageError), sync.session(facade) as session:
         sync.run(SyncTicket.objects.create(title="never"))
         with pytest.raises(TimeoutError):
-            sync.run(session.execute(text("SELECT pg_sleep(30)")), timeout=0.3)
+            sync.run(session.execute(text(sleep_sql(backend, 30))), timeout=0.3)
     assert checked_out(facade) == 0
     assert sync.run(committed_titles(facade)) == []
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from orm_kit import Database, sync
+from tests.backends import dialect_of
 
 SCRIPTS = Path(__file__).resolve().parent / "sync_scripts"
 ROOT = SCRIPTS.parents[2]
@@ -69,7 +70,7 @@ def test_script_creates_queries_commits_and_rolls_back(
     assert proc.returncode == 0, f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
     assert proc.stderr == ""  # the facade's exit hook disconnected cleanly: no warnings
     lines = proc.stdout.splitlines()
-    assert lines == [f"connected: {backend}", *PRINTED]
+    assert lines == [f"connected: {dialect_of(backend)}", *PRINTED]
 
     checker = sync.connect(backend_url)  # another process, another connection
     try:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import JSON, event, inspect, text
+from sqlalchemy import JSON, event, insert, inspect, text
 
 from orm_kit import ConflictError, Database, F, Q, ValidationError
 from tests.backends import supports
-from tests.models import Product, User
+from tests.models import Invoice, Product, User
 
 
 async def raw_count(db: Database, table: str) -> int:
@@ -128,6 +128,18 @@ async def test_get_or_create_concurrent_callers_share_one_row(db: Database) -> N
     assert len({obj.id for obj, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert await raw_count(db, "user") == 1
+
+
+@pytest.mark.requires("concurrent_writers")
+async def test_get_or_create_in_a_session_finds_a_row_committed_since_its_snapshot(
+    db: Database,
+) -> None:
+    async with db.session():
+        assert await User.objects.count() == 0  # MariaDB's REPEATABLE READ snapshot: now
+        async with db.engine.begin() as other:  # another connection commits the row
+            await other.execute(insert(User.__table__).values(email="late@x.io", name="L"))
+        obj, created = await User.objects.get_or_create(email="late@x.io")
+        assert (obj.name, created) == ("L", False)
 
 
 async def test_update_or_create(db: Database) -> None:
@@ -261,3 +273,50 @@ async def test_failed_bulk_create_in_a_session_undoes_its_batches_only(db: Datab
         products[2].sku = "C3"
         await Product.objects.bulk_create(products)
     assert sorted(await Product.objects.values_list("sku", flat=True)) == ["C1", "C2", "C3", "kept"]
+
+
+async def test_update_right_sides_see_the_row_before_the_update(db: Database) -> None:
+    """Every right side of one update() reads the old row (the SQL standard), also on
+    MariaDB / MySQL, which assign SET clauses left to right: there orm_kit orders the SET so
+    a column read by another assignment is assigned after it, or reads a self-join's copy of
+    the row when the assignments read each other (a swap)."""
+    await User.objects.bulk_create(
+        [User(email=f"u{i}@x.io", age=i, score=10 * i) for i in (1, 2, 3)]
+    )
+    users = User.objects.order_by("id")
+
+    async def rows() -> list[tuple[object, ...]]:
+        return await users.values_list("age", "score")
+
+    # age reads score, which the same call sets; and in the column order the other way round.
+    assert await users.update(score=F("score") + 1, age=F("score")) == 3
+    assert await rows() == [(10, 11), (20, 21), (30, 31)]
+    assert await users.update(age=0, score=F("age")) == 3
+    assert await rows() == [(0, 10), (0, 20), (0, 30)]
+    # A swap: each side reads the other (no order is right: the self-join form).
+    a, b, c = await users.values_list("id", flat=True)
+    assert await users.filter(score__gte=20).update(age=F("score"), score=F("age")) == 2
+    assert await rows() == [(0, 10), (20, 0), (30, 0)]
+    # A cycle of three (the key too) plus a filter on a column the update changes.
+    big = 10**6
+    assert (
+        await users.filter(age__lt=25).update(
+            age=F("score") + 0, score=F("id") * 100, id=F("age") + big
+        )
+        == 2
+    )
+    assert await users.values_list("id", "age", "score") == [
+        (c, 30, 0),
+        (big, 10, a * 100),
+        (big + 20, 0, b * 100),
+    ]
+    # Inside a unit of work (the ORM-enabled statement), and on a timestamped model (its
+    # onupdate column joins the SET).
+    async with db.session():
+        assert await users.update(age=F("score"), score=F("age")) == 3
+    assert await rows() == [(0, 30), (a * 100, 10), (b * 100, 0)]
+    invoice = await Invoice.objects.create(number="1", amount=5)
+    await Invoice.objects.filter(id=invoice.id).update(number="7", amount=F("amount") * 2)
+    found = await Invoice.objects.get(id=invoice.id)
+    assert (found.number, found.amount) == ("7", 10)
+    assert found.updated_at > invoice.updated_at

@@ -43,7 +43,14 @@ def test_sqlalchemy_types_need_no_import() -> None:
 def test_options(dialect: str, batch: bool) -> None:
     options = migration_options(dialect)
     assert options["render_as_batch"] is batch
-    assert options["compare_type"] is options["compare_server_default"] is True
+    assert options["compare_type"] is True
+    compare = options[
+        "compare_server_default"
+    ]  # Alembic's comparison, but now() as the server spells it
+    assert compare(None, None, None, "current_timestamp(6)", None, "now()") is False
+    assert compare(None, None, None, "CURRENT_TIMESTAMP", None, "now()") is False
+    assert compare(None, None, None, "'0'", None, "now()") is None  # Alembic decides
+    assert compare(None, None, None, "'0'", None, "'1'") is None
     assert options["transactional_ddl"] is True
     assert options["target_metadata"].naming_convention["uq"] == (
         "uq_%(table_name)s_%(column_0_N_name)s"
