@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 from tortoise import Tortoise, fields
+from tortoise.backends.base import executor as tortoise_executor
 from tortoise.models import Model
 
 from benchmarks.data import Plan
@@ -67,6 +68,11 @@ class TortoiseImpl:
 
     async def close(self) -> None:
         await Tortoise.close_connections()
+        # The next leg may be another backend: Tortoise caches each table's INSERT / UPDATE
+        # SQL by connection name and table, not by backend, so the SQLite leg ran
+        # PostgreSQL's "$1" SQL (which SQLite happens to take) and the MariaDB leg failed
+        # on SQLite's "?". Each leg builds its own.
+        tortoise_executor.EXECUTOR_CACHE.clear()
 
     def workloads(self) -> dict[str, WorkloadFn]:
         return standard_workloads(self)
