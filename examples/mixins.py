@@ -121,12 +121,9 @@ async def main() -> None:
             except ConflictError as exc:
                 print(f"unique:        conflict on {exc.constraint}")
             await memo.delete()
-            try:
-                again = await Memo.objects.create(subject="Q3 plan")  # the deleted row is out
-                rows = await Memo.all_objects.count()
-                print(f"reused:        new id {again.id != memo.id}, {rows} rows")
-            except ConflictError:  # MariaDB / MySQL: no partial index, see the Backends guide
-                print("reused:        no: the deleted row keeps the value until hard_delete()")
+            again = await Memo.objects.create(subject="Q3 plan")  # the deleted row is out
+            rows = await Memo.all_objects.count()
+            print(f"reused:        new id {again.id != memo.id}, {rows} rows")
         # --8<-- [end:unique_live]
 
 

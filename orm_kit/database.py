@@ -36,6 +36,7 @@ from orm_kit.dialects import (
     CACHED_OPTION,
     DIRECT_OPTION,
     UNIT_OF_WORK_OPTION,
+    compile_ddl,
     release_memory_database,
 )
 from orm_kit.engine import (
@@ -240,7 +241,7 @@ class Database:
             raise connect_error(self.url, self.settings, exc, error) from exc
         self._engine = engine
         self._raw = raw_path.RawPath(engine.sync_engine)
-        if self.dialect == "sqlite":
+        if self.dialect in ("sqlite", "mysql"):  # autocommit already (orm_kit.dialects)
             self._direct_engine = engine.execution_options(**{DIRECT_OPTION: True})
         else:
             self._direct_engine = engine.execution_options(
@@ -495,7 +496,10 @@ class Database:
         Args:
             metadata: The tables; by default ``Model.metadata`` (every orm_kit model).
         """
-        await self._run_sync(_metadata(metadata).create_all, "create_all")
+        tables = _metadata(metadata)
+        with translated(operation="create_all"):
+            compile_ddl(tables, self.engine.dialect)  # all or nothing sent (MySQL's DDL commits)
+        await self._run_sync(tables.create_all, "create_all")
 
     async def drop_all(self, metadata: MetaData | None = None) -> None:
         """Drop every table of ``metadata`` (by default ``Model.metadata``)."""
@@ -503,6 +507,8 @@ class Database:
 
     async def reset(self, metadata: MetaData | None = None) -> None:
         """Drop and re-create every table (tests and scripts; migrations are for production)."""
+        with translated(operation="reset"):  # nothing dropped if the tables cannot be made
+            compile_ddl(_metadata(metadata), self.engine.dialect)
         await self.drop_all(metadata)
         await self.create_all(metadata)
 

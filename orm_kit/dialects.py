@@ -19,10 +19,11 @@ from collections.abc import Awaitable
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.util import await_only
 from sqlalchemy.util.concurrency import in_greenlet
 
@@ -32,6 +33,7 @@ __all__ = [
     "MYSQL_SQL_MODE",
     "UNIT_OF_WORK_OPTION",
     "MemoryConnection",
+    "compile_ddl",
     "is_memory_sqlite",
     "keep_memory_database",
     "memory_database_url",
@@ -82,13 +84,28 @@ def mysql_connect_args(connect_timeout: float) -> dict[str, Any]:
     """
     return {
         "charset": "utf8mb4",
+        "autocommit": True,  # see set_up_mysql
         "connect_timeout": max(1, round(connect_timeout)),
         "init_command": f"SET time_zone = '+00:00', sql_mode = '{MYSQL_SQL_MODE}'",
     }
 
 
 def set_up_mysql(engine: Engine) -> None:
-    """Keep UUIDs in ``CHAR(32)`` on MariaDB, as on MySQL and SQLite.
+    """Install orm_kit's MariaDB / MySQL transaction handling and UUID storage on ``engine``.
+
+    NOTE(mysql): connections stay in autocommit from the moment they connect
+    (``mysql_connect_args``), and a transaction is opened explicitly with ``START
+    TRANSACTION`` (except on the direct path). SQLAlchemy's own way, a driver connection
+    out of autocommit and ``execution_options(isolation_level="AUTOCOMMIT")`` for the
+    direct path, costs a round trip at each switch: ``SET AUTOCOMMIT`` at checkout, ``SET
+    AUTOCOMMIT``, ``SET SESSION TRANSACTION ISOLATION LEVEL`` and ``COMMIT`` at return and
+    a ``ROLLBACK`` — six round trips for a single-row ``get()``. Here it takes one. A
+    ``ROLLBACK`` or ``COMMIT`` is sent only when the server's last status says a transaction
+    is open. An isolation level (``transaction(isolation_level=...)``) is set with ``SET
+    TRANSACTION ISOLATION LEVEL`` before each ``START TRANSACTION`` of the connection that
+    asked for it, which concerns that transaction alone: no connection goes back to the
+    pool with a session level changed. A statement that ends its transaction (DDL commits it)
+    is followed by a new ``START TRANSACTION``.
 
     NOTE(mysql): SQLAlchemy uses MariaDB's own UUID type from 10.7, which refuses values of
     a variant or version it does not know (any ``uuid.UUID`` is 128 bits a Python program
@@ -104,6 +121,96 @@ def set_up_mysql(engine: Engine) -> None:
 
     dialect.initialize = initialize_without_native_uuid
     dialect.supports_native_uuid = False
+
+    rollback, commit = dialect.do_rollback, dialect.do_commit
+    get_isolation_level = dialect.get_isolation_level
+    # The isolation level asked of each connection (execution_options(isolation_level=)),
+    # set on its transactions as they begin: "SET TRANSACTION ISOLATION LEVEL" applies to
+    # the next transaction only, so there is no session state to put back.
+    # (Keyed by the driver's connection: SQLAlchemy passes its adapter or the pool's proxy.)
+    levels: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+    def set_isolation_level(dbapi_connection: Any, level: str) -> None:
+        levels[dbapi_connection.driver_connection] = level
+
+    def reset_isolation_level(dbapi_connection: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        levels.pop(driver, None)
+        if dialect._on_connect_isolation_level is not None:  # the engine's own level
+            levels[driver] = dialect._on_connect_isolation_level
+
+    def read_isolation_level(dbapi_connection: Any) -> str:
+        level = levels.get(dbapi_connection.driver_connection)
+        return level if level is not None else str(get_isolation_level(dbapi_connection))
+
+    def do_begin(dbapi_connection: Any) -> None:
+        if dbapi_connection.info.pop(_NO_BEGIN, False):
+            return
+        level = levels.get(dbapi_connection.driver_connection)
+        if level == "AUTOCOMMIT":
+            return
+        cursor = dbapi_connection.cursor()
+        if level is not None:
+            cursor.execute(f"SET TRANSACTION ISOLATION LEVEL {level}")
+        cursor.execute("START TRANSACTION")
+        cursor.close()
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        if _in_transaction(dbapi_connection):
+            rollback(dbapi_connection)
+
+    def do_commit(dbapi_connection: Any) -> None:
+        if _in_transaction(dbapi_connection):
+            commit(dbapi_connection)
+
+    dialect.do_begin, dialect.do_rollback, dialect.do_commit = do_begin, do_rollback, do_commit
+    dialect.set_isolation_level = set_isolation_level
+    dialect.reset_isolation_level = reset_isolation_level
+    dialect.get_isolation_level = read_isolation_level
+    event.listen(engine, "begin", _mysql_begin)
+
+    def after_execute(conn: Connection, cursor: Any, *_: object) -> None:
+        # DDL commits the transaction it runs in (implicitly): open the next one at once,
+        # so that what follows is in a transaction as it would be out of autocommit.
+        if not conn.in_transaction() or conn.get_execution_options().get(DIRECT_OPTION):
+            return
+        proxy: Any = conn.connection
+        if levels.get(proxy.driver_connection) != "AUTOCOMMIT" and not _in_transaction(proxy):
+            begin = proxy.cursor()
+            begin.execute("START TRANSACTION")
+            begin.close()
+
+    event.listen(engine, "after_cursor_execute", after_execute)
+
+
+_NO_BEGIN = "orm_kit_no_begin"
+
+
+def _mysql_begin(conn: Connection) -> None:
+    # The direct path's statements run in autocommit: its do_begin sends nothing. (Set on
+    # every begin, so a begin that failed half-way leaves no stale mark for the next.)
+    conn.connection.info[_NO_BEGIN] = bool(conn.get_execution_options().get(DIRECT_OPTION))
+
+
+def _in_transaction(dbapi_connection: Any) -> bool:
+    """Whether the server may have a transaction open on ``dbapi_connection``: it is out of
+    autocommit, or its last status said a transaction is open (only ``START TRANSACTION``
+    opens one in autocommit, and its reply sets that status)."""
+    driver: Any = getattr(dbapi_connection, "driver_connection", None)
+    try:
+        return not driver.get_autocommit() or bool(driver.get_transaction_status())
+    except Exception:  # not asyncmy's connection, or one gone: as SQLAlchemy would
+        return True
+
+
+def compile_ddl(metadata: MetaData, dialect: Dialect) -> None:
+    """Compile the ``CREATE TABLE`` / ``CREATE INDEX`` of every table of ``metadata`` for
+    ``dialect``, sending nothing: a ``CompileError`` (a ``String`` without the length
+    MariaDB / MySQL's ``VARCHAR`` needs) then comes before any table is made or dropped."""
+    for table in metadata.sorted_tables:
+        CreateTable(table).compile(dialect=dialect)
+        for index in table.indexes:
+            CreateIndex(index).compile(dialect=dialect)
 
 
 def is_memory_sqlite(url: URL) -> bool:

@@ -440,6 +440,13 @@ def raw_use(operation: str) -> Iterator[None]:
         yield
 
 
+_LENGTH_HINT = (
+    " MariaDB / MySQL's VARCHAR needs a length, and `Mapped[str]` alone has none: declare "
+    "the column as `mapped_column(String(255))` (any length up to 16,383 characters), or "
+    "`mapped_column(Text)` for long text (which a unique key or index cannot cover whole)."
+)
+
+
 def translate_error(
     exc: BaseException,
     *,
@@ -486,6 +493,14 @@ def translate_error(
         error = ValidationError(
             f"A value in {operation}{subject} could not be sent to the database "
             f"({type(cause).__name__}); pass values of the columns' types."
+        )
+    elif isinstance(exc, sa_exc.CompileError):
+        # SQLAlchemy could not write the SQL for this database: nothing was sent. Its
+        # message names the table and column and carries no values.
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        error = ValidationError(
+            f"The SQL of {operation} cannot be written for this database: {said}."
+            + (_LENGTH_HINT if "requires a length" in said else "")
         )
     elif isinstance(exc, sa_exc.TimeoutError):
         error = DatabaseUnavailableError(_pool_timeout_message(exc, operation))

@@ -272,7 +272,7 @@ class ReplicaRouter:
         for url in self.urls:
             engine = build_engine(url, self._settings, self._engine_kwargs)
             options: dict[str, Any] = {DIRECT_OPTION: True}
-            if self._dialect != "sqlite":
+            if self._dialect not in ("sqlite", "mysql"):  # autocommit already
                 options["isolation_level"] = "AUTOCOMMIT"
             direct = engine.execution_options(**options)
             maker = async_sessionmaker(

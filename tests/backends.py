@@ -44,8 +44,6 @@ CAPABILITIES: dict[str, str] = {
     "open one (SQLite creates a missing file)",
     "database_files": "the database is a file the URL names, opened in a folder that must "
     "exist (a server database lives on the server)",
-    "partial_indexes": "an index can cover only the rows a WHERE clause picks "
-    "(unique_among_live(): MariaDB / MySQL make it a plain unique index)",
     "pgbouncer": "PgBouncer can pool its connections in transaction mode (SQLite is "
     "embedded: there is no server connection to pool)",
     "prepared_statements": "the server keeps named prepared statements a connection can "
@@ -58,6 +56,8 @@ CAPABILITIES: dict[str, str] = {
     "sequences": "generated keys come from a sequence that setval() can move",
     "streaming_replication": "a hot-standby replica can stream the server's WAL and report "
     "how far it has replayed (the replica tests start their own primary and replica)",
+    "statement_counters": "the server counts the statements each connection sends (SHOW "
+    "SESSION STATUS), so a test can see every round trip (PostgreSQL needs an extension)",
     "strict_type_changes": "altering a column to a type with no implicit cast from the old "
     "one fails without a USING clause (SQLite batch mode copies the values as they are)",
     "server_settings": "the driver sends server settings (statement_timeout, "
@@ -77,14 +77,13 @@ CAPABILITIES: dict[str, str] = {
 
 SUPPORTS: dict[str, frozenset[str]] = {
     "sqlite": frozenset(
-        {"database_files", "nulls_first", "partial_indexes", "pragmas", "raw_path"}
+        {"database_files", "nulls_first", "pragmas", "raw_path"}
         | {"transactional_ddl"}
         | {"unicode_lower"}
     ),
     "postgresql": frozenset(
         {"bigint_keys", "concurrent_writers", "copy_bulk_insert", "database_collation"}
         | {"named_databases", "native_enums", "pgbouncer", "refused_connections", "sequences"}
-        | {"partial_indexes"}
         | {"prepared_statements", "raw_path", "serialization_failures", "server_settings"}
         | {"sleep"}
         | {"streaming_replication"}
@@ -95,7 +94,7 @@ SUPPORTS: dict[str, frozenset[str]] = {
     # (orm_kit.types.MYSQL_COLLATIONS): code-point order, as on SQLite.
     "mariadb": frozenset(
         {"bigint_keys", "concurrent_writers", "named_databases", "nulls_first", "sleep"}
-        | {"unicode_lower"}
+        | {"statement_counters", "unicode_lower"}
     ),
 }
 """The capabilities of each backend."""

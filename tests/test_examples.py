@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from orm_kit import Model
-from tests.backends import BACKENDS, dialect_of, supports
+from tests.backends import BACKENDS, dialect_of
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("*.py"))
@@ -415,6 +415,13 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "attempt loop:   committed on attempt 1",
         "async with:     `async with transaction(retries=3):` cannot retry",
     ],
+    "time_zones": [
+        "PK-1: 2026-03-01T07:00:00+00:00",
+        "NY-1: 2026-03-01T08:00:00+00:00",
+        "before 07:30 UTC: ['PK-1']",
+        "naive value: ValidationError",
+        "backend: {backend}",
+    ],
     "sessions": [
         "autocommit:      ann detached=True, balance=100",
         "after save():    {'ann': 120}",
@@ -482,8 +489,6 @@ def missing_lines(expected: list[str], output: str) -> list[str]:
 def test_example_runs(example: Path, backend: str, backend_url: str, tmp_path: Path) -> None:
     dialect = dialect_of(backend)  # what the examples print (db.dialect): mysql on MariaDB
     expected = [line.replace("{backend}", dialect) for line in EXPECTED_LINES.get(example.stem, [])]
-    if not supports(backend, "partial_indexes"):
-        expected = [WITHOUT_PARTIAL_INDEXES.get(line, line) for line in expected]
     assert expected, f"give {example.name} its lines in EXPECTED_LINES"
     # Twice: every example resets its own tables, so a rerun must work as well.
     for attempt in (1, 2):
@@ -538,13 +543,6 @@ DOCS_DIR = EXAMPLES_DIR.parent / "docs"
 SHOWN_OUTPUT = re.compile(
     r'```python\n--8<-- "(?P<example>\w+)\.py[^"]*"\n```\n\s*```text\n(?P<text>.*?)```', re.S
 )
-
-
-WITHOUT_PARTIAL_INDEXES = {
-    "reused:        new id True, 2 rows": "reused:        no: the deleted row keeps the value "
-    "until hard_delete()",
-}
-"""The lines an example prints instead on a backend without partial indexes (MariaDB)."""
 
 
 def test_output_shown_in_the_docs_is_checked() -> None:

@@ -19,14 +19,21 @@ from types import ModuleType
 from typing import Any, cast
 
 from alembic.autogenerate.api import AutogenContext
-from alembic.operations.ops import DropIndexOp, DropTableOp, MigrationScript, ModifyTableOps
+from alembic.operations.ops import (
+    CreateIndexOp,
+    DropIndexOp,
+    DropTableOp,
+    MigrationScript,
+    ModifyTableOps,
+)
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from orm_kit.database import Database
 from orm_kit.migrations.config import MigrationError, load_project_config
+from orm_kit.mixins.soft_delete import LIVE, LIVE_FLAG_PREFIX, is_live_only, live_flag_name
 from orm_kit.model import Model
 from orm_kit.settings import DatabaseSettings
 
@@ -80,6 +87,27 @@ def _tables_drop_their_indexes(context: MigrationContext, script: MigrationScrip
         downgrade.ops = kept
 
 
+def _live_indexes_as_declared(operations: list[Any]) -> None:
+    """Write each ``unique_among_live()`` index read from a MariaDB / MySQL database as the
+    model declares it: its columns without the hidden one, ``WHERE deleted_at IS NULL``.
+
+    NOTE(mysql): a removed index is written from what the database holds, and re-created
+    so by the downgrade; with the hidden column among its columns that script would fail,
+    on MariaDB as on every other backend.
+    """
+    for op in operations:
+        if isinstance(op, ModifyTableOps):
+            _live_indexes_as_declared(op.ops)
+            continue
+        create = op._reverse if isinstance(op, DropIndexOp) else op
+        if not isinstance(create, CreateIndexOp) or not create.columns:
+            continue
+        *columns, last = [getattr(c, "name", c) for c in create.columns]
+        if last == live_flag_name(str(create.index_name)):
+            create.columns = columns
+            create.kw = {**create.kw, "postgresql_where": text(LIVE), "sqlite_where": text(LIVE)}
+
+
 def _skip_empty(
     context: MigrationContext, _revision: Any, directives: list[MigrationScript]
 ) -> None:
@@ -89,6 +117,8 @@ def _skip_empty(
     script = directives[0] if directives else None
     if script is not None:
         _tables_drop_their_indexes(context, script)
+        for ops in (*script.upgrade_ops_list, *script.downgrade_ops_list):
+            _live_indexes_as_declared(ops.ops)
     if config is None or not config.attributes.get(SKIP_EMPTY_KEY):
         return
     if script is not None and all(ops.is_empty() for ops in script.upgrade_ops_list):
@@ -138,7 +168,37 @@ def migration_options(dialect: str, metadata: MetaData | None = None) -> dict[st
         "compare_server_default": _compare_server_default,
         "render_item": render_item,
         "process_revision_directives": _skip_empty,
+        "include_name": _include_name,
+        "include_object": _include_object,
     }
+
+
+def _include_name(name: str | None, type_: str, _parents: dict[str, str | None]) -> bool:
+    # NOTE(mysql): the hidden columns of unique_among_live() indexes are not the models'.
+    return not (type_ == "column" and name is not None and name.startswith(LIVE_FLAG_PREFIX))
+
+
+def _include_object(obj: Any, _name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+    # NOTE(mysql): a unique_among_live() index holds its hidden column too: reflected, it
+    # is the model's index with that column last, which is no change.
+    if type_ != "index" or reflected or other is None or not is_live_only(obj):
+        return True
+    ours = [column.name for column in obj.columns]
+    theirs = [column.name for column in other.columns]
+    return theirs != [*ours, live_flag_name(str(obj.name))]
+
+
+_FILTERS = ("include_name", "include_object")
+
+
+def _merged(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    """``theirs`` over ``ours``, except that a filter of both must pass both."""
+    merged = {**ours, **theirs}
+    for key in _FILTERS:
+        if key in ours and key in theirs:
+            mine, yours = ours[key], theirs[key]
+            merged[key] = lambda *args, _a=mine, _b=yours: _a(*args) and _b(*args)
+    return merged
 
 
 def enable_dialect_support(dialect: str) -> None:
@@ -166,7 +226,7 @@ def enable_dialect_support(dialect: str) -> None:
 def _run_on(context: EnvironmentContext, connection: Connection, options: dict[str, Any]) -> None:
     enable_dialect_support(connection.dialect.name)
     context.configure(
-        connection=connection, **migration_options(connection.dialect.name), **options
+        connection=connection, **_merged(migration_options(connection.dialect.name), options)
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -231,7 +291,7 @@ def run_environment(context: ModuleType | EnvironmentContext, **options: Any) ->
             url=url,
             literal_binds=True,
             dialect_opts={"paramstyle": "named"},
-            **{**migration_options(dialect), **options},
+            **_merged(migration_options(dialect), options),
         )
         with context.begin_transaction():
             context.run_migrations()

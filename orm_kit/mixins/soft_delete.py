@@ -10,7 +10,7 @@ to bring them back and ``hard_delete()`` to remove rows for good.
 
 from __future__ import annotations
 
-import logging
+import hashlib
 from collections.abc import Callable, Generator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -19,7 +19,7 @@ from sqlalchemy import Index, event, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column, with_loader_criteria
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.schema import CreateIndex
+from sqlalchemy.schema import CreateIndex, DropIndex
 from sqlalchemy.sql.compiler import DDLCompiler
 from sqlalchemy.sql.elements import conv
 
@@ -32,7 +32,15 @@ from orm_kit.types import MIXIN_SORT_ORDER, UTCDateTime, utcnow
 if TYPE_CHECKING:
     from orm_kit.database import Database
 
-__all__ = ["AllObjectsManager", "SoftDeleteMixin", "unique_among_live"]
+__all__ = [
+    "LIVE",
+    "LIVE_FLAG_PREFIX",
+    "AllObjectsManager",
+    "SoftDeleteMixin",
+    "is_live_only",
+    "live_flag_name",
+    "unique_among_live",
+]
 
 
 class AllObjectsManager(Manager[ModelT]):
@@ -151,9 +159,10 @@ def unique_among_live(*columns: str) -> Index:
     ``uq_<table>_<columns>`` like the naming convention's unique constraints, so a
     violation's ``ConflictError.constraint`` is that name on every backend.
 
-    MariaDB / MySQL have no partial indexes: there it is a plain unique index, so a
-    deleted row's value stays taken until the row is hard-deleted, and creating it logs a
-    WARNING that says so.
+    MariaDB / MySQL have no partial indexes: there the index also covers a hidden
+    (``INVISIBLE``) virtual column, ``orm_kit_live_<index name>``, that is 1 while the row
+    is live and NULL once it is deleted, and a unique index does not compare rows with a
+    NULL in it: the same rule, kept by the server.
 
     Example:
         ```python
@@ -162,7 +171,7 @@ def unique_among_live(*columns: str) -> Index:
             email: Mapped[str] = mapped_column(String(255))
         ```
     """
-    live = text("deleted_at IS NULL")
+    live = text(LIVE)
     index = Index(None, *columns, unique=True, postgresql_where=live, sqlite_where=live)
     index.info[_LIVE_ONLY] = True
 
@@ -173,21 +182,69 @@ def unique_among_live(*columns: str) -> Index:
     return index
 
 
+LIVE = "deleted_at IS NULL"
+"""The condition of a ``unique_among_live()`` index (a partial index's ``WHERE``)."""
 _LIVE_ONLY = "orm_kit_unique_among_live"
-_logger = logging.getLogger("orm_kit")
+LIVE_FLAG_PREFIX = "orm_kit_live_"
+"""The name prefix of the hidden columns of ``unique_among_live()`` on MariaDB / MySQL."""
+_MYSQL_NAME_LIMIT = 64
+
+
+def is_live_only(index: Index) -> bool:
+    """Whether ``index`` is a ``unique_among_live()`` index: made by it, or (in a migration,
+    which rebuilds the index from its arguments) unique with ``WHERE deleted_at IS NULL``."""
+    if index.info.get(_LIVE_ONLY):
+        return True
+    wheres = (index.dialect_kwargs.get(f"{d}_where") for d in ("postgresql", "sqlite"))
+    return bool(index.unique) and any(
+        w is not None and " ".join(str(w).split()).lower() == LIVE.lower() for w in wheres
+    )
+
+
+def live_flag_name(index_name: str) -> str:
+    """The hidden column of the ``unique_among_live()`` index ``index_name`` on MariaDB /
+    MySQL (a hash of the index name when the name would pass MySQL's 64 characters)."""
+    name = LIVE_FLAG_PREFIX + index_name
+    if len(name) <= _MYSQL_NAME_LIMIT:
+        return name
+    return LIVE_FLAG_PREFIX + hashlib.sha1(index_name.encode()).hexdigest()[:20]
 
 
 @compiles(CreateIndex, "mysql")
 def _create_index_mysql(element: CreateIndex, compiler: DDLCompiler, **kw: Any) -> str:
     index = element.element
-    if isinstance(index, Index) and index.info.get(_LIVE_ONLY):
-        table = index.table.name if index.table is not None else "?"
-        _logger.warning(
-            "unique_among_live() index %s on %s: MariaDB / MySQL have no partial indexes, so "
-            "it is a plain unique index there and a soft-deleted row's value stays taken "
-            "until the row is hard-deleted (hard_delete()).",
-            index.name,
-            table,
-        )
-    sql: str = compiler.visit_create_index(element, **kw)  # type: ignore[no-untyped-call]
-    return sql
+    if not (isinstance(index, Index) and index.table is not None and is_live_only(index)):
+        sql: str = compiler.visit_create_index(element, **kw)  # type: ignore[no-untyped-call]
+        return sql
+    quote = compiler.preparer.quote
+    flag = quote(live_flag_name(str(index.name)))
+    columns = ", ".join(quote(column.name) for column in index.columns)
+    # NOTE(mysql): IF NOT EXISTS (MariaDB only): a column left by a drop_index that did
+    # not know the index was one of these (see _drop_index_mysql) is taken over.
+    exists = " IF NOT EXISTS" if getattr(compiler.dialect, "is_mariadb", False) else ""
+    return (
+        f"ALTER TABLE {compiler.preparer.format_table(index.table)} "
+        f"ADD COLUMN{exists} {flag} TINYINT AS "
+        f"(CASE WHEN {quote('deleted_at')} IS NULL THEN 1 END) VIRTUAL INVISIBLE, "
+        f"ADD UNIQUE INDEX {compiler.preparer.format_index(index)} ({columns}, {flag})"
+    )
+
+
+@compiles(DropIndex, "mysql")
+def _drop_index_mysql(element: DropIndex, compiler: DDLCompiler, **kw: Any) -> str:
+    index = element.element
+    mariadb = getattr(compiler.dialect, "is_mariadb", False)
+    if not (isinstance(index, Index) and index.table is not None) or not (
+        mariadb or is_live_only(index)
+    ):
+        sql: str = compiler.visit_drop_index(element, **kw)  # type: ignore[no-untyped-call]
+        return sql
+    # The hidden column goes with its index. A migration's op.drop_index() may not say the
+    # index was a unique_among_live() one: on MariaDB every drop_index drops the column
+    # if it exists.
+    flag = compiler.preparer.quote(live_flag_name(str(index.name)))
+    return (
+        f"ALTER TABLE {compiler.preparer.format_table(index.table)} "
+        f"DROP INDEX {compiler.preparer.format_index(index)}, "
+        f"DROP COLUMN{' IF EXISTS' if mariadb else ''} {flag}"
+    )

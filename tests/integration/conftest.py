@@ -1,11 +1,13 @@
 """Fixtures shared by the integration tests: a migration project folder with a clean database
-of its own, and an in-memory exporter of orm_kit's OpenTelemetry spans."""
+of its own, an in-memory exporter of orm_kit's OpenTelemetry spans, and a spy on the raw
+path's statements."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -15,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from orm_kit import raw_path
 from orm_kit.observability import disable_tracing, enable_tracing
 from tests.backends import create_database_sql, drop_database_sql
 from tests.integration.migration_project import Project
@@ -62,3 +65,17 @@ def spans() -> Iterator[InMemorySpanExporter]:
     finally:
         disable_tracing()
         provider.shutdown()
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of every statement the raw path runs."""
+    ran: list[str] = []
+    original = raw_path.RawPath.run
+
+    def counting(self: raw_path.RawPath, plan: Any, params: Any, consume: Any) -> Any:
+        ran.append(plan.sql)
+        return original(self, plan, params, consume)
+
+    monkeypatch.setattr(raw_path.RawPath, "run", counting)
+    return ran

@@ -121,20 +121,6 @@ async def seeded(db: Database) -> Database:
     return db
 
 
-@pytest.fixture
-def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The SQL of every statement the raw path runs."""
-    ran: list[str] = []
-    original = raw_path.RawPath.run
-
-    def counting(self: raw_path.RawPath, plan: Any, params: Any, consume: Any) -> Any:
-        ran.append(plan.sql)
-        return original(self, plan, params, consume)
-
-    monkeypatch.setattr(raw_path.RawPath, "run", counting)
-    return ran
-
-
 async def outcome(run: Callable[[], Awaitable[Any]]) -> Any:
     """What ``run()`` returns, or the type and message of the orm_kit error it raises."""
     try:

@@ -1,7 +1,8 @@
 """Wrong inputs met against real databases: an engine argument SQLAlchemy refuses, an
 isolation level the backend's dialect does not list, the user's own server_settings, the
 transaction decorator applied before connect, a retried conflict's log line, a lost
-prepared statement, a SQLite file in a folder that does not exist."""
+prepared statement, a SQLite file in a folder that does not exist, a ``String`` without the
+length MariaDB / MySQL need."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, text
 
 from orm_kit import (
     Database,
@@ -21,6 +22,7 @@ from orm_kit import (
 from orm_kit.connections import registry
 from orm_kit.context import current_session
 from orm_kit.exceptions import translated
+from tests.backends import dialect_of
 from tests.models import User
 
 # NOTE(postgresql): a server error with SQLSTATE 40001, raised by the server itself.
@@ -147,3 +149,42 @@ async def test_a_database_file_in_a_missing_folder_names_the_folder(
     message = str(caught.value)
     assert str(missing) in message and "does not exist" in message
     assert not other.is_connected
+
+
+def _tables_with_an_unsized_string() -> MetaData:
+    md = MetaData()
+    Table("aa_sized", md, Column("id", Integer, primary_key=True), Column("t", String(20)))
+    Table("zz_unsized", md, Column("id", Integer, primary_key=True), Column("t", String))
+    return md
+
+
+async def test_a_string_without_a_length_is_refused_on_mysql_before_any_ddl(
+    db: Database, backend: str
+) -> None:
+    md = _tables_with_an_unsized_string()
+    try:
+        if dialect_of(backend) != "mysql":  # VARCHAR without a length is fine elsewhere
+            await db.create_all(md)
+            await db.reset(md)
+            assert set(await _table_names(db)) >= {"aa_sized", "zz_unsized"}
+            return
+        for make in (db.create_all, db.reset):
+            with pytest.raises(ValidationError, match="String\\(255\\)") as caught:
+                await make(md)
+            assert "zz_unsized" in str(caught.value) and "'t'" in str(caught.value)
+            # The sized table, which comes first, was not made either.
+            assert not {"aa_sized", "zz_unsized"} & set(await _table_names(db))
+        # reset() drops nothing when it cannot make the tables again.
+        sized = MetaData()
+        md.tables["aa_sized"].to_metadata(sized)
+        await db.create_all(sized)
+        with pytest.raises(ValidationError):
+            await db.reset(md)
+        assert "aa_sized" in await _table_names(db)
+    finally:
+        await db.drop_all(md)
+
+
+async def _table_names(db: Database) -> list[str]:
+    async with db.connection() as conn:
+        return await conn.run_sync(lambda c: inspect(c).get_table_names())
