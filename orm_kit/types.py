@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.sqlite.base import ischema_names as sqlite_type_names
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.processors import str_to_datetime
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import DDLCompiler, TypeCompiler
 from sqlalchemy.types import TypeDecorator
@@ -67,10 +68,10 @@ def _sqlite_json_declared_type(type_: JSON, compiler: TypeCompiler, **kw: Any) -
 sqlite_type_names.setdefault(SQLITE_JSON_TYPE, JSON)
 
 
-# NOTE(mysql): DATETIME and TIME keep whole seconds unless given a fractional precision, so
-# a stored timestamp would come back changed (and a value written twice in one second could
-# not be told apart). orm_kit declares them with microseconds, as PostgreSQL and SQLite keep
-# them. A column declared with the dialect's own DATETIME(fsp=...) keeps its precision.
+# NOTE(mysql): DATETIME, TIMESTAMP and TIME keep whole seconds unless given a fractional
+# precision, so a stored timestamp would come back changed (and a value written twice in one
+# second could not be told apart). orm_kit declares them with microseconds, as PostgreSQL and
+# SQLite keep them. A column of the dialect's own DATETIME(fsp=...) keeps its precision.
 @compiles(DateTime, "mysql")
 def _mysql_datetime(type_: DateTime, compiler: TypeCompiler, **kw: Any) -> str:
     return "DATETIME(6)"
@@ -79,6 +80,13 @@ def _mysql_datetime(type_: DateTime, compiler: TypeCompiler, **kw: Any) -> str:
 @compiles(Time, "mysql")
 def _mysql_time(type_: Time, compiler: TypeCompiler, **kw: Any) -> str:
     return "TIME(6)"
+
+
+@compiles(TIMESTAMP, "mysql")
+def _mysql_timestamp(type_: TIMESTAMP, compiler: TypeCompiler, **kw: Any) -> str:
+    if getattr(type_, "fsp", None) is not None:  # the dialect's own TIMESTAMP(fsp=...)
+        return str(compiler.visit_TIMESTAMP(type_, **kw))  # type: ignore[attr-defined]
+    return "TIMESTAMP(6)"
 
 
 def utcnow() -> datetime:
@@ -132,6 +140,23 @@ def _as_utc(value: Any) -> Any:
     return value
 
 
+_fromisoformat = datetime.fromisoformat
+
+
+def iso_text_as_utc(value: Any) -> Any:
+    """``_as_utc(str_to_datetime(value))`` (SQLite's DATETIME text read as UTC), in one
+    parse for text without an offset, the text orm_kit stores: ``replace(tzinfo=)`` after
+    the parse would cost more than the parse itself."""
+    if value is None:
+        return None
+    try:
+        parsed = _fromisoformat(value + "+00:00")
+    except (TypeError, ValueError):  # an offset of its own, or not text: the long way
+        return _as_utc(str_to_datetime(value))
+    # (A date alone ignores the offset after it: "2026-03-01+00:00" parses naive.)
+    return parsed if parsed.tzinfo is not None else _as_utc(str_to_datetime(value))
+
+
 class _StoredInUTC:
     """A dialect's own timestamp type whose ``timezone=True`` columns are stored in UTC.
 
@@ -164,6 +189,8 @@ class _StoredInUTC:
             return inner
         if inner is None:
             return _as_utc
+        if inner is str_to_datetime:  # SQLite's ISO text
+            return iso_text_as_utc
 
         def process(value: Any) -> Any:
             return _as_utc(inner(value))

@@ -232,7 +232,21 @@ def test_the_ddl_is_unchanged(db: Database, backend: str) -> None:
     expected = {
         "sqlite": ("at DATETIME", "stamp TIMESTAMP", "wall DATETIME"),
         "postgresql": ("at TIMESTAMP WITH TIME ZONE", "stamp TIMESTAMP WITH TIME ZONE"),
-        "mariadb": ("at DATETIME(6)", "stamp TIMESTAMP", "wall DATETIME(6)"),
+        # NOTE(mysql): with microseconds, as DATETIME(6) (TIMESTAMP keeps whole seconds).
+        "mariadb": ("at DATETIME(6)", "stamp TIMESTAMP(6)", "wall DATETIME(6)"),
     }[backend]
     for column in expected:
         assert column in ddl, ddl
+
+
+async def test_microseconds_are_kept_in_every_column_type(db: Database) -> None:
+    precise = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=tz(5))
+    await Moment.objects.create(
+        id=20, label="precise", at=precise, stamp=precise, wall=WALL.replace(microsecond=654321)
+    )
+    got = await Moment.objects.get(id=20)
+    assert_utc(got.at, precise.astimezone(UTC))
+    assert_utc(got.stamp, precise.astimezone(UTC))
+    assert got.wall == WALL.replace(microsecond=654321)
+    assert await Moment.objects.filter(stamp=precise).count() == 1
+    assert await Moment.objects.filter(stamp=precise.replace(microsecond=0)).count() == 0

@@ -8,15 +8,18 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import TIMESTAMP, DateTime
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.dialects.mysql.asyncmy import MySQLDialect_asyncmy
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.processors import str_to_datetime
 from sqlalchemy.types import TypeEngine
 
-from orm_kit.types import store_aware_datetimes_in_utc
+from orm_kit.types import iso_text_as_utc, store_aware_datetimes_in_utc
 
 FIVE = timezone(timedelta(hours=5))
 AWARE = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=FIVE)  # 07:00:00.123456 UTC
@@ -134,3 +137,47 @@ def test_installing_twice_wraps_once() -> None:
     assert on.colspecs == before
     # One class per dialect type, shared by every engine.
     assert dialect(SQLiteDialect_aiosqlite).colspecs == before
+
+
+def _outcome(fn: Any, value: Any) -> Any:
+    try:
+        result = fn(value)
+    except Exception as exc:  # the same error either way
+        return ("raised", type(exc))
+    return (result, getattr(result, "tzinfo", None))
+
+
+def _reference(value: Any) -> Any:
+    """SQLAlchemy's SQLite processing of the text, then the offset made UTC (the long way)."""
+    parsed = str_to_datetime(value)
+    if parsed is None:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    st.datetimes(timezones=st.none() | st.timezones()),
+    st.sampled_from([" ", "T"]),
+    st.sampled_from(["auto", "seconds", "milliseconds", "microseconds", "minutes"]),
+)
+def test_sqlite_one_parse_reads_what_the_long_way_reads(
+    moment: datetime, sep: str, timespec: str
+) -> None:
+    text = moment.isoformat(sep=sep, timespec=timespec)
+    assert _outcome(iso_text_as_utc, text) == _outcome(_reference, text)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "2026-03-01", "2026-03-01 07:00:00Z", "2026-03-01 07:00:00+00:00", "nonsense", 5],
+)
+def test_sqlite_one_parse_on_odd_values(value: Any) -> None:
+    assert _outcome(iso_text_as_utc, value) == _outcome(_reference, value)
+
+
+def test_sqlite_aware_columns_take_the_one_parse() -> None:
+    for dialect in (sqlite.dialect(), SQLiteDialect_aiosqlite()):
+        store_aware_datetimes_in_utc(dialect)
+        impl = DateTime(timezone=True).dialect_impl(dialect)
+        assert impl.result_processor(dialect, None) is iso_text_as_utc
