@@ -266,9 +266,16 @@ def _is_transaction_control(statement: str) -> bool:
 class _Watcher:
     """The statement listeners of one engine."""
 
-    def __init__(self, dialect: str, slow_query_ms: float | None) -> None:
-        self.dialect = dialect
+    def __init__(self, dialect: Any, slow_query_ms: float | None) -> None:
+        self._dialect = dialect
         self.slow_query_ms = slow_query_ms
+
+    @property
+    def system(self) -> str:
+        """``db.system``: the dialect's name, or ``mariadb`` (OpenTelemetry's name) for a
+        MariaDB server, which SQLAlchemy's mysql dialect learns when it first connects."""
+        dialect = self._dialect
+        return "mariadb" if getattr(dialect, "is_mariadb", False) else str(dialect.name)
 
     def before(
         self,
@@ -313,7 +320,7 @@ class _Watcher:
                 counter.statements.append(statement)
         if self.slow_query_ms is None and _tracing.tracer is None:
             return None
-        span = _start_span(self.dialect, statement, compiled) if _tracing.tracer else None
+        span = _start_span(self.system, statement, compiled) if _tracing.tracer else None
         return time.perf_counter(), span
 
     def finished(self, token: tuple[float, Any] | None, statement: str) -> None:
@@ -381,7 +388,7 @@ def instrument_engine(engine: AsyncEngine | Engine, slow_query_ms: float | None)
             "milliseconds (0 logs every statement) or None for no slow-query log."
         )
     sync = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
-    watcher = _watchers[sync] = _Watcher(sync.dialect.name, slow_query_ms)
+    watcher = _watchers[sync] = _Watcher(sync.dialect, slow_query_ms)
     event.listen(sync, "before_cursor_execute", watcher.before)
     event.listen(sync, "after_cursor_execute", watcher.after)
     event.listen(sync, "handle_error", watcher.error)

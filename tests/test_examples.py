@@ -25,7 +25,8 @@ TIMEOUT = 60
 
 # The lines each example must print, in this order, each a whole line of its output: the
 # ones that carry results (counts, names, values), as its docs page shows them. The same on
-# every backend ("{backend}" is the dialect name of the backend under test, db.dialect).
+# every backend ("{backend}" is the dialect name of the backend under test, db.dialect;
+# "{system}" the backend's name, OpenTelemetry's db.system).
 # Every example needs an entry.
 EXPECTED_LINES: dict[str, list[str]] = {
     "audit": [
@@ -402,7 +403,7 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "called from:    this line: True",
         "values logged:  False",
         "span:           SELECT sprocket",
-        "  db.system:    {backend}",
+        "  db.system:    {system}",
         "  model:        Sprocket",
         "  values in it: False",
         "N+1 loop:       4 statements",
@@ -488,7 +489,10 @@ def missing_lines(expected: list[str], output: str) -> list[str]:
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_example_runs(example: Path, backend: str, backend_url: str, tmp_path: Path) -> None:
     dialect = dialect_of(backend)  # what the examples print (db.dialect): mysql on MariaDB
-    expected = [line.replace("{backend}", dialect) for line in EXPECTED_LINES.get(example.stem, [])]
+    expected = [
+        line.replace("{backend}", dialect).replace("{system}", backend)
+        for line in EXPECTED_LINES.get(example.stem, [])
+    ]
     assert expected, f"give {example.name} its lines in EXPECTED_LINES"
     # Twice: every example resets its own tables, so a rerun must work as well.
     for attempt in (1, 2):
@@ -553,7 +557,9 @@ def test_output_shown_in_the_docs_is_checked() -> None:
             expected = EXPECTED_LINES[block["example"]]
             # A page shows one backend's output: "{backend}" stands for any of them.
             accepted = {
-                line.replace("{backend}", dialect_of(b)) for line in expected for b in BACKENDS
+                line.replace("{backend}", dialect_of(b)).replace("{system}", b)
+                for line in expected
+                for b in BACKENDS
             }
             for line in block["text"].splitlines():
                 assert line in accepted, f"{page.name} shows {line!r}, which no test checks"
