@@ -169,10 +169,17 @@ def set_up_mysql(engine: Engine) -> None:
     dialect.get_isolation_level = read_isolation_level
     event.listen(engine, "begin", _mysql_begin)
 
-    def after_execute(conn: Connection, cursor: Any, *_: object) -> None:
+    execute, execute_no_params = dialect.do_execute, dialect.do_execute_no_params
+
+    def begin_again(context: Any) -> None:
         # DDL commits the transaction it runs in (implicitly): open the next one at once,
-        # so that what follows is in a transaction as it would be out of autocommit.
-        if not conn.in_transaction() or conn.get_execution_options().get(DIRECT_OPTION):
+        # so that what follows is in a transaction as it would be out of autocommit. (In
+        # the dialect rather than an engine event: orm_kit's raw path runs only where no
+        # statement listener but its own is installed.)
+        conn = getattr(context, "root_connection", None)
+        if conn is None or not conn.in_transaction():
+            return
+        if context.execution_options.get(DIRECT_OPTION):
             return
         proxy: Any = conn.connection
         if levels.get(proxy.driver_connection) != "AUTOCOMMIT" and not _in_transaction(proxy):
@@ -180,7 +187,15 @@ def set_up_mysql(engine: Engine) -> None:
             begin.execute("START TRANSACTION")
             begin.close()
 
-    event.listen(engine, "after_cursor_execute", after_execute)
+    def do_execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        execute(cursor, statement, parameters, context)
+        begin_again(context)
+
+    def do_execute_no_params(cursor: Any, statement: str, context: Any = None) -> None:
+        execute_no_params(cursor, statement, context)
+        begin_again(context)
+
+    dialect.do_execute, dialect.do_execute_no_params = do_execute, do_execute_no_params
 
 
 _NO_BEGIN = "orm_kit_no_begin"

@@ -6,8 +6,9 @@ their bind processors, and, from the first run's cursor description, each result
 column's processor. A call then checks out a connection from SQLAlchemy's pool (so pool
 size, recycling, pre-ping and invalidation hold), runs the SQL in one call on the driver
 (asyncpg's prepared-statement cache; one trip to aiosqlite's thread through
-``orm_kit.sqlite_driver``), builds the rows with the processors and returns the
-connection: no ``Connection``, execution context or ``CursorResult``.
+``orm_kit.sqlite_driver``; asyncmy's cursor on MariaDB), builds the rows with the
+processors and returns the connection: no ``Connection``, execution context or
+``CursorResult``.
 
 What SQLAlchemy's engine would do around the statement is done here explicitly: orm_kit's
 statement listeners (``observability.statement_watcher``: counting, slow-query log,
@@ -17,10 +18,11 @@ cancellation invalidating the connection. Anything else falls back to the plain 
 (``plan_for`` returns ``None``): an engine with listeners of its own (a user's, PgBouncer
 mode), a statement whose compiled form needs per-call work SQLAlchemy's execution context
 would do (a column default that reads the context, post-compile parameters), a driver
-other than orm_kit's aiosqlite adapter and asyncpg. (``Database.run_direct`` sends only
-the marked cached statements here, and never inside a pin or with replicas.) Python-side
-defaults that are scalars or take no argument (``TimestampMixin``'s, ``AuditMixin``'s)
-are made per call here, as the context makes them.
+other than orm_kit's aiosqlite adapter, asyncpg and asyncmy on MariaDB.
+(``Database.run_direct`` sends only the marked cached statements here, and never inside a
+pin or with replicas.) Python-side defaults that are scalars or take no argument
+(``TimestampMixin``'s, ``AuditMixin``'s) are made per call here, as the context makes
+them.
 """
 
 from __future__ import annotations
@@ -239,7 +241,20 @@ def missing_internals(dialect: Any, pool: Any, kind: str) -> list[str]:
         ]
         if not hasattr(dialect, "_invalidate_schema_cache_asof"):
             missing.append("PGDialect_asyncpg._invalidate_schema_cache_asof")
+    if kind == "asyncmy":
+        from sqlalchemy.dialects.mysql import asyncmy as sa_asyncmy
+
+        mysql_adapter = sa_asyncmy.AsyncAdapt_asyncmy_connection
+        missing += [
+            f"AsyncAdapt_asyncmy_connection.{n}"
+            for n in ("_execute_mutex", "_connection", "_handle_exception")
+            if not _has_attr_in_mro(mysql_adapter, n)
+        ]
     return missing
+
+
+def _has_attr_in_mro(cls: type[Any], name: str) -> bool:
+    return any(name in vars(k) or name in getattr(k, "__slots__", ()) for k in cls.__mro__)
 
 
 class RawPath:
@@ -255,6 +270,13 @@ class RawPath:
             if is_one_trip_dbapi(dialect.loaded_dbapi)
             else "asyncpg"
             if dialect.name == "postgresql" and dialect.driver == "asyncpg"
+            # NOTE(mysql): MariaDB's connections are in autocommit (orm_kit.dialects) and
+            # its INSERT has RETURNING; MySQL's keys come from the cursor's lastrowid,
+            # which only SQLAlchemy's result reads: MySQL takes the plain path.
+            else "asyncmy"
+            if dialect.name == "mysql"
+            and dialect.driver == "asyncmy"
+            and getattr(dialect, "is_mariadb", False)
             else None
         )
         if self.kind is not None and (
@@ -303,6 +325,8 @@ class RawPath:
             try:
                 if self.kind == "sqlite":
                     rows, rowcount, description = await_(_on_sqlite(adapted, plan.sql, args))
+                elif self.kind == "asyncmy":
+                    rows, rowcount, description = await_(_on_asyncmy(adapted, plan.sql, args))
                 else:
                     rows, rowcount, description = await_(
                         _on_asyncpg(
@@ -387,6 +411,24 @@ async def _on_asyncpg(
         adapted._handle_exception(error)
     description = [(a.name, a.type.oid) for a in attributes] if attributes else None
     return rows, int(match.group(1)) if match else -1, description
+
+
+async def _on_asyncmy(adapted: Any, sql: str, args: list[Any]) -> tuple[Any, int, Any]:
+    # As SQLAlchemy's adapter runs a statement (its mutex, asyncmy's cursor, the rows read
+    # at once), on a connection in autocommit: nothing to commit or roll back.
+    try:
+        async with adapted._execute_mutex:
+            cursor = adapted._connection.cursor()
+            try:
+                await cursor.execute(sql, args)
+                description = cursor.description
+                rows = await cursor.fetchall() if description else []
+                rowcount = cursor.rowcount
+            finally:
+                await cursor.close()
+    except Exception as error:
+        adapted._handle_exception(error)
+    return rows, rowcount, description
 
 
 def _failed(

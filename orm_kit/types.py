@@ -21,7 +21,7 @@ from sqlalchemy import (
     Unicode,
     UnicodeText,
 )
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.dialects.sqlite.base import ischema_names as sqlite_type_names
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.processors import str_to_datetime
@@ -157,6 +157,26 @@ def iso_text_as_utc(value: Any) -> Any:
     return parsed if parsed.tzinfo is not None else _as_utc(str_to_datetime(value))
 
 
+_SQLITE_DATETIME_TEXT = sqlite.DATETIME._storage_format
+"""SQLAlchemy's default text of a SQLite DATETIME: ``2026-03-01 07:00:00.000000``."""
+
+
+def _iso_text_in_utc(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``inner(_in_utc(value))`` for SQLite's default DATETIME text (``inner``), a datetime
+    written as ``isoformat()`` gives it (a four-digit year, always six fractional digits)
+    in one step: the text without the offset, of the value moved to UTC."""
+
+    def process(value: Any) -> Any:
+        if type(value) is not datetime:  # None, a date, a subclass: the long way
+            return inner(_in_utc(value))
+        offset = value.utcoffset()
+        if offset:
+            value = value - offset
+        return value.isoformat(" ", "microseconds")[:26]
+
+    return process
+
+
 class _StoredInUTC:
     """A dialect's own timestamp type whose ``timezone=True`` columns are stored in UTC.
 
@@ -175,6 +195,8 @@ class _StoredInUTC:
             return inner
         if inner is None:
             return _in_utc
+        if getattr(self, "_storage_format", None) == _SQLITE_DATETIME_TEXT:
+            return _iso_text_in_utc(inner)
 
         def process(value: Any) -> Any:
             return inner(_in_utc(value))

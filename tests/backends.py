@@ -50,7 +50,8 @@ CAPABILITIES: dict[str, str] = {
     "lose (DEALLOCATE; SQLite prepares statements inside the driver)",
     "pragmas": "connection PRAGMAs (foreign_keys, journal_mode) and in-memory databases",
     "raw_path": "orm_kit's raw path runs the direct path's cached statements on the driver "
-    "connection (asyncpg, orm_kit's aiosqlite adapter; asyncmy's go through SQLAlchemy)",
+    "connection (asyncpg, orm_kit's aiosqlite adapter, asyncmy on MariaDB; MySQL's go "
+    "through SQLAlchemy)",
     "refused_connections": "the server can be told to refuse new connections and end open "
     "ones (ALLOW_CONNECTIONS false, pg_terminate_backend), as a stopped server would",
     "sequences": "generated keys come from a sequence that setval() can move",
@@ -94,7 +95,7 @@ SUPPORTS: dict[str, frozenset[str]] = {
     # (orm_kit.types.MYSQL_COLLATIONS): code-point order, as on SQLite.
     "mariadb": frozenset(
         {"bigint_keys", "concurrent_writers", "named_databases", "nulls_first", "sleep"}
-        | {"statement_counters", "unicode_lower"}
+        | {"raw_path", "statement_counters", "unicode_lower"}
     ),
 }
 """The capabilities of each backend."""

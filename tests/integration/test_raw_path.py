@@ -46,7 +46,7 @@ from orm_kit.observability import statement_watcher
 from orm_kit.testing import assert_num_queries
 from tests.integration.typed_values import typed
 
-# MariaDB / MySQL: asyncmy's statements take the plain path, so there is nothing to compare.
+# MySQL 8 (no server here): asyncmy's statements would take the plain path there.
 pytestmark = pytest.mark.requires("raw_path")
 
 
@@ -417,7 +417,11 @@ async def _break_pooled_connections(db: Database) -> None:
     try:
         async with admin.connect() as conn:
             for record in records:
-                pid = record.driver_connection.get_server_pid()
+                driver = record.driver_connection
+                if db.dialect == "mysql":
+                    await conn.execute(text(f"KILL {int(driver.thread_id())}"))
+                    continue
+                pid = driver.get_server_pid()
                 await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     finally:
         await admin.dispose()

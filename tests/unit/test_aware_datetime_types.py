@@ -19,7 +19,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.processors import str_to_datetime
 from sqlalchemy.types import TypeEngine
 
-from orm_kit.types import iso_text_as_utc, store_aware_datetimes_in_utc
+from orm_kit.types import _in_utc, iso_text_as_utc, store_aware_datetimes_in_utc
 
 FIVE = timezone(timedelta(hours=5))
 AWARE = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=FIVE)  # 07:00:00.123456 UTC
@@ -181,3 +181,27 @@ def test_sqlite_aware_columns_take_the_one_parse() -> None:
         store_aware_datetimes_in_utc(dialect)
         impl = DateTime(timezone=True).dialect_impl(dialect)
         assert impl.result_processor(dialect, None) is iso_text_as_utc
+
+
+def _sqlite_aware_bind() -> tuple[Any, Any]:
+    dialect = sqlite.dialect()
+    store_aware_datetimes_in_utc(dialect)
+    fast = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    inner = sqlite.DATETIME().bind_processor(dialect)
+    assert fast is not None and inner is not None
+    return fast, lambda value: inner(_in_utc(value))
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.datetimes(timezones=st.none() | st.timezones()) | st.dates() | st.none())
+def test_sqlite_one_step_writes_what_the_long_way_writes(value: Any) -> None:
+    fast, long_way = _sqlite_aware_bind()
+    assert _outcome(fast, value) == _outcome(long_way, value)
+
+
+def test_sqlite_one_step_writes_the_default_text() -> None:
+    fast, _ = _sqlite_aware_bind()
+    assert fast(datetime(2026, 3, 1, 12, tzinfo=timezone(timedelta(hours=5)))) == (
+        "2026-03-01 07:00:00.000000"
+    )
+    assert fast(datetime(999, 1, 1, 0, 0, 0, 5, tzinfo=UTC)) == "0999-01-01 00:00:00.000005"
