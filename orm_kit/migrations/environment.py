@@ -104,8 +104,11 @@ def _live_indexes_as_declared(operations: list[Any]) -> None:
             continue
         *columns, last = [getattr(c, "name", c) for c in create.columns]
         if last == live_flag_name(str(create.index_name)):
+            where = {"postgresql_where": text(LIVE), "sqlite_where": text(LIVE)}
             create.columns = columns
-            create.kw = {**create.kw, "postgresql_where": text(LIVE), "sqlite_where": text(LIVE)}
+            create.kw = {**create.kw, **where}
+            if op is not create:  # the drop says it too: the hidden column goes with it
+                op.kw = {**op.kw, **where}
 
 
 def _skip_empty(

@@ -190,13 +190,14 @@ LIVE_FLAG_PREFIX = "orm_kit_live_"
 _MYSQL_NAME_LIMIT = 64
 
 
-def is_live_only(index: Index) -> bool:
+def is_live_only(index: Index, *, unique: bool = True) -> bool:
     """Whether ``index`` is a ``unique_among_live()`` index: made by it, or (in a migration,
-    which rebuilds the index from its arguments) unique with ``WHERE deleted_at IS NULL``."""
+    which rebuilds the index from its arguments) unique with ``WHERE deleted_at IS NULL``
+    (``unique=False``: whether unique or not, as ``op.drop_index()`` does not say)."""
     if index.info.get(_LIVE_ONLY):
         return True
     wheres = (index.dialect_kwargs.get(f"{d}_where") for d in ("postgresql", "sqlite"))
-    return bool(index.unique) and any(
+    return (bool(index.unique) or not unique) and any(
         w is not None and " ".join(str(w).split()).lower() == LIVE.lower() for w in wheres
     )
 
@@ -219,8 +220,8 @@ def _create_index_mysql(element: CreateIndex, compiler: DDLCompiler, **kw: Any) 
     quote = compiler.preparer.quote
     flag = quote(live_flag_name(str(index.name)))
     columns = ", ".join(quote(column.name) for column in index.columns)
-    # NOTE(mysql): IF NOT EXISTS (MariaDB only): a column left by a drop_index that did
-    # not know the index was one of these (see _drop_index_mysql) is taken over.
+    # NOTE(mysql): IF NOT EXISTS (MariaDB only): a column left behind by a drop_index that
+    # did not say what the index was (see _drop_index_mysql) is taken over.
     exists = " IF NOT EXISTS" if getattr(compiler.dialect, "is_mariadb", False) else ""
     return (
         f"ALTER TABLE {compiler.preparer.format_table(index.table)} "
@@ -234,14 +235,17 @@ def _create_index_mysql(element: CreateIndex, compiler: DDLCompiler, **kw: Any) 
 def _drop_index_mysql(element: DropIndex, compiler: DDLCompiler, **kw: Any) -> str:
     index = element.element
     mariadb = getattr(compiler.dialect, "is_mariadb", False)
-    if not (isinstance(index, Index) and index.table is not None) or not (
-        mariadb or is_live_only(index)
+    # The hidden column goes with its index. A migration's op.drop_index() carries the
+    # index's WHERE (orm_kit's autogenerate writes it) but not whether it was unique: on
+    # MariaDB the column is dropped if it exists; on MySQL (no IF EXISTS) when the index is
+    # known to be unique, else left (invisible, unused; a new index takes it over).
+    if not (
+        isinstance(index, Index)
+        and index.table is not None
+        and is_live_only(index, unique=not mariadb)
     ):
         sql: str = compiler.visit_drop_index(element, **kw)  # type: ignore[no-untyped-call]
         return sql
-    # The hidden column goes with its index. A migration's op.drop_index() may not say the
-    # index was a unique_among_live() one: on MariaDB every drop_index drops the column
-    # if it exists.
     flag = compiler.preparer.quote(live_flag_name(str(index.name)))
     return (
         f"ALTER TABLE {compiler.preparer.format_table(index.table)} "
