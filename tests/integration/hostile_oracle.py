@@ -388,7 +388,8 @@ def _lookup_value(kind: Kind, lookup: str, value: Any) -> Verdict:
             return OK if kind in _INT_RANGE else _either("an id subquery", db_ok=True)
         if _expression(value):
             return _either("an expression for in")
-        if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
+        # (bytes and bytearray are sequences of ints, but a value, not values: refused.)
+        if isinstance(value, str | bytes | bytearray | dict) or not isinstance(value, Iterable):
             return _fail("in takes a list")
         if kind == "json":  # refused whatever the list holds, even nothing
             return _either("in on a whole JSON column", db_ok=True)
