@@ -26,7 +26,8 @@ from sqlalchemy.dialects.sqlite.base import ischema_names as sqlite_type_names
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.processors import str_to_datetime
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import DDLCompiler, TypeCompiler
+from sqlalchemy.sql.compiler import DDLCompiler, SQLCompiler, TypeCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "PRIMARY_KEY_SORT_ORDER",
     "SQLITE_JSON_TYPE",
     "UTCDateTime",
+    "returned",
     "store_aware_datetimes_in_utc",
     "utcnow",
 ]
@@ -314,3 +316,41 @@ def _mysql_text(type_: String, compiler: TypeCompiler, **kw: Any) -> str:
 
 for _text_type in (String, Text, Unicode, UnicodeText):
     compiles(_text_type, "mysql")(_mysql_text)
+
+
+class _ReturnedReal(FunctionElement[Any]):
+    """A REAL column in a RETURNING clause (see ``returned``)."""
+
+    inherit_cache = True
+    name = "orm_kit_returned_real"
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(_ReturnedReal)
+def _returned_real(element: _ReturnedReal, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_ReturnedReal, "sqlite")
+def _returned_real_sqlite(element: _ReturnedReal, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS REAL)"
+
+
+def returned(column: Any) -> Any:
+    """``column`` as a RETURNING clause should name it.
+
+    NOTE(sqlite): SQLite stores a REAL that has no fractional part as an integer and
+    converts it back when a SELECT reads it, but INSERT / UPDATE ... RETURNING skips that
+    step (3.40: ``INSERT ... VALUES (2.0) RETURNING r`` gives ``2``), so ``create(ratio=2.0)``
+    handed back an ``int``. A float column (``Float``, ``Double``, a ``TypeDecorator`` over
+    one) is returned as ``CAST(column AS REAL)`` there, labelled with its name; other
+    columns, and every column on other databases, are returned as they are.
+    """
+    kind = column.type
+    impl = kind.impl_instance if isinstance(kind, TypeDecorator) else kind
+    if isinstance(impl, Float) and not impl.asdecimal:
+        return _ReturnedReal(column).label(column.name)
+    return column

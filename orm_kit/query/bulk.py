@@ -29,6 +29,7 @@ from orm_kit.query.meta import (
     has_identity,
 )
 from orm_kit.query.state import QueryState
+from orm_kit.types import returned
 
 __all__ = ["bulk_create", "bulk_update", "insert_for"]
 
@@ -161,10 +162,8 @@ async def bulk_create(
     for keys, group in runs:
         dicts = list(map(_vars, group))
         for key in keys:
-            if key not in info.write_checks:
-                continue
             column_values = list(map(operator.itemgetter(key), dicts))
-            checked = info.checked_all(key, column_values)
+            checked = info.checked_all(key, column_values, "bulk_create()")
             if checked is not column_values:  # a check converted values (a UUID string)
                 for data, value in zip(dicts, checked, strict=True):
                     data[key] = value
@@ -207,7 +206,8 @@ async def bulk_create(
                 continue
             if fetch_back:
                 stmt = stmt.returning(
-                    *(info.table_columns[k] for k in returning), sort_by_parameter_order=True
+                    *(returned(info.table_columns[k]) for k in returning),
+                    sort_by_parameter_order=True,
                 )
             # insertmanyvalues pages the rows itself within the driver's parameter limit.
             size = batch_size or len(group)
@@ -409,7 +409,8 @@ async def bulk_update(
     table = info.table
     size = batch_size or max(1, MAX_PARAMS // (2 * len(fields) + 1))
     written = {
-        name: info.checked_all(name, [getattr(obj, name) for obj in objs]) for name in fields
+        name: info.checked_all(name, [getattr(obj, name) for obj in objs], "bulk_update()")
+        for name in fields
     }
     position = {id(obj): i for i, obj in enumerate(objs)}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BIGINT,
@@ -32,6 +32,7 @@ from sqlalchemy import (
     UnicodeText,
     Uuid,
     func,
+    insert,
     select,
 )
 from sqlalchemy import column as sql_column
@@ -40,11 +41,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orm_kit.exceptions import DatabaseError
 from orm_kit.query.meta import ModelInfo
+from orm_kit.types import returned
 
 __all__ = ["MAX_PARAMS", "KeyedInsert", "exact_key", "fill", "matched_upsert", "sqlite_key"]
 
 MAX_PARAMS = 30000  # under SQLite's 32766 and PostgreSQL's 32767 bound parameters
 _ROWID_MAX = 2**63 - 1
+# A plain INSERT compiled once: its SQL, the key of each parameter, (position, processor)s.
+_PlainInsert = tuple[str, list[str], list[tuple[int, Callable[[Any], Any]]]]
 # Column types whose stored value reads back as exactly the Python value written
 # (no padding as CHAR(n) has, no rounding, no conversion by a TypeDecorator).
 # Exact types, not subclasses: PostgreSQL's CITEXT is a TEXT that compares ignoring case.
@@ -114,7 +118,7 @@ async def matched_upsert(
     keys = [*returning, *(f for f in unique_fields if f not in returning)]
     at = [keys.index(f) for f in unique_fields]
     result = await conn.execute(
-        stmt.returning(*(columns[k] for k in keys)),
+        stmt.returning(*(returned(columns[k]) for k in keys)),
         params,
         execution_options={"insertmanyvalues_page_size": MAX_PARAMS},
     )
@@ -168,9 +172,9 @@ class KeyedInsert:
         self.exact: Callable[[Any], bool] = check
         self.given = self.pk in keys  # the run's rows carry their keys
         self.assign = not self.given and self._rowid_alias()
-        self.stmt = stmt.returning(*(info.table_columns[k] for k in returning))
+        self.stmt = stmt.returning(*(returned(info.table_columns[k]) for k in returning))
         self.sorted = stmt.returning(
-            *(info.table_columns[k] for k in returning), sort_by_parameter_order=True
+            *(returned(info.table_columns[k]) for k in returning), sort_by_parameter_order=True
         )
         self.next_key: int | None = None
 
@@ -205,7 +209,7 @@ class KeyedInsert:
             exact = self.exact
             if not all(exact(obj.__dict__[pk]) for obj in batch):
                 return False  # a key SQLite may store in another form than it was sent
-            await self._run(conn, batch, self._params(batch, self.keys))
+            await self._run(conn, batch, self.keys)
             self.held[0] = self.held[0] or await _in_transaction(conn)
             return True
         if not self.assign:
@@ -228,7 +232,7 @@ class KeyedInsert:
         self.next_key = start + len(batch)
         for offset, obj in enumerate(batch):
             obj.__dict__[pk] = start + offset
-        await self._run(conn, batch, self._params(batch, (pk, *self.keys)))
+        await self._run(conn, batch, (pk, *self.keys))
         return True
 
     async def _rest(self, conn: AsyncConnection, batch: list[Any]) -> bool:
@@ -252,7 +256,13 @@ class KeyedInsert:
         found = (await conn.execute(select(func.coalesce(largest, 0)))).scalar_one()
         return int(found)
 
-    async def _run(self, conn: AsyncConnection, batch: list[Any], params: list[Any]) -> None:
+    async def _run(self, conn: AsyncConnection, batch: list[Any], keys: Sequence[str]) -> None:
+        if self.returning == [self.pk]:  # every other column given: nothing to read back
+            plan = plain_insert(self.info, conn.dialect, tuple(keys))
+            if plan is not None:
+                await self._run_many(conn, batch, plan)
+                return
+        params = self._params(batch, keys)
         result = await conn.execute(
             self.stmt, params, execution_options={"insertmanyvalues_page_size": MAX_PARAMS}
         )
@@ -270,6 +280,51 @@ class KeyedInsert:
                     f"for key {obj.__dict__[self.pk]!r}; nothing was saved."
                 )
             fill(self.info, obj, self.returning, row)
+
+    async def _run_many(self, conn: AsyncConnection, batch: list[Any], plan: _PlainInsert) -> None:
+        """Insert ``batch``, every row with its key, through the driver's ``executemany``
+        (sqlite3 loops over the rows in C): the INSERT is compiled once and the values go
+        through the bind processors SQLAlchemy would apply, column by column. Each row's
+        key is the one sent, so the instances need nothing back; the row count proves that
+        every row was written."""
+        info = self.info
+        sql, order, processors = plan
+        dicts = [obj.__dict__ for obj in batch]
+        columns: list[Any] = [[data[k] for data in dicts] for k in order]
+        for i, proc in processors:
+            columns[i] = list(map(proc, columns[i]))
+        result = await conn.exec_driver_sql(sql, list(zip(*columns, strict=True)))
+        if result.rowcount != len(batch):
+            raise DatabaseError(
+                f"bulk_create() on {info.model.__name__}: the INSERT wrote {result.rowcount} "
+                f"rows for {len(batch)} objects; nothing was saved."
+            )
+        for obj in batch:
+            info.mark_loaded(obj)
+
+
+def plain_insert(info: ModelInfo, dialect: Any, keys: tuple[str, ...]) -> _PlainInsert | None:
+    """A plain ``INSERT`` of the columns ``keys`` (attribute keys) of ``info``'s table,
+    compiled once per dialect: its SQL with positional parameters, the attribute key of
+    each parameter in order, and the bind processor of each position that has one. None
+    when the compiled INSERT binds anything else (then the batch goes the RETURNING way)."""
+    cache_key = ("plain insert", dialect.name, dialect.paramstyle, keys)
+    if cache_key in info.statements:
+        return cast("_PlainInsert | None", info.statements[cache_key])
+    cols = info.table_columns
+    by_bind = {cols[k].key: k for k in keys}
+    compiled = insert(info.table).compile(dialect=dialect, column_keys=list(by_bind))
+    order = [by_bind.get(name, "") for name in compiled.positiontup or ()]
+    found: _PlainInsert | None = None
+    if sorted(order) == sorted(keys) and not compiled.literal_execute_params:
+        processors: list[tuple[int, Callable[[Any], Any]]] = [
+            (i, proc)
+            for i, k in enumerate(order)
+            if (proc := cols[k].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        ]
+        found = (compiled.string, order, processors)
+    info.statements[cache_key] = found
+    return found
 
 
 async def _in_transaction(conn: AsyncConnection) -> bool:

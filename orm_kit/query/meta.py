@@ -12,7 +12,15 @@ from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.sql.elements import ColumnElement
 
 from orm_kit.exceptions import ValidationError
-from orm_kit.query.values import Checker, Rejected, check_all, checker_for, reject
+from orm_kit.query.values import (
+    Checker,
+    Rejected,
+    check_all,
+    checker_for,
+    describe,
+    first_sql,
+    reject,
+)
 
 __all__ = [
     "LAZY_STATE",
@@ -221,8 +229,16 @@ class ModelInfo:
             "unset to use its default, or give a value."
         )
 
-    def checked_all(self, key: str, values: list[Any]) -> list[Any]:
-        """``checked`` for many values of column ``key`` at once (bulk writes)."""
+    def checked_all(self, key: str, values: list[Any], operation: str) -> list[Any]:
+        """``checked`` for many values of column ``key`` at once (``operation``, a bulk
+        write, which binds values: a SQL expression among them is refused)."""
+        sql = first_sql(values)
+        if sql is not None:
+            raise ValidationError(
+                f"{operation} writes values, and {self.model.__name__}.{key} was given a SQL "
+                f"expression ({describe(sql)}); use create() / save() for rows whose values "
+                "the database computes, or QuerySet.update() to set them afterwards."
+            )
         if key in self.not_null and None in values:
             raise self._none_refused(key)
         check = self.write_checks.get(key)

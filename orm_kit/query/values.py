@@ -107,6 +107,14 @@ def is_sql(value: Any) -> bool:
     return isinstance(value, ClauseElement) or hasattr(kind, "__clause_element__")
 
 
+def first_sql(values: list[Any]) -> Any:
+    """The first SQL expression among ``values`` (a bulk write's column), or None; one
+    C-level pass over the types when they are all plain."""
+    if set(map(type, values)) <= _PLAIN_TYPES:
+        return None
+    return next((v for v in values if is_sql(v)), None)
+
+
 def describe(value: Any) -> str:
     """A short description of ``value`` for an error message (its type, never the value)."""
     return type(value).__name__

@@ -35,6 +35,7 @@ from orm_kit.query.resolvable import Resolvable, to_expression
 from orm_kit.query.state import QueryState
 from orm_kit.query.values import check_comparable, is_sql
 from orm_kit.signals import post_save, pre_save
+from orm_kit.types import returned
 
 __all__ = ["checked_values", "construct", "create", "delete", "update"]
 
@@ -109,14 +110,18 @@ async def create(state: QueryState, values: dict[str, Any]) -> Any:
     params: dict[str, Any] | None = {columns[k].key: data[k] for k in values}
     stmt: Any
     if any(map(is_sql, values.values())):  # rendered into the statement
-        stmt = insert(info.table).values(params or {}).returning(*info.table_columns.values())
+        stmt = (
+            insert(info.table)
+            .values(params or {})
+            .returning(*map(returned, info.table_columns.values()))
+        )
         params = None
     else:
         # One statement object per model; the values travel as execution parameters, so
         # nothing is built per call and SQLAlchemy's compiled cache hits per column set.
         stmt = info.statements.get("insert_returning")
         if stmt is None:
-            stmt = insert(info.table).returning(*info.table_columns.values())
+            stmt = insert(info.table).returning(*map(returned, info.table_columns.values()))
             stmt = stmt.execution_options(**{CACHED_OPTION: True})
             info.statements["insert_returning"] = stmt
     row = await run(target, stmt, _one, params, model=model, operation="create")
