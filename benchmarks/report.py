@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from benchmarks.runner import MEMORY_LOADS, MEMORY_METHOD, Results
+from benchmarks.runner import MEMORY_LOADS, MEMORY_METHOD, SETTLED_METHOD, Results
 from benchmarks.workloads import FLOORS, WORKLOADS
 
 __all__ = [
@@ -302,6 +302,12 @@ def render(
             for n, b in sorted(results.memory.items(), key=lambda kv: kv[1])
         )
         out += ["", f"W5 memory, bytes an object ({MEMORY_METHOD.format(n=MEMORY_LOADS)}): {mem}."]
+    if results.memory_settled:
+        settled = ", ".join(
+            f"{TITLES.get(n, n)} {b:,.0f} B"
+            for n, b in sorted(results.memory_settled.items(), key=lambda kv: kv[1])
+        )
+        out += ["", f"W5 memory settled ({SETTLED_METHOD}): {settled}."]
     copy_rate = None
     if COPY_KEY in results.rates:
         copy_rate = statistics.median(results.rates[COPY_KEY])

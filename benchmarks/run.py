@@ -269,6 +269,7 @@ async def run_leg(
         results = await run_workloads(admin, impls, plan, args.workloads, args.rounds)
         if "W5" in args.workloads:
             results.memory = await measure_memory(admin, impls, plan)
+            results.memory_settled = await measure_memory(admin, impls, plan, settled=True)
     finally:
         for impl in impls:
             await impl.close()

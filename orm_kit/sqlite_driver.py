@@ -187,13 +187,23 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         return super().cursor(server_side)
 
     async def on_driver_thread(self, fn: Any, *args: Any) -> Any:
-        """Run ``fn(*args)`` on the driver's thread, counted (see ``_nothing_to_end``)."""
-        self._sent += 1
-        return await self._connection._execute(self._counted, fn, args)
+        """Run ``fn(*args)`` on the driver's thread, counted (see ``_nothing_to_end``).
 
-    def _counted(self, fn: Any, args: tuple[Any, ...]) -> Any:
+        The call and its outcome travel in lists that are emptied once used: aiosqlite's
+        thread keeps its last job and result referenced until the next one arrives, which
+        held a read's raw rows (or an ``executemany``'s parameters) alive for as long as
+        the connection stayed idle in the pool.
+        """
+        self._sent += 1
+        job: list[Any] = [fn, args]
+        box: list[Any] = await self._connection._execute(self._counted, job)
+        return box.pop()
+
+    def _counted(self, job: list[Any]) -> list[Any]:
         try:
-            return fn(*args)
+            fn, args = job
+            job.clear()
+            return [fn(*args)]
         finally:
             self._done += 1
 
