@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, cast
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
-from sqlalchemy import JSON, BigInteger, Integer, MetaData, SmallInteger, Table
+from sqlalchemy import JSON, BigInteger, Integer, MetaData, SmallInteger, Table, event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase, MappedColumn
 from sqlalchemy.orm.attributes import set_committed_value
@@ -29,7 +29,7 @@ from orm_kit.query.meta import (
 )
 from orm_kit.query.relations import default_lazy
 from orm_kit.query.values import is_sql
-from orm_kit.types import PRIMARY_KEY_SORT_ORDER
+from orm_kit.types import PRIMARY_KEY_SORT_ORDER, is_float_column
 
 if TYPE_CHECKING:
     from orm_kit.database import Database
@@ -460,6 +460,29 @@ class Model(DeclarativeBase, metaclass=ModelMeta):
 
 set_default_metadata(Model.metadata)
 register_registry(Model.registry)  # the session events apply to orm_kit models only
+
+
+@event.listens_for(Model, "refresh_flush", propagate=True)
+def _whole_floats_as_floats(target: Any, flush_context: Any, attrs: Any) -> None:
+    # NOTE(sqlite): the unit of work reads server-filled columns back with RETURNING, which
+    # gives a whole REAL as an int there (see orm_kit.types.returned): save() of a row
+    # whose float column has a server default left 2 where a read gives 2.0.
+    info = get_model_info(type(target))
+    floats = info.statements.get(_FLOAT_KEYS)
+    if floats is None:
+        floats = info.statements[_FLOAT_KEYS] = frozenset(
+            k for k, c in info.table_columns.items() if is_float_column(c)
+        )
+    if not floats:
+        return
+    data = target.__dict__
+    for key in floats if attrs is None else floats.intersection(attrs):
+        value = data.get(key)
+        if type(value) is int:
+            set_committed_value(target, key, float(value))
+
+
+_FLOAT_KEYS = "float column keys"
 
 
 def _set_saved_parent(obj: Any, info: ModelInfo, key: str, value: Any) -> bool:

@@ -36,6 +36,7 @@ __all__ = [
     "PRIMARY_KEY_SORT_ORDER",
     "SQLITE_JSON_TYPE",
     "UTCDateTime",
+    "is_float_column",
     "returned",
     "store_aware_datetimes_in_utc",
     "utcnow",
@@ -347,10 +348,18 @@ def returned(column: Any) -> Any:
     step (3.40: ``INSERT ... VALUES (2.0) RETURNING r`` gives ``2``), so ``create(ratio=2.0)``
     handed back an ``int``. A float column (``Float``, ``Double``, a ``TypeDecorator`` over
     one) is returned as ``CAST(column AS REAL)`` there, labelled with its name; other
-    columns, and every column on other databases, are returned as they are.
+    columns, and every column on other databases, are returned as they are. (The unit of
+    work's own RETURNING of server-filled columns is mended after the flush instead:
+    ``orm_kit.model``.)
     """
-    kind = column.type
-    impl = kind.impl_instance if isinstance(kind, TypeDecorator) else kind
-    if isinstance(impl, Float) and not impl.asdecimal:
+    if is_float_column(column):
         return _ReturnedReal(column).label(column.name)
     return column
+
+
+def is_float_column(column: Any) -> bool:
+    """Whether ``column`` holds Python floats: ``Float`` / ``Double`` (not ``asdecimal``),
+    or a ``TypeDecorator`` over one (see ``returned``)."""
+    kind = column.type
+    impl = kind.impl_instance if isinstance(kind, TypeDecorator) else kind
+    return isinstance(impl, Float) and not impl.asdecimal

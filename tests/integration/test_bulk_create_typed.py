@@ -28,6 +28,7 @@ from sqlalchemy import (
     TypeDecorator,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -82,6 +83,14 @@ class BulkTyped(_Typed, Model):
 
 class OneTyped(_Typed, Model):
     """The same columns, written one create() per object."""
+
+
+class FloatDefault(Model):
+    """A float column the database fills: the unit of work reads it back with RETURNING."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    ratio: Mapped[float] = mapped_column(server_default=text("2.0"))
 
 
 PLUS_TWO = timezone(timedelta(hours=2))
@@ -212,3 +221,18 @@ async def test_float_columns_come_back_as_floats(db: Database) -> None:
     )
     assert typed(upserted.ratio) == ("float", 3.0)
     assert typed(await BulkTyped.objects.values_list("ratio", flat=True)) == typed([3.0])
+
+
+async def test_float_server_defaults_come_back_as_floats_from_every_write(db: Database) -> None:
+    made = [await FloatDefault.objects.create(name="create")]
+    saved = FloatDefault(name="save")
+    await saved.save()
+    async with db.session():
+        in_session = FloatDefault(name="session")
+        await in_session.save()
+    got, created = await FloatDefault.objects.get_or_create(name="get_or_create")
+    assert created
+    made += [saved, in_session, got]
+    made += await FloatDefault.objects.bulk_create([FloatDefault(name="bulk")])
+    assert [typed(o.ratio) for o in made] == [("float", 2.0)] * 5
+    assert typed(await FloatDefault.objects.values_list("ratio", flat=True)) == typed([2.0] * 5)
