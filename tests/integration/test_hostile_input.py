@@ -270,6 +270,23 @@ def check_written(before: Snapshot, after: Snapshot, written: Written) -> str | 
     return None
 
 
+def check_handed_back(obj: Any, after: Snapshot) -> str | None:
+    """create() hands back the row as stored: each value and its type, as a read gives it
+    (SQLite's RETURNING gave a whole float as an int)."""
+    pk = obj.__dict__.get("id")
+    row = next((r for r in after["hostile_item"] if r["id"] == pk), None)
+    if row is None:
+        return f"create() handed back id={short(pk)}, and no such row exists"
+    for column, stored in row.items():
+        mine = obj.__dict__.get(column)
+        if not same(stored, mine):
+            return (
+                f"create() handed back {column}={short(mine)} ({type(mine).__name__}); the "
+                f"row holds {short(stored)} ({type(stored).__name__})"
+            )
+    return None
+
+
 # --- the runner ------------------------------------------------------------------------------
 
 
@@ -441,6 +458,8 @@ async def _check(
             )
     if op.writes:
         problem = check_written(before, after, op.written(result))
+        if problem is None and isinstance(op, CreateOp) and op.style == "create":
+            problem = check_handed_back(result, after)
         if problem is not None:
             raise RoundTripError(f"{label}: {problem}")
     elif not same_snapshot(before, after):
