@@ -6,9 +6,10 @@ their bind processors, and, from the first run's cursor description, each result
 column's processor. A call then checks out a connection from SQLAlchemy's pool (so pool
 size, recycling, pre-ping and invalidation hold), runs the SQL in one call on the driver
 (asyncpg's prepared-statement cache; one trip to aiosqlite's thread through
-``orm_kit.sqlite_driver``; asyncmy's cursor on MariaDB), builds the rows with the
-processors and returns the connection: no ``Connection``, execution context or
-``CursorResult``.
+``orm_kit.sqlite_driver``, or for a read none, on the event loop's thread where that
+cannot block it, ``OneTripConnection.run_inline``; asyncmy's cursor on MariaDB), builds
+the rows with the processors and returns the connection: no ``Connection``, execution
+context or ``CursorResult``.
 
 What SQLAlchemy's engine would do around the statement is done here explicitly: orm_kit's
 statement listeners (``observability.statement_watcher``: counting, slow-query log,
@@ -43,7 +44,7 @@ from sqlalchemy.util.concurrency import await_
 
 from orm_kit.greenlets import spawn
 from orm_kit.observability import statement_watcher
-from orm_kit.sqlite_driver import OneTripConnection, is_one_trip_dbapi
+from orm_kit.sqlite_driver import BUSY, LONG, OneTripConnection, is_one_trip_dbapi
 
 __all__ = ["ENABLED", "RawPath", "RawResult", "missing_internals"]
 
@@ -99,6 +100,7 @@ class _Plan:
         "compiled",
         "consts",
         "defaults",
+        "inline",
         "names",
         "procs",
         "result_procs",
@@ -119,6 +121,10 @@ class _Plan:
         self.compiled, self.sql, self.names, self.consts = compiled, sql, names, consts
         self.procs, self.returns_rows, self.defaults = procs, returns_rows, defaults
         self.result_procs: tuple[Any, ...] | None = None
+        # A read, which SQLite may run on the event loop's thread (orm_kit.sqlite_driver).
+        self.inline = returns_rows and not (
+            compiled.isinsert or compiled.isupdate or compiled.isdelete
+        )
 
     def args(self, params: dict[str, Any]) -> list[Any]:
         out = []
@@ -324,7 +330,9 @@ class RawPath:
             token = watcher.started(plan.sql, plan.compiled) if watcher is not None else None
             try:
                 if self.kind == "sqlite":
-                    rows, rowcount, description = await_(_on_sqlite(adapted, plan.sql, args))
+                    rows, rowcount, description = _inline(adapted, plan, args)
+                    if rows is None:
+                        rows, rowcount, description = await_(_on_sqlite(adapted, plan.sql, args))
                 elif self.kind == "asyncmy":
                     rows, rowcount, description = await_(_on_asyncmy(adapted, plan.sql, args))
                 else:
@@ -387,6 +395,24 @@ def _result_processors(plan: _Plan, description: Sequence[Any], engine: Engine) 
         for column, desc in zip(columns, description, strict=True)
     )
     return procs if any(p is not None for p in procs) else ()  # (): rows as they come
+
+
+def _inline(adapted: OneTripConnection, plan: _Plan, args: list[Any]) -> tuple[Any, int, Any]:
+    """A read run on the event loop's thread (``OneTripConnection.run_inline``), or
+    ``(None, -1, None)`` when it goes to the driver's thread."""
+    if not plan.inline:
+        return None, -1, None
+    try:
+        outcome = adapted.run_inline(plan.sql, args)
+    except Exception as error:
+        adapted._handle_exception(error)
+    if outcome is LONG:
+        plan.inline = False  # a statement of this shape may well run long again
+        return None, -1, None
+    if outcome is None or outcome is BUSY:
+        return None, -1, None
+    description, rows, rowcount, _lastrowid = outcome
+    return rows, rowcount, description
 
 
 async def _on_sqlite(adapted: OneTripConnection, sql: str, args: list[Any]) -> tuple[Any, int, Any]:

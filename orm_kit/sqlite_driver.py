@@ -21,6 +21,17 @@ SQLAlchemy's with three changes:
   ``check_same_thread``) on the event loop's thread answers the same question without
   the trip.
 
+A read of the raw path (``orm_kit.raw_path``: a cached SELECT outside any transaction)
+may skip the trip altogether and run on the event loop's thread (``run_inline``), where
+the statement takes microseconds and the trip tens of them, but only when that cannot
+block the loop or disturb the driver's thread: nothing of ours is queued or running on
+that thread, no transaction is open, the connection was opened without sqlite3's
+same-thread check (orm_kit opens it so unless the user says otherwise), and the
+statement neither waits for a lock (the busy timeout is 0 for it) nor takes more than
+``INLINE_BUDGET`` seconds of CPU time (a progress handler interrupts it). A read that would wait or
+that was interrupted runs again on the driver's thread, as any other statement: it has
+changed nothing. A statement shape interrupted once always takes the thread.
+
 Everything else (server-side cursors for ``iterator()``, which get the deferred BEGIN in a
 trip of its own first; errors, closing, terminating) is
 SQLAlchemy's. The engine gets it as its DBAPI module (``create_async_engine(module=)``),
@@ -33,6 +44,7 @@ import collections
 import sqlite3
 from collections.abc import Sequence
 from threading import Thread
+from time import thread_time
 from typing import Any
 
 import aiosqlite
@@ -45,6 +57,10 @@ from sqlalchemy.util import immutabledict
 from sqlalchemy.util.concurrency import await_
 
 __all__ = [
+    "BUSY",
+    "INLINE",
+    "INLINE_BUDGET",
+    "LONG",
     "OneTripConnection",
     "OneTripCursor",
     "is_one_trip_dbapi",
@@ -53,6 +69,19 @@ __all__ = [
 ]
 
 _Outcome = tuple[Any, Sequence[Any], int, int | None]
+
+INLINE = True
+"""Whether raw-path reads may run on the event loop's thread (``run_inline``); tests set
+it ``False`` to compare with the driver's thread."""
+INLINE_BUDGET = 0.001
+"""Seconds of the event loop thread's CPU time a read may take there before it is
+interrupted and sent to the driver's thread instead."""
+_INLINE_STEPS = 1000  # virtual-machine instructions between two looks at the clock
+_WAITS = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+BUSY: Any = object()
+"""``run_inline``'s answer when the read would have had to wait for a lock."""
+LONG: Any = object()
+"""``run_inline``'s answer when the read ran past ``INLINE_BUDGET`` and was interrupted."""
 
 
 def run_statement(
@@ -150,16 +179,53 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's aiosqlite connection, with one-trip cursors and no trip for a COMMIT
     or ROLLBACK that has nothing to end."""
 
-    __slots__ = ("_begin", "_done", "_sent")
+    __slots__ = ("_begin", "_done", "_sent", "inline_ok")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # (a subclass of it)
 
-    def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
+    def __init__(
+        self, dbapi: Any, connection: aiosqlite.Connection, *, inline_ok: bool = False
+    ) -> None:
         super().__init__(dbapi, connection)  # type: ignore[arg-type]  # (as SQLAlchemy's)
         # Calls of ours sent to the driver's thread and calls finished there: each count
         # is written by one thread only (sent: the event loop's; done: the driver's).
         self._sent = 0
         self._done = 0
         self._begin: str | None = None  # a BEGIN to send with the next statement
+        # Opened without sqlite3's same-thread check: reads may run inline.
+        self.inline_ok = inline_ok
+
+    def run_inline(self, operation: str, parameters: Any) -> Any:
+        """Run the read ``operation`` on the calling (event loop's) thread and return its
+        outcome, or ``None`` when it may not run there now, ``BUSY`` when it would have
+        had to wait for a lock, ``LONG`` when it was interrupted for running past
+        ``INLINE_BUDGET``: then it changed nothing, and the caller sends it to the
+        driver's thread (see the module docstring)."""
+        if not (INLINE and self.inline_ok) or self._begin is not None or self._done != self._sent:
+            return None
+        if self._execute_mutex.locked():
+            return None
+        conn = self._connection._connection
+        if conn is None or conn.in_transaction:
+            return None
+        # CPU time of this thread: a read preempted by other processes is not long.
+        deadline = thread_time() + INLINE_BUDGET
+        waits = conn.execute("PRAGMA busy_timeout")
+        (timeout,) = waits.fetchone()
+        waits.close()
+        conn.execute("PRAGMA busy_timeout = 0").close()
+        conn.set_progress_handler(lambda: thread_time() > deadline, _INLINE_STEPS)
+        try:
+            return run_statement(conn, operation, parameters, False)
+        except sqlite3.OperationalError as error:
+            code = getattr(error, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF in _WAITS:
+                return BUSY
+            if code is not None and code & 0xFF == sqlite3.SQLITE_INTERRUPT:
+                return LONG
+            raise
+        finally:
+            conn.set_progress_handler(None, 0)
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout)}").close()
 
     def defer_begin(self, sql: str) -> None:
         """Send ``sql`` (``BEGIN`` / ``BEGIN IMMEDIATE``) just before the next statement,
@@ -238,14 +304,18 @@ class _OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
 
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
         creator_fn = kw.pop("async_creator_fn", None)
+        inline_ok = False
         if creator_fn:
             connection = creator_fn(*arg, **kw)
         else:
+            # Reads may run on the event loop's thread (run_inline), never at the same
+            # time as the driver's: unless the user asked for the check, it is left off.
+            inline_ok = kw.setdefault("check_same_thread", False) is False
             connection = self.aiosqlite.connect(*arg, **kw)
             # As SQLAlchemy's: the driver's thread must not keep the process alive.
             thread = connection if isinstance(connection, Thread) else connection._thread
             thread.daemon = True
-        return OneTripConnection(self, await_(connection))
+        return OneTripConnection(self, await_(connection), inline_ok=inline_ok)
 
 
 def is_one_trip_dbapi(dbapi: object) -> bool:

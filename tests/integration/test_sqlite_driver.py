@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 
-from orm_kit import ConflictError, Database, NotFoundError, ORMKitError
+from orm_kit import ConflictError, Database, NotFoundError, ORMKitError, sqlite_driver
 from orm_kit.sqlite_driver import OneTripConnection
 from tests.models import Post, User
 
@@ -140,10 +140,13 @@ async def test_a_statement_is_one_trip_and_a_unit_of_work_one_more_each_end(
     ada = await users.create(email="ada@x.io")  # warm: the pool holds a connection
     trips = Trips(monkeypatch)
     assert await trips.of(lambda: users.create(email="bob@x.io")) == 1
-    assert await trips.of(lambda: users.get(id=ada.id)) == 1
+    assert await trips.of(lambda: users.get(id=ada.id)) == 0  # a read runs inline
     assert await trips.of(lambda: users.filter(id=ada.id).update(name="A")) == 1
-    assert await trips.of(lambda: users.filter(name="A").count()) == 1
+    assert await trips.of(lambda: users.filter(name="A").count()) == 0
     assert await trips.of(lambda: users.filter(email="bob@x.io").delete()) == 1
+    monkeypatch.setattr(sqlite_driver, "INLINE", False)  # reads on the driver's thread
+    assert await trips.of(lambda: users.get(id=ada.id)) == 1
+    assert await trips.of(lambda: users.filter(name="A").count()) == 1
 
     async def unit() -> None:
         async with fast.session():
