@@ -326,7 +326,8 @@ async def test_an_idle_connection_keeps_nothing_of_its_last_statement(fast: Data
     # rows of a large read (and an executemany's parameters) stayed alive for as long as
     # the connection sat idle in the pool (~185 B a row of the benchmark's W5 table).
     note = "x" * 200
-    users = await User.objects.bulk_create(
+    objects = User.objects.using(fast)
+    users = await objects.bulk_create(
         [User(email=f"{i}-{note}@x.io", name=f"n{i}") for i in range(3000)]
     )
     assert len(users) == 3000
@@ -336,7 +337,7 @@ async def test_an_idle_connection_keeps_nothing_of_its_last_statement(fast: Data
         tracemalloc.start()
         try:
             before = tracemalloc.get_traced_memory()[0]
-            rows = await User.objects.values_list("email", "name")
+            rows = await objects.values_list("email", "name")
             assert len(rows) == 3000 and rows[7][0].startswith("7-")
             del rows
             gc.collect()
