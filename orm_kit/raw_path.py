@@ -6,8 +6,8 @@ their bind processors, and, from the first run's cursor description, each result
 column's processor. A call then checks out a connection from SQLAlchemy's pool (so pool
 size, recycling, pre-ping and invalidation hold), runs the SQL in one call on the driver
 (asyncpg's prepared-statement cache; one trip to aiosqlite's thread through
-``orm_kit.sqlite_driver``, or for a read none, on the event loop's thread where that
-cannot block it, ``OneTripConnection.run_inline``; asyncmy's cursor on MariaDB), builds
+``orm_kit.sqlite_driver``, or none, on the event loop's thread where that cannot block
+it, ``OneTripConnection.run_inline``; asyncmy's cursor on MariaDB), builds
 the rows with the processors and returns the connection: no ``Connection``, execution
 context or ``CursorResult``.
 
@@ -106,6 +106,7 @@ class _Plan:
         "result_procs",
         "returns_rows",
         "sql",
+        "writes",
     )
 
     def __init__(
@@ -121,10 +122,10 @@ class _Plan:
         self.compiled, self.sql, self.names, self.consts = compiled, sql, names, consts
         self.procs, self.returns_rows, self.defaults = procs, returns_rows, defaults
         self.result_procs: tuple[Any, ...] | None = None
-        # A read, which SQLite may run on the event loop's thread (orm_kit.sqlite_driver).
-        self.inline = returns_rows and not (
-            compiled.isinsert or compiled.isupdate or compiled.isdelete
-        )
+        # SQLite may run it on the event loop's thread (orm_kit.sqlite_driver): a read,
+        # or a write where its commit cannot wait for the disk.
+        self.writes = bool(compiled.isinsert or compiled.isupdate or compiled.isdelete)
+        self.inline = returns_rows or self.writes
 
     def args(self, params: dict[str, Any]) -> list[Any]:
         out = []
@@ -398,12 +399,12 @@ def _result_processors(plan: _Plan, description: Sequence[Any], engine: Engine) 
 
 
 def _inline(adapted: OneTripConnection, plan: _Plan, args: list[Any]) -> tuple[Any, int, Any]:
-    """A read run on the event loop's thread (``OneTripConnection.run_inline``), or
+    """A statement run on the event loop's thread (``OneTripConnection.run_inline``), or
     ``(None, -1, None)`` when it goes to the driver's thread."""
     if not plan.inline:
         return None, -1, None
     try:
-        outcome = adapted.run_inline(plan.sql, args)
+        outcome = adapted.run_inline(plan.sql, args, plan.writes)
     except Exception as error:
         adapted._handle_exception(error)
     if outcome is LONG:

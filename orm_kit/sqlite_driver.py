@@ -32,6 +32,16 @@ statement neither waits for a lock (the busy timeout is 0 for it) nor takes more
 that was interrupted runs again on the driver's thread, as any other statement: it has
 changed nothing. A statement shape interrupted once always takes the thread.
 
+A write of the raw path (a single INSERT, UPDATE or DELETE outside a transaction) may run
+inline too, on the same conditions, and only where its commit cannot wait for the disk
+(``commits_cannot_wait``: an in-memory database, ``PRAGMA synchronous=OFF``, or a file
+on tmpfs; elsewhere the commit's fsync takes milliseconds, far more than the trip, and
+must not block the loop). It runs as ``BEGIN IMMEDIATE``, the statement, ``COMMIT``: an
+interrupt while SQLite hands back an autocommit statement's RETURNING rows lets its change
+stand (measured: the change is made before the first row comes back), so the statement
+runs in an explicit transaction that is rolled back, changing nothing, whenever it did
+not run to its end; the progress handler is off for the COMMIT.
+
 Everything else (server-side cursors for ``iterator()``, which get the deferred BEGIN in a
 trip of its own first; errors, closing, terminating) is
 SQLAlchemy's. The engine gets it as its DBAPI module (``create_async_engine(module=)``),
@@ -41,6 +51,8 @@ so URLs, ``engine.dialect`` and everything users see stay ``sqlite+aiosqlite``.
 from __future__ import annotations
 
 import collections
+import os
+import re
 import sqlite3
 from collections.abc import Sequence
 from threading import Thread
@@ -60,9 +72,11 @@ __all__ = [
     "BUSY",
     "INLINE",
     "INLINE_BUDGET",
+    "INLINE_WRITES",
     "LONG",
     "OneTripConnection",
     "OneTripCursor",
+    "commits_cannot_wait",
     "is_one_trip_dbapi",
     "one_trip_dbapi",
     "run_statement",
@@ -71,17 +85,68 @@ __all__ = [
 _Outcome = tuple[Any, Sequence[Any], int, int | None]
 
 INLINE = True
-"""Whether raw-path reads may run on the event loop's thread (``run_inline``); tests set
-it ``False`` to compare with the driver's thread."""
+"""Whether raw-path statements may run on the event loop's thread (``run_inline``);
+tests set it ``False`` to compare with the driver's thread."""
+INLINE_WRITES = True
+"""Whether raw-path writes may run there too, where their commits cannot wait for the
+disk (``commits_cannot_wait``); tests set it ``False`` to compare."""
 INLINE_BUDGET = 0.001
 """Seconds of the event loop thread's CPU time a read may take there before it is
 interrupted and sent to the driver's thread instead."""
 _INLINE_STEPS = 1000  # virtual-machine instructions between two looks at the clock
 _WAITS = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+_RESETS = frozenset({"ATTACH", "DETACH", "PRAGMA"})
 BUSY: Any = object()
 """``run_inline``'s answer when the read would have had to wait for a lock."""
 LONG: Any = object()
 """``run_inline``'s answer when the read ran past ``INLINE_BUDGET`` and was interrupted."""
+
+
+_MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
+_MOUNTS = "/proc/self/mounts"  # (tests point it at a table of their own)
+
+
+def commits_cannot_wait(conn: sqlite3.Connection) -> bool:
+    """Whether no commit on ``conn`` can wait for the disk: every database it has open
+    (``main`` and any attached; ``temp`` is never synced) is in memory, on tmpfs or ramfs,
+    or has ``PRAGMA synchronous=OFF``."""
+    for _seq, name, file in conn.execute("PRAGMA database_list").fetchall():
+        if name == "temp" or not file:
+            continue
+        quoted = '"' + name.replace('"', '""') + '"'
+        (synchronous,) = conn.execute(f"PRAGMA {quoted}.synchronous").fetchone()
+        if synchronous == 0:
+            continue
+        if not os.path.exists(file):
+            # A memdb database (orm_kit's in-memory URLs) names a file that is not on disk.
+            (journal,) = conn.execute(f"PRAGMA {quoted}.journal_mode").fetchone()
+            if journal == "memory":
+                continue
+            return False
+        if _filesystem_of(file) not in _MEMORY_FILESYSTEMS:
+            return False
+    return True
+
+
+def _filesystem_of(file: str) -> str | None:
+    """The type of the filesystem ``file`` is on, from the mount table (Linux), or
+    ``None`` where that cannot be told."""
+    path = os.path.realpath(file)
+    best, kind = "", None
+    try:
+        with open(_MOUNTS, encoding="utf-8", errors="replace") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                # The mount table escapes spaces and the like as octal (\040).
+                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
+                inside = path == point or path.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= len(best):
+                    best, kind = point, fields[2]
+    except OSError:
+        return None
+    return kind
 
 
 def run_statement(
@@ -179,7 +244,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's aiosqlite connection, with one-trip cursors and no trip for a COMMIT
     or ROLLBACK that has nothing to end."""
 
-    __slots__ = ("_begin", "_done", "_sent", "inline_ok")
+    __slots__ = ("_begin", "_done", "_no_waits", "_sent", "inline_ok")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # (a subclass of it)
 
     def __init__(
@@ -191,15 +256,18 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self._sent = 0
         self._done = 0
         self._begin: str | None = None  # a BEGIN to send with the next statement
-        # Opened without sqlite3's same-thread check: reads may run inline.
+        # Opened without sqlite3's same-thread check: statements may run inline.
         self.inline_ok = inline_ok
+        # commits_cannot_wait() of the connection, once asked; None again after an
+        # ATTACH, DETACH or PRAGMA, which may change it.
+        self._no_waits: bool | None = None
 
-    def run_inline(self, operation: str, parameters: Any) -> Any:
-        """Run the read ``operation`` on the calling (event loop's) thread and return its
-        outcome, or ``None`` when it may not run there now, ``BUSY`` when it would have
-        had to wait for a lock, ``LONG`` when it was interrupted for running past
-        ``INLINE_BUDGET``: then it changed nothing, and the caller sends it to the
-        driver's thread (see the module docstring)."""
+    def run_inline(self, operation: str, parameters: Any, write: bool = False) -> Any:
+        """Run the read (or with ``write``, the single write) ``operation`` on the calling
+        (event loop's) thread and return its outcome, or ``None`` when it may not run there
+        now, ``BUSY`` when it would have had to wait for a lock, ``LONG`` when it was
+        interrupted for running past ``INLINE_BUDGET``: then it changed nothing, and the
+        caller sends it to the driver's thread (see the module docstring)."""
         if not (INLINE and self.inline_ok) or self._begin is not None or self._done != self._sent:
             return None
         if self._execute_mutex.locked():
@@ -207,15 +275,28 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         conn = self._connection._connection
         if conn is None or conn.in_transaction:
             return None
+        if write:
+            if not INLINE_WRITES:
+                return None
+            if self._no_waits is None:
+                self._no_waits = commits_cannot_wait(conn)
+            if not self._no_waits:
+                return None
         # CPU time of this thread: a read preempted by other processes is not long.
         deadline = thread_time() + INLINE_BUDGET
         waits = conn.execute("PRAGMA busy_timeout")
         (timeout,) = waits.fetchone()
         waits.close()
         conn.execute("PRAGMA busy_timeout = 0").close()
-        conn.set_progress_handler(lambda: thread_time() > deadline, _INLINE_STEPS)
         try:
-            return run_statement(conn, operation, parameters, False)
+            if write:
+                conn.execute("BEGIN IMMEDIATE").close()
+            conn.set_progress_handler(lambda: thread_time() > deadline, _INLINE_STEPS)
+            outcome = run_statement(conn, operation, parameters, False)
+            conn.set_progress_handler(None, 0)
+            if write:
+                conn.execute("COMMIT").close()
+            return outcome
         except sqlite3.OperationalError as error:
             code = getattr(error, "sqlite_errorcode", None)
             if code is not None and code & 0xFF in _WAITS:
@@ -225,6 +306,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             raise
         finally:
             conn.set_progress_handler(None, 0)
+            if conn.in_transaction:  # the write did not run to its end: nothing of it stays
+                conn.execute("ROLLBACK").close()
             conn.execute(f"PRAGMA busy_timeout = {int(timeout)}").close()
 
     def defer_begin(self, sql: str) -> None:
@@ -235,6 +318,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     async def run(self, operation: str, parameters: Any, many: bool) -> _Outcome:
         """Run one statement in one trip (after the deferred BEGIN, if there is one)."""
+        if self._no_waits is not None and operation.lstrip()[:6].upper() in _RESETS:
+            self._no_waits = None  # (an attached database, another synchronous setting)
         async with self._execute_mutex:
             begin, self._begin = self._begin, None
             return await self.on_driver_thread(  # type: ignore[no-any-return]
@@ -308,7 +393,7 @@ class _OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
         if creator_fn:
             connection = creator_fn(*arg, **kw)
         else:
-            # Reads may run on the event loop's thread (run_inline), never at the same
+            # Statements may run on the event loop's thread (run_inline), never at the same
             # time as the driver's: unless the user asked for the check, it is left off.
             inline_ok = kw.setdefault("check_same_thread", False) is False
             connection = self.aiosqlite.connect(*arg, **kw)

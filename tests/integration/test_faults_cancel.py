@@ -248,8 +248,17 @@ async def test_another_writer_goes_on_after_a_cancelled_write(scratch: Scratch) 
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            assert await scratch.leftovers() == [], size
+            if scratch.admin is None:
+                assert await scratch.leftovers() == [], size
             await FaultRow.objects.using(other).create(unit=-size, seq=0)
+            if scratch.admin is not None:
+                # NOTE(mysql): the cancelled INSERT's connection is closed at once, but the
+                # server finishes the statement it is running before it reads the closed
+                # socket and rolls back: for those moments its session shows the statement
+                # ('Query') holding its rows' locks. The other writer went on meanwhile;
+                # wait for that moment to end, boundedly, then nothing may be left.
+                await scratch.settled()
+                assert await scratch.leftovers() == [], size
             assert await checked_out(db) == 0
             assert (await scratch.unit_counts()).get(size, 0) in (0, size)
 

@@ -13,13 +13,14 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, text
 
-from orm_kit import Database, DatabaseError, NotFoundError, sqlite_driver
+from orm_kit import ConflictError, Database, DatabaseError, F, NotFoundError, sqlite_driver
 from orm_kit.sqlite_driver import BUSY, LONG, OneTripConnection
 from tests.integration.typed_values import typed
 from tests.models import User
@@ -39,10 +40,10 @@ def outcomes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = OneTripConnection.run_inline
 
-    def spied(self: OneTripConnection, operation: str, parameters: Any) -> Any:
-        outcome = real(self, operation, parameters)
+    def spied(self: OneTripConnection, operation: str, parameters: Any, write: bool = False) -> Any:
+        outcome = real(self, operation, parameters, write)
         names = {id(BUSY): "busy", id(LONG): "long", id(None): "declined"}
-        seen.append(names.get(id(outcome), "ran"))
+        seen.append(("write " if write else "") + names.get(id(outcome), "ran"))
         return outcome
 
     monkeypatch.setattr(OneTripConnection, "run_inline", spied)
@@ -173,5 +174,244 @@ async def test_no_inline_read_where_the_user_asked_for_sqlite3s_thread_check(
         await _seed(db, 5)
         assert await User.objects.using(db).filter(name="n1").count() == 1
         assert set(outcomes) == {"declined"}
+    finally:
+        await db.disconnect()
+
+
+# Writes: a single INSERT, UPDATE or DELETE of the raw path runs inline too where its
+# commit cannot wait for the disk (sqlite_driver.commits_cannot_wait).
+
+
+def _synchronous_off(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
+async def _unsynced(path: Path) -> Database:
+    """A Database on ``path`` whose commits never wait for the disk (synchronous=OFF)."""
+    db = await Database(f"sqlite+aiosqlite:///{path}").connect()
+    event.listen(db.engine.sync_engine, "connect", _synchronous_off)
+    await db.engine.dispose()
+    await db.create_all()
+    return db
+
+
+def _reset_shapes(db: Database) -> None:
+    """Let every compiled shape try the loop's thread again (a LONG one stops trying)."""
+    raw = db._raw
+    assert raw is not None
+    for by_keys in raw._plans.values():
+        for plan in by_keys.values():
+            if plan is not None:
+                plan.inline = True
+
+
+async def _writes(db: Database) -> list[Any]:
+    """Writes over the raw path's write shapes and what they hand back, then the table."""
+    objects = User.objects.using(db)
+    out: list[Any] = []
+    made = [
+        await objects.create(email=f"w{i}@x.io", age=None if i % 3 == 0 else i, score=i % 4)
+        for i in range(12)
+    ]
+    out.append(typed(made))
+    out.append(await objects.filter(score=1).update(score=F("score") + 10, name="upd"))
+    out.append(await objects.filter(age__isnull=True).update(last_login=datetime(2026, 1, 2, 3)))
+    out.append(await objects.filter(id=made[5].id).update(data={"k": [1, 2.5, None]}))
+    out.append(await objects.filter(score__gte=10).delete())
+    out.append(await objects.filter(id=-1).delete())  # matches nothing
+    out.append(typed(await objects.order_by("id").values()))
+    return out
+
+
+async def test_writes_inline_do_what_the_drivers_thread_does(
+    tmp_path: Path, outcomes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for round_ in range(2):  # the second round: warm caches, the same shapes compiled
+        results = []
+        for inline in (True, False):
+            monkeypatch.setattr(sqlite_driver, "INLINE_WRITES", inline)
+            db = await _unsynced(tmp_path / f"w{round_}{inline}.db")
+            try:
+                outcomes.clear()
+                results.append(await _writes(db))
+                writes = [o for o in outcomes if o.startswith("write")]
+                if inline:
+                    assert writes and set(writes) == {"write ran"}
+                else:
+                    assert writes and set(writes) == {"write declined"}
+            finally:
+                await db.disconnect()
+        assert results[0] == results[1]
+        table = results[0][-1]
+        assert 0 < len(table) < 12 and results[0][1:6] == [3, 4, 1, 3, 0]
+
+
+async def test_an_interrupted_write_changes_nothing_and_runs_once_on_the_thread(
+    tmp_path: Path, outcomes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Interrupt each write at every point of its run, one step after another, until it
+    runs to its end: each time, it takes effect exactly once (inline, or on the thread
+    after an interruption that left nothing behind) and no transaction is left open."""
+    db = await _unsynced(tmp_path / "interrupted.db")
+    path = tmp_path / "interrupted.db"
+    clock = iter(range(10**9))
+    monkeypatch.setattr(sqlite_driver, "thread_time", lambda: next(clock))
+    monkeypatch.setattr(sqlite_driver, "_INLINE_STEPS", 1)  # a look at every instruction
+    objects = User.objects.using(db)
+    try:
+        await _seed(db, 40)
+        target = (await objects.get(email="u1@x.io")).id
+        writes: dict[str, Any] = {
+            "create": lambda k: objects.create(email=f"new{k}@x.io", name="new", score=k),
+            # Each matches only rows it has not changed yet: run twice, the second would
+            # change nothing and count 0.
+            "update one": lambda k: objects.filter(id=target, score=k).update(score=k + 1),
+            "update many": lambda k: objects.filter(name="n2", score=k).update(score=k + 1),
+            "delete": lambda k: objects.filter(email=f"u{10 + k}@x.io").delete(),
+        }
+        for name, write in writes.items():
+            for budget in range(10_000):
+                monkeypatch.setattr(sqlite_driver, "INLINE_BUDGET", budget)
+                _reset_shapes(db)
+                before = await objects.order_by("id").values_list("id", "score")
+                outcomes.clear()
+                done = await write(budget)
+                ran = [o for o in outcomes if o.startswith("write")]
+                after = await objects.order_by("id").values_list("id", "score")
+                where = f"{name}, interrupted after {budget} step(s): {ran}"
+                if name == "create":
+                    assert len(after) == len(before) + 1 and done.score == budget, where
+                    assert after[-1] == (done.id, budget), where
+                elif name == "delete":
+                    assert done == 1 and len(after) == len(before) - 1, where
+                else:
+                    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+                    assert done == len(changed) == (1 if name == "update one" else 6), where
+                    assert all(b[1] == a[1] + 1 == budget + 1 for a, b in changed), where
+                with sqlite3.connect(path, timeout=0, isolation_level=None) as other:
+                    other.execute("BEGIN IMMEDIATE")  # the write lock is free
+                    other.execute("ROLLBACK")
+                if ran == ["write ran"]:
+                    assert budget > 5, where  # it was interrupted at the earlier points
+                    break
+                assert ran == ["write long"], where
+            else:
+                pytest.fail(f"{name} never ran to its end inline")
+    finally:
+        await db.disconnect()
+
+
+async def test_a_write_that_would_wait_for_the_lock_waits_on_the_thread(
+    tmp_path: Path, outcomes: list[str]
+) -> None:
+    path = tmp_path / "locked.db"
+    db = await _unsynced(path)
+    try:
+        await _seed(db, 10)
+        assert await User.objects.using(db).filter(id=1).update(score=5) == 1  # warm
+        assert outcomes == ["write ran"]
+        outcomes.clear()
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        other.execute("UPDATE user SET score = 7 WHERE id = 2")
+        ended_at: list[float] = []
+
+        def end() -> None:
+            other.execute("COMMIT")
+            ended_at.append(time.monotonic())
+
+        start = time.monotonic()
+        asyncio.get_running_loop().call_later(0.3, end)
+        assert await User.objects.using(db).filter(score=7).update(score=8) == 1  # after it
+        other.close()
+        assert outcomes == ["write busy"]
+        assert ended_at and ended_at[0] - start < 3.0  # the loop ran on meanwhile
+        assert await User.objects.using(db).filter(score=8).count() == 1
+    finally:
+        await db.disconnect()
+
+
+async def test_a_failing_write_fails_the_same_inline_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = await _unsynced(tmp_path / "failing.db")
+    path = tmp_path / "failing.db"
+    try:
+        await User.objects.using(db).create(email="a@x.io")
+        messages = []
+        for inline in (True, False):
+            monkeypatch.setattr(sqlite_driver, "INLINE_WRITES", inline)
+            with pytest.raises(ConflictError) as raised:
+                await User.objects.using(db).create(email="a@x.io", name=str(inline))
+            messages.append(str(raised.value))
+            with sqlite3.connect(path, timeout=0, isolation_level=None) as other:
+                other.execute("BEGIN IMMEDIATE")  # no transaction was left holding the lock
+                other.execute("ROLLBACK")
+        assert messages[0] == messages[1] and "unique" in messages[0].lower()
+        assert await User.objects.using(db).count() == 1
+        assert (await User.objects.using(db).create(email="b@x.io")).email == "b@x.io"
+    finally:
+        await db.disconnect()
+
+
+async def test_writes_stay_on_the_thread_where_a_commit_can_wait_for_the_disk(
+    tmp_path: Path, outcomes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inline only where no database the connection has open syncs on commit: in memory,
+    on tmpfs (told by the mount table: here one of the test's own), or synchronous=OFF;
+    an ATTACH is looked at again."""
+    mounts = tmp_path / "mounts"
+    folder = str(tmp_path).replace(" ", "\\040")
+    monkeypatch.setattr(sqlite_driver, "_MOUNTS", str(mounts))
+
+    async def writes_of(url: str, *, unsynced: bool = False) -> list[str]:
+        db = await Database(url).connect()
+        if unsynced:
+            event.listen(db.engine.sync_engine, "connect", _synchronous_off)
+            await db.engine.dispose()
+        try:
+            await db.create_all()
+            outcomes.clear()
+            await User.objects.using(db).create(email="m@x.io")
+            await User.objects.using(db).filter(email="m@x.io").update(score=2)
+            assert await User.objects.using(db).filter(score=2).count() == 1
+            return list(outcomes)
+        finally:
+            await db.disconnect()
+
+    mounts.write_text(f"/dev/vda / ext4 rw 0 0\n/dev/vdb {folder} ext4 rw 0 0\n")
+    on_disk = ["write declined", "write declined", "ran"]  # reads stay inline
+    assert await writes_of(f"sqlite+aiosqlite:///{tmp_path / 'disk.db'}") == on_disk
+    assert await writes_of(f"sqlite+aiosqlite:///{tmp_path / 'off.db'}", unsynced=True) == [
+        "write ran",
+        "write ran",
+        "ran",
+    ]
+    assert await writes_of("sqlite+aiosqlite://") == ["write ran", "write ran", "ran"]
+    mounts.write_text(f"/dev/vda / ext4 rw 0 0\ntmpfs {folder} tmpfs rw 0 0\n")
+    assert await writes_of(f"sqlite+aiosqlite:///{tmp_path / 'tmpfs.db'}") == [
+        "write ran",
+        "write ran",
+        "ran",
+    ]
+    mounts.write_text("not a mount table")
+    assert await writes_of(f"sqlite+aiosqlite:///{tmp_path / 'unknown.db'}") == on_disk
+
+    # An in-memory database with a file on disk attached (a plain name would take the
+    # connection's memdb VFS, in memory too): the commit would sync that file.
+    mounts.write_text(f"/dev/vda / ext4 rw 0 0\n/dev/vdb {folder} ext4 rw 0 0\n")
+    db = await Database("sqlite+aiosqlite://", pool_size=1).connect()
+    try:
+        await db.create_all()
+        outcomes.clear()
+        await User.objects.using(db).create(email="before@x.io")
+        async with db.connection() as conn:
+            attached = str(tmp_path / "attached.db").replace("'", "''")
+            await conn.execute(text(f"ATTACH DATABASE 'file:{attached}?vfs=unix' AS other"))
+            await conn.execute(text("CREATE TABLE other.t (x INTEGER)"))
+        await User.objects.using(db).create(email="after@x.io")
+        assert outcomes == ["write ran", "write declined"]
     finally:
         await db.disconnect()
