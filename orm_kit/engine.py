@@ -26,6 +26,7 @@ from orm_kit.dialects import (
     memory_database_url,
     mysql_connect_args,
     release_memory_database,
+    set_up_asyncpg,
     set_up_mysql,
     set_up_sqlite,
 )
@@ -166,6 +167,8 @@ def build_engine(
         set_up_sqlite(engine.sync_engine, wal=not memory)
     if dialect == "mysql":
         set_up_mysql(engine.sync_engine)
+    if dialect == "postgresql" and url.get_driver_name() == "asyncpg":
+        set_up_asyncpg(engine.sync_engine)
     # NOTE(sqlite), NOTE(mysql): DateTime(timezone=True) in UTC, read back aware.
     store_aware_datetimes_in_utc(engine.sync_engine.dialect)
     if memory:
