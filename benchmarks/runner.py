@@ -154,7 +154,8 @@ MEMORY_LOADS = 3
 SETTLED_METHOD = (
     "the same, with one more statement (a W9 count) run on the same implementation after "
     "the load: what a driver keeps of its last statement until the next one (asyncpg's "
-    "last receive chunk, up to 256 KiB a connection) is not counted"
+    "last two socket reads, up to 128 KiB a connection under orm_kit and 512 KiB under "
+    "the others) is not counted"
 )
 
 
