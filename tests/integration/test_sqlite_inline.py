@@ -18,12 +18,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import ForeignKey, event, text
+from sqlalchemy.orm import Mapped, mapped_column
 
-from orm_kit import ConflictError, Database, DatabaseError, F, NotFoundError, sqlite_driver
+from orm_kit import ConflictError, Database, DatabaseError, F, Model, NotFoundError, sqlite_driver
 from orm_kit.sqlite_driver import BUSY, LONG, OneTripConnection
 from tests.integration.typed_values import typed
 from tests.models import User
+
+
+class InlineParent(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class InlineChild(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Checked at COMMIT, not at the statement: the failure an inline write meets last.
+    parent_id: Mapped[int] = mapped_column(
+        ForeignKey("inline_parent.id", deferrable=True, initially="DEFERRED")
+    )
 
 
 @pytest.fixture
@@ -36,14 +49,19 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def outcomes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What each ``run_inline`` call answered: ran, busy, long or declined."""
+    """What each ``run_inline`` call answered: ran, busy, long, declined or raised."""
     seen: list[str] = []
     real = OneTripConnection.run_inline
 
     def spied(self: OneTripConnection, operation: str, parameters: Any, write: bool = False) -> Any:
-        outcome = real(self, operation, parameters, write)
+        kind = "write " if write else ""
+        try:
+            outcome = real(self, operation, parameters, write)
+        except Exception:
+            seen.append(kind + "raised")
+            raise
         names = {id(BUSY): "busy", id(LONG): "long", id(None): "declined"}
-        seen.append(("write " if write else "") + names.get(id(outcome), "ran"))
+        seen.append(kind + names.get(id(outcome), "ran"))
         return outcome
 
     monkeypatch.setattr(OneTripConnection, "run_inline", spied)
@@ -413,5 +431,36 @@ async def test_writes_stay_on_the_thread_where_a_commit_can_wait_for_the_disk(
             await conn.execute(text("CREATE TABLE other.t (x INTEGER)"))
         await User.objects.using(db).create(email="after@x.io")
         assert outcomes == ["write ran", "write declined"]
+    finally:
+        await db.disconnect()
+
+
+async def test_a_write_failing_at_its_commit_fails_the_same_inline(
+    tmp_path: Path, outcomes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deferred foreign key is checked when the write commits: inline that is the
+    COMMIT after the statement, which fails, is rolled back and raises what the
+    statement raises on its own in autocommit."""
+    db = await _unsynced(tmp_path / "deferred.db")
+    path = tmp_path / "deferred.db"
+    try:
+        parent = await InlineParent.objects.using(db).create()
+        messages = []
+        for inline in (True, False):
+            monkeypatch.setattr(sqlite_driver, "INLINE_WRITES", inline)
+            outcomes.clear()
+            with pytest.raises(ConflictError) as raised:
+                await InlineChild.objects.using(db).create(parent_id=parent.id + 100)
+            assert outcomes == ["write raised" if inline else "write declined"]
+            messages.append(str(raised.value))
+            with sqlite3.connect(path, timeout=0, isolation_level=None) as other:
+                other.execute("BEGIN IMMEDIATE")  # nothing left holding the lock
+                other.execute("ROLLBACK")
+        assert messages[0] == messages[1] and "foreign key" in messages[0].lower()
+        assert await InlineChild.objects.using(db).count() == 0
+        made = await InlineChild.objects.using(db).create(parent_id=parent.id)
+        assert await InlineChild.objects.using(db).values_list("id", "parent_id") == [
+            (made.id, parent.id)
+        ]
     finally:
         await db.disconnect()
