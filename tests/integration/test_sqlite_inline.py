@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import ForeignKey, event, text
+from sqlalchemy import ForeignKey, MetaData, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orm_kit import ConflictError, Database, DatabaseError, F, Model, NotFoundError, sqlite_driver
@@ -27,11 +27,18 @@ from tests.integration.typed_values import typed
 from tests.models import User
 
 
-class InlineParent(Model):
+class _DeferredBase(Model):
+    # Tables of their own: MariaDB has no deferrable foreign keys, and the suite creates
+    # Model.metadata's tables on every backend.
+    __abstract__ = True
+    metadata = MetaData()
+
+
+class InlineParent(_DeferredBase):
     id: Mapped[int] = mapped_column(primary_key=True)
 
 
-class InlineChild(Model):
+class InlineChild(_DeferredBase):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Checked at COMMIT, not at the statement: the failure an inline write meets last.
     parent_id: Mapped[int] = mapped_column(
@@ -444,6 +451,7 @@ async def test_a_write_failing_at_its_commit_fails_the_same_inline(
     db = await _unsynced(tmp_path / "deferred.db")
     path = tmp_path / "deferred.db"
     try:
+        await db.create_all(_DeferredBase.metadata)
         parent = await InlineParent.objects.using(db).create()
         messages = []
         for inline in (True, False):
