@@ -91,15 +91,16 @@ INLINE_WRITES = True
 """Whether raw-path writes may run there too, where their commits cannot wait for the
 disk (``commits_cannot_wait``); tests set it ``False`` to compare."""
 INLINE_BUDGET = 0.001
-"""Seconds of the event loop thread's CPU time a read may take there before it is
+"""Seconds of the event loop thread's CPU time a statement may take there before it is
 interrupted and sent to the driver's thread instead."""
 _INLINE_STEPS = 1000  # virtual-machine instructions between two looks at the clock
 _WAITS = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _RESETS = frozenset({"ATTACH", "DETACH", "PRAGMA"})
 BUSY: Any = object()
-"""``run_inline``'s answer when the read would have had to wait for a lock."""
+"""``run_inline``'s answer when the statement would have had to wait for a lock."""
 LONG: Any = object()
-"""``run_inline``'s answer when the read ran past ``INLINE_BUDGET`` and was interrupted."""
+"""``run_inline``'s answer when the statement ran past ``INLINE_BUDGET`` and was
+interrupted."""
 
 
 _MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
