@@ -19,9 +19,10 @@ from collections.abc import Awaitable
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, Table, event
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import CompileError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.util import await_only
@@ -237,11 +238,28 @@ def _in_transaction(dbapi_connection: Any) -> bool:
 def compile_ddl(metadata: MetaData, dialect: Dialect) -> None:
     """Compile the ``CREATE TABLE`` / ``CREATE INDEX`` of every table of ``metadata`` for
     ``dialect``, sending nothing: a ``CompileError`` (a ``String`` without the length
-    MariaDB / MySQL's ``VARCHAR`` needs) then comes before any table is made or dropped."""
+    MariaDB / MySQL's ``VARCHAR`` needs, a deferrable foreign key there) then comes before
+    any table is made or dropped."""
     for table in metadata.sorted_tables:
+        if dialect.name == "mysql":
+            _refuse_deferrable(table)
         CreateTable(table).compile(dialect=dialect)
         for index in table.indexes:
             CreateIndex(index).compile(dialect=dialect)
+
+
+def _refuse_deferrable(table: Table) -> None:
+    # NOTE(mysql): SQLAlchemy writes DEFERRABLE / INITIALLY into MySQL's DDL, which the
+    # server rejects as a syntax error only when that table's CREATE arrives (the tables
+    # before it already made: MySQL commits each DDL statement).
+    for fk in table.foreign_key_constraints:
+        if fk.deferrable is not None or fk.initially is not None:
+            columns = ", ".join(repr(c.name) for c in fk.columns)
+            raise CompileError(
+                f"(in table {table.name!r}, the foreign key on {columns}) MariaDB / MySQL "
+                "checks foreign keys at once and has no DEFERRABLE or INITIALLY: leave "
+                "deferrable= and initially= off the ForeignKey for this database"
+            )
 
 
 RECEIVE_CHUNK = 64 * 1024

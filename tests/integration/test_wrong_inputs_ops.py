@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, text
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, inspect, text
 
 from orm_kit import (
     Database,
@@ -181,6 +181,32 @@ async def test_a_string_without_a_length_is_refused_on_mysql_before_any_ddl(
         with pytest.raises(ValidationError):
             await db.reset(md)
         assert "aa_sized" in await _table_names(db)
+    finally:
+        await db.drop_all(md)
+
+
+async def test_a_deferrable_foreign_key_is_refused_on_mysql_before_any_ddl(
+    db: Database, backend: str
+) -> None:
+    md = MetaData()
+    Table("aa_parent", md, Column("id", Integer, primary_key=True))
+    Table(
+        "zz_child",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("parent_id", ForeignKey("aa_parent.id", deferrable=True, initially="DEFERRED")),
+    )
+    try:
+        if dialect_of(backend) != "mysql":  # PostgreSQL and SQLite defer the check
+            await db.create_all(md)
+            assert set(await _table_names(db)) >= {"aa_parent", "zz_child"}
+            return
+        for make in (db.create_all, db.reset):
+            with pytest.raises(ValidationError, match="no DEFERRABLE") as caught:
+                await make(md)
+            assert "zz_child" in str(caught.value) and "'parent_id'" in str(caught.value)
+            # The parent table, which comes first, was not made either.
+            assert not {"aa_parent", "zz_child"} & set(await _table_names(db))
     finally:
         await db.drop_all(md)
 
