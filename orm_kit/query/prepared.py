@@ -1,11 +1,13 @@
-"""The cached-statement path: ``filter(column=value, ...)`` straight off a plain manager
-runs one statement per filter shape, built once, with the values as parameters.
+"""The cached-statement path: ``filter(column=value, column__lt=value, ...)`` straight off
+a plain manager runs one statement per filter shape, built once, with the values as
+parameters.
 
-A plain manager's base state is registered here; filtering it with plain equalities on
-table columns records those pairs in ``QueryState.exact``. The statement is keyed by
-``statement_shape`` — every state field except the
-per-call ones — so two states that differ in anything that changes the SQL never share a
-statement.
+A plain manager's base state is registered here; filtering it with plain comparisons on
+table columns (the built-in ``exact``, ``gt``, ``gte``, ``lt``, ``lte``, each with one
+plain value) records those (filter key, value) pairs in ``QueryState.exact``. The
+statement is keyed by ``statement_shape`` — the filter keys (so the lookups) and every
+state field except the per-call ones — so two states that differ in anything that
+changes the SQL never share a statement.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sqlalchemy.sql.type_api import BOOLEANTYPE
 from orm_kit import rules
 from orm_kit.dialects import CACHED_OPTION
 from orm_kit.query.clauses import resolve_lookup
-from orm_kit.query.lookups.registry import UNBOUND, is_plain_exact
+from orm_kit.query.lookups.registry import UNBOUND, is_plain_comparison
 from orm_kit.query.lookups.resolver import ResolvedLookup
 from orm_kit.query.meta import get_model_info
 from orm_kit.query.state import QueryState
@@ -37,6 +39,20 @@ __all__ = [
     "learn_exact",
     "register_plain_base",
 ]
+
+CACHED = True
+"""Whether filters may take the cached-statement path at all; tests set it ``False`` to
+compare with statements SQLAlchemy compiles from the general path's clauses."""
+
+# The comparisons the cached statements serve: the operator each builds, and its negation
+# (what SQLAlchemy's comparator records for ``~clause``).
+_OPERATORS: dict[str, tuple[Any, Any]] = {
+    "exact": (operators.eq, operators.ne),
+    "gt": (operators.gt, operators.le),
+    "gte": (operators.ge, operators.lt),
+    "lt": (operators.lt, operators.ge),
+    "lte": (operators.le, operators.gt),
+}
 
 # The states of plain managers' base QuerySets (no filters, nothing changed), by id.
 _PLAIN_BASES: dict[int, QueryState] = {}
@@ -59,23 +75,33 @@ def is_plain_base(state: QueryState) -> bool:
     )
 
 
+def split_key(key: str) -> tuple[str, str]:
+    """``("level", "lt")`` for the filter key ``level__lt``, ``("level", "exact")`` for
+    ``level`` (anything after a second ``__`` stays in the lookup part)."""
+    field, _, lookup = key.partition("__")
+    return field, lookup or "exact"
+
+
 def exact_pairs(
     model: type[Any], keys: Sequence[str], resolved: Sequence[ResolvedLookup]
 ) -> tuple[tuple[str, Any], ...] | None:
-    """``keys`` as (column, checked value) pairs when the resolver bound each one as a
-    plain value in a built-in equality on a table column (not JSON); else ``None``."""
-    if len(resolved) != len(keys):
+    """``keys`` as (filter key, checked value) pairs when the resolver bound each one as a
+    plain value in a built-in comparison (``_OPERATORS``) on a table column, with no
+    transform (not JSON; only ``exact`` on a Boolean); else ``None``."""
+    if not CACHED or len(resolved) != len(keys):
         return None
     columns = get_model_info(model).table_columns
     pairs = []
     for key, res in zip(keys, resolved, strict=True):
-        column = columns.get(key)
+        field, lookup = split_key(key)
+        column = columns.get(field)
         if (
             column is None
-            or res.lookup != "exact"
+            or lookup != res.lookup  # a transform (``created_at__year``), or none at all
             or res.bound is UNBOUND
             or isinstance(column.type, JSON)
-            or not is_plain_exact(column.type)
+            or not is_plain_comparison(lookup, column.type)
+            or (lookup != "exact" and (isinstance(column.type, Boolean) or type(res.bound) is bool))
         ):
             return None
         pairs.append((key, res.bound))
@@ -105,7 +131,8 @@ def exact_statement(state: QueryState, kind: Any, build: Callable[[QueryState], 
                 state.model,
                 key,
                 bindparam(
-                    f"{_WHERE_PARAM}{key}", type_=comparison_type(info.table_columns[key].type)
+                    f"{_WHERE_PARAM}{key}",
+                    type_=comparison_type(info.table_columns[split_key(key)[0]].type),
                 ),
             ).clause
             for key, _ in state.exact
@@ -123,35 +150,49 @@ def _cached(stmt: Any) -> Any:
 
 
 FAST_FILTER = True
-"""Whether ``exact_filter`` may build plain-base equality filters from cached clauses;
+"""Whether ``exact_filter`` may build plain-base comparison filters from learned clauses;
 tests set it ``False`` to compare with the general lookup path."""
 
-# (model, column key) -> (the column, its read check, the value type seen), for the columns
-# the shortcut serves; None for the others.
-_SERVED: dict[tuple[type[Any], str], tuple[Any, Checker | None, type] | None] = {}
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Served:
+    """A filter key the shortcut serves: its column, lookup, read check, the value type
+    seen, and the operator and negation its clause is built with."""
+
+    column: Any
+    lookup: str
+    check: Checker | None
+    kind: type
+    op: Any
+    negate: Any
 
 
-def _equals(column: Any, value: Any) -> Any:
-    """``column == value`` as SQLAlchemy's default comparator builds it for a plain value
+# (model, filter key) -> how to build its clause, for the keys the shortcut serves; None for
+# the others.
+_SERVED: dict[tuple[type[Any], str], _Served | None] = {}
+
+
+def _compare(column: Any, op: Any, negate: Any, value: Any) -> Any:
+    """``column <op> value`` as SQLAlchemy's default comparator builds it for a plain value
     (a fresh, unique bound parameter named after the column), without its operator
     dispatch."""
-    bind = column._bind_param(operators.eq, value)
+    bind = column._bind_param(op, value)
     return OperatorExpression._construct_for_op(
-        column, bind, operators.eq, type_=BOOLEANTYPE, negate=operators.ne, modifiers={}
+        column, bind, op, type_=BOOLEANTYPE, negate=negate, modifiers={}
     )
 
 
 def exact_filter(
     state: QueryState, kwargs: dict[str, Any]
 ) -> tuple[tuple[Any, ...], tuple[tuple[str, Any], ...]] | None:
-    """``filter(column=value, ...)`` on a plain manager's base state, where every key is
-    an integer or text table column (not an Enum, Boolean or JSON one) compared with the
-    built-in ``exact``, already seen on the general path with a value of the same type,
-    and every value an ``int`` / ``str`` its column's check accepts unchanged: the where
-    clauses and exact pairs, without resolving the lookups again. ``None`` sends the call
-    down the general path, which also raises every error.
+    """``filter(column=value, column__lt=value, ...)`` on a plain manager's base state,
+    where every key is an integer or text table column (not an Enum, Boolean or JSON one)
+    with a built-in comparison (``_OPERATORS``), already seen on the general path with a
+    value of the same type, and every value an ``int`` / ``str`` its column's check
+    accepts unchanged: the where clauses and exact pairs, without resolving the lookups
+    again. ``None`` sends the call down the general path, which also raises every error.
     """
-    if not FAST_FILTER or not kwargs or not is_plain_base(state):
+    if not FAST_FILTER or not CACHED or not kwargs or not is_plain_base(state):
         return None
     model = state.model
     clauses = []
@@ -159,22 +200,23 @@ def exact_filter(
         served = _SERVED.get((model, key))
         if served is None:
             return None
-        column, check, kind = served
-        if type(value) is not kind or not is_plain_exact(column.type):
+        column = served.column
+        if type(value) is not served.kind or not is_plain_comparison(served.lookup, column.type):
             return None
+        check = served.check
         if check is not None:
             try:
                 if check(value) is not value:
                     return None
             except Rejected:
                 return None  # the general path raises the error
-        clauses.append(_equals(column, value))
+        clauses.append(_compare(column, served.op, served.negate, value))
     return tuple(clauses), tuple(kwargs.items())
 
 
 def learn_exact(state: QueryState, kwargs: dict[str, Any], clauses: Sequence[Any]) -> None:
-    """Note the columns whose clause from the general path ``exact_filter`` builds alike
-    (checked here: same SQL construct, same cache key, same bound value)."""
+    """Note the filter keys whose clause from the general path ``exact_filter`` builds
+    alike (checked here: same SQL construct, same cache key, same bound value)."""
     if not is_plain_base(state):
         return
     model = state.model
@@ -182,9 +224,12 @@ def learn_exact(state: QueryState, kwargs: dict[str, Any], clauses: Sequence[Any
     for (key, value), clause in zip(kwargs.items(), clauses, strict=True):
         if (model, key) in _SERVED:
             continue
-        column = columns.get(key)
+        field, lookup = split_key(key)
+        column = columns.get(field)
+        ops = _OPERATORS.get(lookup)
         servable = (
             column is not None
+            and ops is not None
             and type(value) in (int, str)
             and isinstance(column.type, Integer | String)
             and not isinstance(column.type, Boolean | Enum | JSON)
@@ -194,15 +239,21 @@ def learn_exact(state: QueryState, kwargs: dict[str, Any], clauses: Sequence[Any
             and isinstance(clause.right, BindParameter)
             and clause.right.value is value
         )
+        served = None
         if servable:
-            built = _equals(column, value)
-            servable = (
+            assert ops is not None
+            built = _compare(column, *ops, value)
+            if (
                 built.compare(clause)
                 and built._generate_cache_key() == clause._generate_cache_key()
                 and built.right.value is value
-            )
-        _SERVED[(model, key)] = (
-            (clause.left, checker_for(clause.left.type, write=False), type(value))
-            if servable
-            else None
-        )
+                and built.negate is clause.negate
+            ):
+                served = _Served(
+                    clause.left,
+                    lookup,
+                    checker_for(clause.left.type, write=False),
+                    type(value),
+                    *ops,
+                )
+        _SERVED[(model, key)] = served

@@ -157,6 +157,16 @@ READS: list[Callable[[], Awaitable[Any]]] = [
     lambda: RawRow.objects.filter(level=0).count(),
     lambda: RawRow.objects.filter(level=2).count(),
     lambda: RawRow.objects.filter(id=5).count(),  # soft-deleted
+    # Comparisons: each value one a row holds, so lt / lte and gt / gte differ.
+    lambda: RawRow.objects.filter(level__lt=1),
+    lambda: RawRow.objects.filter(level__lte=1, id__gt=4),
+    lambda: RawRow.objects.filter(name__gte="n6", name__lt="n8"),
+    lambda: RawRow.objects.filter(amount__gt=Decimal("4.25")).count(),
+    lambda: RawRow.objects.filter(naive__lte=datetime(2026, 1, 1, 12, 0, 4)).count(),
+    lambda: RawRow.objects.filter(aware__gte=datetime(2026, 1, 1, 12, 0, 6, tzinfo=UTC)),
+    lambda: RawRow.objects.filter(key__lt=uuid.UUID(int=5)),
+    lambda: RawRow.objects.get(id__gte=10),  # 11 (10 is live too: several rows)
+    lambda: RawRow.objects.get(id__gt=10),
 ]
 
 
@@ -218,6 +228,18 @@ async def test_writes_match_the_plain_path(seeded: Database, spy: list[str]) -> 
         results.append((n, hidden, {k: row[k] for k in [*changes, "deleted_at"]}))
     assert results[0] == results[1]
     assert results[0][:2] == (1, 0)
+    ranged = []
+    for enabled, mark in ((True, "raw"), (False, "plain")):
+        raw_path.ENABLED = enabled
+        try:
+            before = len(spy)
+            n = await RawRow.objects.filter(level__lt=1, id__gte=3).update(note=mark)
+            assert (len(spy) > before) is enabled
+        finally:
+            raw_path.ENABLED = True
+        marked = await RawRow.objects.filter(note=mark).values_list("id", flat=True)
+        ranged.append((n, sorted(marked)))
+    assert ranged[0] == ranged[1] == (2, [3, 6])  # 9 is soft-deleted
 
 
 async def test_create_and_delete_match_the_plain_path(seeded: Database, spy: list[str]) -> None:

@@ -152,6 +152,7 @@ async def both(
     with monkeypatch.context() as m:
         m.setattr(results, "FAST_ROWS", False)
         m.setattr(prepared, "FAST_FILTER", False)
+        m.setattr(prepared, "CACHED", False)  # statements compiled from the general path
         taken = len(spy)
         plain = await run()
         assert len(spy) == taken, "the plain path read rows on the fast path"
@@ -196,6 +197,10 @@ async def test_values_every_column_type(
         lambda: FastRow.objects.values_list("level", flat=True).distinct().order_by("level"),
         lambda: FastRow.objects.filter(name="n1").values_list("id", flat=True).order_by("id"),
         lambda: FastRow.objects.filter(id=-1).values(),
+        lambda: FastRow.objects.filter(level__lt=1).values("id", "level"),
+        lambda: FastRow.objects.filter(
+            aware__gte=datetime(2026, 1, 1, 12, 0, 4, tzinfo=UTC)
+        ).values_list("id", "aware"),
     ],
 )
 async def test_values_shapes_match_plain_path(
@@ -248,6 +253,8 @@ async def test_values_in_a_session_match(seeded: Database) -> None:
         (lambda: FastRow.objects.values("level").distinct(), 3),
         (lambda: FastRow.objects.values("name").distinct(), 5),
         (lambda: FastRow.objects.filter(flag=True), sum(1 for i in LIVE if i % 4 in (0, 2))),
+        (lambda: FastRow.objects.filter(level__lte=1), sum(1 for i in LIVE if i % 3 <= 1)),
+        (lambda: FastRow.objects.filter(id__gt=4, name__lt="n3"), 4),  # 6, 7, 10, 11
         (lambda: FastRow.objects.filter(note=None), sum(1 for i in LIVE if i % 4 == 3)),
     ],
 )

@@ -34,7 +34,7 @@ __all__ = [
     "LookupFn",
     "LookupRegistry",
     "TransformFn",
-    "is_plain_exact",
+    "is_plain_comparison",
     "lookups",
     "register_lookup",
     "register_transform",
@@ -90,6 +90,22 @@ def _in(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
     if isinstance(value, list) and not value:
         return sql_false()
     return expr.in_(value)
+
+
+def _gt(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+    return expr > _bound(expr, value)  # type: ignore[no-any-return]
+
+
+def _gte(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+    return expr >= _bound(expr, value)  # type: ignore[no-any-return]
+
+
+def _lt(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+    return expr < _bound(expr, value)  # type: ignore[no-any-return]
+
+
+def _lte(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
+    return expr <= _bound(expr, value)  # type: ignore[no-any-return]
 
 
 def _range(expr: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
@@ -151,10 +167,10 @@ def _builtin_lookups() -> list[tuple[str, LookupFn, Any, ValueKind]]:
         ("endswith", _text(EndsWith, fold=False), text, "text"),
         ("iendswith", _text(EndsWith, fold=True), text, "text"),
         ("in", _in, None, "many"),
-        ("gt", lambda e, v: e > _bound(e, v), None, "same"),
-        ("gte", lambda e, v: e >= _bound(e, v), None, "same"),
-        ("lt", lambda e, v: e < _bound(e, v), None, "same"),
-        ("lte", lambda e, v: e <= _bound(e, v), None, "same"),
+        ("gt", _gt, None, "same"),
+        ("gte", _gte, None, "same"),
+        ("lt", _lt, None, "same"),
+        ("lte", _lte, None, "same"),
         ("range", _range, None, "pair"),
         ("isnull", _isnull, None, "flag"),
         ("regex", _regex, None, "pattern"),
@@ -288,10 +304,21 @@ lookups = LookupRegistry()
 """The registry every QuerySet resolves lookups against."""
 
 
-def is_plain_exact(type_: TypeEngine[Any]) -> bool:
-    """Whether ``exact`` on a column of ``type_`` is the built-in ``column == value``
-    (not replaced by a ``register_lookup("exact", ..., for_type=...)``)."""
-    return lookups.lookup("exact", type_) is _exact
+_COMPARISONS: dict[str, LookupFn] = {
+    "exact": _exact,
+    "gt": _gt,
+    "gte": _gte,
+    "lt": _lt,
+    "lte": _lte,
+}
+
+
+def is_plain_comparison(name: str, type_: TypeEngine[Any]) -> bool:
+    """Whether lookup ``name`` on a column of ``type_`` is one of the built-in comparisons
+    (``exact``, ``gt``, ``gte``, ``lt``, ``lte``: ``column <op> value``), not replaced by
+    a lookup of the user's."""
+    builtin = _COMPARISONS.get(name)
+    return builtin is not None and lookups.lookup(name, type_) is builtin
 
 
 def register_lookup(
