@@ -171,7 +171,13 @@ def order_by(state: QueryState, fields: tuple[Any, ...]) -> QueryState:
     for field in fields:
         term, joins = _order_term(state, field, joins)
         terms.append(term)
-    return changed(state, order_by=tuple(terms), joins=joins)
+    # Ordering a cached filter by its model's fields keeps its cached statement.
+    keep = (
+        state.exact is not None
+        and joins == state.joins
+        and prepared.plain_order(state.model, terms)
+    )
+    return changed(state, order_by=tuple(terms), joins=joins, exact=state.exact if keep else None)
 
 
 def _order_term(
@@ -210,7 +216,7 @@ def pk_ordered(state: QueryState, descending: bool) -> QueryState:
     """``state`` ordered by primary key (``first()`` / ``last()`` of an unordered query)."""
     info = get_model_info(state.model)
     terms = tuple((info.columns[k], descending, k) for k in info.pk_keys)
-    return changed(state, order_by=terms)
+    return changed(state, order_by=terms, exact=state.exact)
 
 
 def checked_fields(model: type[Any], names: Iterable[str]) -> tuple[str, ...]:
@@ -317,4 +323,5 @@ def sliced(state: QueryState, start: int, stop: int | None) -> QueryState:
         cap = base + state.limit
         new_stop = cap if new_stop is None else min(new_stop, cap)
     limit = None if new_stop is None else max(new_stop - new_start, 0)
-    return changed(state, offset=new_start or None, limit=limit)
+    # A slice keeps a cached filter's statement (one per window: see prepared.MAX_STATEMENTS).
+    return changed(state, offset=new_start or None, limit=limit, exact=state.exact)

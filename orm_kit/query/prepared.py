@@ -40,6 +40,12 @@ __all__ = [
     "register_plain_base",
 ]
 
+MAX_STATEMENTS = 1000
+"""The most statements cached for one model. Shapes are bounded by the code that makes
+them, except slices: ``qs[start:start + 20]`` is a shape for each ``start``. Past this
+many, a new shape's statement is built for its call and not kept (still correct, and
+SQLAlchemy's compiled cache, which is bounded, still serves its SQL)."""
+
 CACHED = True
 """Whether filters may take the cached-statement path at all; tests set it ``False`` to
 compare with statements SQLAlchemy compiles from the general path's clauses."""
@@ -73,6 +79,14 @@ def is_plain_base(state: QueryState) -> bool:
     return state.using is not None and dataclasses.replace(state, using=None) == QueryState(
         state.model
     )
+
+
+def plain_order(model: type[Any], terms: Sequence[tuple[Any, bool, str | None]]) -> bool:
+    """Whether every ``order_by`` term names a column of ``model`` (``"name"``,
+    ``"-id"``): the same expression on every call, so a statement keyed by it is found
+    again (an expression term is a new object each time)."""
+    columns = get_model_info(model).columns
+    return all(name is not None and columns.get(name) is expr for expr, _, name in terms)
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -126,6 +140,7 @@ def exact_statement(state: QueryState, kind: Any, build: Callable[[QueryState], 
     cache_key = (kind, rules.version(), state.statement_shape())
     stmt = info.statements.get(cache_key)
     if stmt is None:
+        full = len(info.statements) >= MAX_STATEMENTS
         where = tuple(
             resolve_lookup(
                 state.model,
@@ -138,6 +153,8 @@ def exact_statement(state: QueryState, kind: Any, build: Callable[[QueryState], 
             for key, _ in state.exact
         )
         stmt = build(dataclasses.replace(state, where=where))
+        if full:  # built for this call only, and run as any statement is (see MAX_STATEMENTS)
+            return stmt
         stmt = info.statements[cache_key] = _cached(stmt)
     return stmt
 

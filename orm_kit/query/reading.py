@@ -33,6 +33,10 @@ __all__ = ["ReadMethods"]
 _UNSET: Any = object()
 
 
+def _found(result: Any) -> bool:
+    return result.first() is not None
+
+
 def _scalar_one(result: Result[Any]) -> Any:
     rows = results.plain_rows(result, sequences=True) if results.FAST_ROWS else None
     if rows is None:
@@ -107,7 +111,8 @@ class ReadMethods(Generic[ModelT, RowT]):
             "Call last() before slicing, or slice the reversed order and use first().",
         )
         if qs._state.order_by:
-            qs = qs._clone(order_by=tuple((e, not d, n) for e, d, n in qs._state.order_by))
+            reverse = tuple((e, not d, n) for e, d, n in qs._state.order_by)
+            qs = qs._clone(order_by=reverse, exact=qs._state.exact)
         else:
             qs = qs._pk_ordered(True)
         rows = await qs[:1]
@@ -183,11 +188,17 @@ class ReadMethods(Generic[ModelT, RowT]):
         qs = self._base()
         if qs._state.empty or qs._state.limit == 0:  # none(), or an empty window: qs[5:5]
             return False
-        stmt = compiler.compile_exists(qs._state)
+        params = prepared.exact_params(qs._state)
+        stmt = (
+            compiler.compile_exists(qs._state)
+            if params is None
+            else prepared.exact_statement(qs._state, "exists", compiler.compile_exists)
+        )
         found: bool = await run(
             qs._target(),
             stmt,
-            lambda r: r.first() is not None,
+            _found,
+            params,
             model=self.model,
             operation="exists",
             filters=qs._filters(),

@@ -167,6 +167,14 @@ READS: list[Callable[[], Awaitable[Any]]] = [
     lambda: RawRow.objects.filter(key__lt=uuid.UUID(int=5)),
     lambda: RawRow.objects.get(id__gte=10),  # 11 (10 is live too: several rows)
     lambda: RawRow.objects.get(id__gt=10),
+    # Ordered by fields, sliced, first / last / exists: still one cached statement.
+    lambda: RawRow.objects.filter(level__gte=1).order_by("-name", "id"),
+    lambda: RawRow.objects.filter(level__lte=1).order_by("id")[1:4],
+    lambda: RawRow.objects.filter(level=2).first(),
+    lambda: RawRow.objects.filter(level=2).order_by("-aware", "id").last(),
+    lambda: RawRow.objects.filter(level=0).exists(),
+    lambda: RawRow.objects.filter(id=2).exists(),  # soft-deleted
+    lambda: RawRow.objects.filter(level=1).order_by("id")[2:].count(),
 ]
 
 
@@ -191,7 +199,8 @@ async def test_reads_return_the_rows_by_hand(seeded: Database, spy: list[str]) -
 
 async def test_other_reads_fall_back(seeded: Database, spy: list[str]) -> None:
     # Not cached statements of the direct path: the plain path, with the same result.
-    await both(spy, lambda: RawRow.objects.filter(level__gte=1).order_by("id"), raw=False)
+    await both(spy, lambda: RawRow.objects.filter(level__gte=1).exclude(id=4), raw=False)
+    await both(spy, lambda: RawRow.objects.filter(level=1).order_by("pk"), raw=False)
     await both(spy, lambda: RawRow.objects.with_deleted().filter(id=2), raw=False)
     await both(spy, lambda: RawRow.objects.order_by("id").values(), raw=False)
     async with seeded.session():
