@@ -135,7 +135,7 @@ EXPECTED_LINES: dict[str, list[str]] = {
         "ValidationError:     Track.seconds expects an integer, not str; pass a value of the "
         "column's type.",
         "ValidationError:     Track.seconds expects an integer from -2147483648 to 2147483647 "
-        "(Integer), not int; pass a value of the column's type.",
+        "(Integer), not an int outside that range; pass a value of the column's type.",
         "ValidationError:     The 'in' lookup on Track.genre needs a list, tuple or set of "
         "values or a QuerySet, not str.",
         "ValidationError:     Track.released expects a date (not a datetime), not str; pass a "

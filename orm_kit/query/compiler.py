@@ -28,7 +28,7 @@ from orm_kit import rules
 from orm_kit.exceptions import InvalidLookupError
 from orm_kit.query.meta import ModelInfo, get_model_info
 from orm_kit.query.relations import apply_joins, joined_column_for, loader_options, path_column
-from orm_kit.query.state import QueryState
+from orm_kit.query.state import QueryState, replaced
 
 __all__ = [
     "StandardUpdate",
@@ -172,8 +172,12 @@ def _needs_subquery(state: QueryState) -> bool:
 def _rows_subquery(state: QueryState) -> Any:
     # The rows the QuerySet returns, unordered: order decides which rows a window holds,
     # not how many, and PostgreSQL refuses ORDER BY terms missing from a DISTINCT list.
-    inner = compile_values(state) if state.shape != "models" else compile_rows(state)[0]
-    return inner.order_by(None).subquery()
+    if state.shape == "models":
+        return compile_rows(state)[0].order_by(None).subquery()
+    # A field named twice (values("a", "a")) once: the count is the same (DISTINCT too),
+    # and MariaDB / MySQL refuse a derived table with two columns of one name.
+    once = replaced(state, fields=tuple(dict.fromkeys(state.fields)))
+    return compile_values(once).order_by(None).subquery()
 
 
 def compile_count(state: QueryState) -> Select[Any]:

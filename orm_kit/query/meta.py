@@ -207,7 +207,7 @@ class ModelInfo:
         try:
             return check(value)
         except Rejected as exc:
-            raise reject(f"{self.model.__name__}.{key}", exc.expected, value) from None
+            raise reject(f"{self.model.__name__}.{key}", exc, value) from None
 
     def with_pk_key(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` with Django's ``pk`` alias named by the primary-key attribute."""
@@ -248,7 +248,7 @@ class ModelInfo:
             return check_all(check, values)
         except Rejected as exc:
             bad = next((v for v in values if v is not None and not _passes(check, v)), None)
-            raise reject(f"{self.model.__name__}.{key}", exc.expected, bad) from None
+            raise reject(f"{self.model.__name__}.{key}", exc, bad) from None
 
     def plain_column(self, key: str) -> bool:
         """Whether ``key`` is a column the constructor may write straight into ``__dict__``

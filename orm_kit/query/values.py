@@ -81,11 +81,14 @@ __all__ = [
 
 
 class Rejected(Exception):  # noqa: N818 - internal signal, never escapes this package
-    """Raised by a checker: the value is not acceptable; ``expected`` says what is."""
+    """Raised by a checker: the value is not acceptable; ``expected`` says what is, and
+    ``got`` what the value is when its type alone does not say (never the value itself:
+    ``"a str of 12 characters"``)."""
 
-    def __init__(self, expected: str) -> None:
+    def __init__(self, expected: str, got: str | None = None) -> None:
         super().__init__(expected)
         self.expected = expected
+        self.got = got
 
 
 Checker = Callable[[Any], Any]
@@ -120,10 +123,11 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def reject(where: str, expected: str, value: Any) -> ValidationError:
+def reject(where: str, rejected: Rejected, value: Any) -> ValidationError:
     """The ``ValidationError`` for ``value`` given to ``where`` (``"User.age"``)."""
+    got = rejected.got or describe(value)
     return ValidationError(
-        f"{where} expects {expected}, not {describe(value)}; pass a value of the column's type."
+        f"{where} expects {rejected.expected}, not {got}; pass a value of the column's type."
     )
 
 
@@ -193,7 +197,9 @@ def _integer(bits: int, type_name: str) -> Checker:
         if isinstance(value, int) and not isinstance(value, bool):
             if low <= value <= high:
                 return value
-            raise Rejected(f"an integer from {low} to {high} ({type_name})")
+            raise Rejected(
+                f"an integer from {low} to {high} ({type_name})", "an int outside that range"
+            )
         raise Rejected("an integer")
 
     def fast(values: list[Any]) -> bool:
@@ -207,14 +213,14 @@ def _integer(bits: int, type_name: str) -> Checker:
 def _float(value: Any) -> Any:
     if isinstance(value, float):
         if math.isnan(value):
-            raise Rejected("a number (NaN cannot be stored on every backend)")
+            raise Rejected("a number (NaN cannot be stored on every backend)", "NaN")
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         if -_EXACT_FLOAT_INT <= value <= _EXACT_FLOAT_INT:
             return value
         # A float holds integers exactly only up to 2**53: a larger one would be stored as
         # another number.
-        raise Rejected("a float, or an int from -2**53 to 2**53")
+        raise Rejected("a float, or an int from -2**53 to 2**53", "an int beyond 2**53")
     raise Rejected("a float or an int")
 
 
@@ -241,13 +247,19 @@ def _numeric(precision: int | None, scale: int | None, write: bool) -> Checker:
             raise Rejected("a Decimal, an int or a float")
         number = value if isinstance(value, Decimal) else Decimal(str(value))
         if not number.is_finite():
-            raise Rejected("a finite number")
+            raise Rejected("a finite number", "an infinite number or NaN")
         if write and whole is not None and number and number.adjusted() + 1 > whole:
-            raise Rejected(f"a number with at most {whole} digits before the decimal point")
+            raise Rejected(
+                f"a number with at most {whole} digits before the decimal point",
+                f"a number with {number.adjusted() + 1} digits before it",
+            )
         exponent = number.as_tuple().exponent
         if write and scale is not None and isinstance(exponent, int) and -exponent > scale:
             # PostgreSQL would round it and SQLite keep it: refused alike instead.
-            raise Rejected(f"a number with at most {scale} digits after the decimal point")
+            raise Rejected(
+                f"a number with at most {scale} digits after the decimal point",
+                f"a number with {-exponent} digits after it",
+            )
         return value
 
     return check
@@ -262,11 +274,15 @@ def _text(length: int | None) -> Checker:
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                raise Rejected("text without lone surrogates (valid Unicode)") from None
+                raise Rejected(
+                    "text without lone surrogates (valid Unicode)", "text with one"
+                ) from None
         if "\x00" in value:
-            raise Rejected("text without NUL characters")
+            raise Rejected("text without NUL characters", "text with one")
         if length is not None and len(value) > length:
-            raise Rejected(f"a str of at most {length} characters")
+            raise Rejected(
+                f"a str of at most {length} characters", f"a str of {len(value)} characters"
+            )
         return value
 
     def fast(values: list[Any]) -> bool:
@@ -327,11 +343,14 @@ def _datetime(aware: bool) -> Checker:
             raise Rejected("a timezone-aware datetime" if aware else "a naive datetime")
         has_zone = value.tzinfo is not None and value.utcoffset() is not None
         if aware and not has_zone:
-            raise Rejected("a timezone-aware datetime (for example datetime.now(UTC))")
+            raise Rejected(
+                "a timezone-aware datetime (for example datetime.now(UTC))", "a naive datetime"
+            )
         if not aware and has_zone:
             raise Rejected(
                 "a naive datetime (the column has no time zone; declare it "
-                "DateTime(timezone=True) or UTCDateTime to store aware values)"
+                "DateTime(timezone=True) or UTCDateTime to store aware values)",
+                "an aware datetime",
             )
         return value
 

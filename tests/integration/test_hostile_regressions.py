@@ -228,3 +228,23 @@ async def test_f_through_a_relationship_names_a_field_of_the_queried_model(
     await Comment.objects.create(post=p3, author=ann, body="someone else's")
     own = Comment.objects.filter(post__author__id=F("author_id")).values_list("id", flat=True)
     assert await own == [first.id]
+
+
+async def test_a_field_named_twice_in_values_counts_its_rows(authors: list[User]) -> None:
+    # Found by the hostile-input fuzzer (seed 20261206): values("author__name",
+    # "author__name").count() selected the column twice in the counted subquery, and
+    # MariaDB refuses a derived table with two columns of one name (a DatabaseError).
+    ann, bob, _ = authors
+    for i in range(3):
+        await Post.objects.create(author=ann if i else bob, title=f"t{i}", views=i, likes=0)
+    twice = Post.objects.values("author__name", "author__name")
+    assert await twice.count() == 3 == len(await twice)
+    assert await twice.exists()
+    assert await Post.objects.values("title", "title").distinct().count() == 3
+    assert await Post.objects.values_list("title", "title").order_by("title")[1:].count() == 2
+    assert await Post.objects.values_list("title", "title").order_by("title")[1:] == [
+        ("t1", "t1"),
+        ("t2", "t2"),
+    ]
+    names = Post.objects.values("author__name", "author__name").distinct()
+    assert await names.count() == 2

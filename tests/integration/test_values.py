@@ -99,6 +99,49 @@ async def test_values_that_do_not_fit_the_column_are_refused(
         await Gauge.objects.exclude(**lookups).count()
 
 
+# A value of the right type that is still refused: the message says what is wrong with it
+# (never the value itself), instead of "expects a str of at most 10 characters, not str".
+WHOLE_MESSAGES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "create",
+        {"label": "x" * 12},
+        "Gauge.label expects a str of at most 10 characters, not a str of 12 characters",
+    ),
+    (
+        "filter",
+        {"n": 2**31},
+        "Gauge.n expects an integer from -2147483648 to 2147483647 (Integer), not an int "
+        "outside that range",
+    ),
+    ("filter", {"ratio": float("nan")}, "not NaN"),
+    ("filter", {"ratio": 2**53 + 1}, "not an int beyond 2**53"),
+    ("filter", {"price": Decimal("Infinity")}, "not an infinite number or NaN"),
+    ("create", {"price": Decimal("1.234")}, "not a number with 3 digits after it"),
+    ("create", {"price": Decimal("12345")}, "not a number with 5 digits before it"),
+    (
+        "filter",
+        {"label": "a\x00b"},
+        "Gauge.label expects text without NUL characters, not text with one",
+    ),
+    ("filter", {"at": datetime(2026, 1, 1)}, "not a naive datetime"),
+    ("filter", {"wall": datetime(2026, 1, 1, tzinfo=UTC)}, "not an aware datetime"),
+]
+
+
+@pytest.mark.parametrize(("call", "values", "message"), WHOLE_MESSAGES, ids=lambda v: repr(v)[:30])
+async def test_a_refused_value_of_the_right_type_says_what_is_wrong_with_it(
+    gauges: Database, call: str, values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        if call == "create":
+            await Gauge.objects.create(**values)
+        else:
+            await Gauge.objects.filter(**values).count()
+    assert message in str(raised.value)
+    assert ", not str;" not in str(raised.value) and ", not int;" not in str(raised.value)
+    assert await Gauge.objects.count() == 2
+
+
 @pytest.mark.parametrize(
     "key", ["flag__icontains", "n__startswith", "doc__gt", "day__hour", "n__year", "label__date"]
 )

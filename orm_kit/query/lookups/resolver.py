@@ -280,7 +280,7 @@ def _operand(
         try:
             return text_value(value), value, True
         except Rejected as exc:
-            raise reject(where, exc.expected, value) from None
+            raise reject(where, exc, value) from None
     checked = _check(model, where, expr.type, value)  # "same"
     return _compared(expr, checked), checked, True
 
@@ -312,7 +312,7 @@ def _check(model: type[Any], where: str, type_: TypeEngine[Any], value: Any) -> 
     try:
         return checker(value)
     except Rejected as exc:
-        raise reject(where, exc.expected, value) from None
+        raise reject(where, exc, value) from None
 
 
 def _expression(model: type[Any], where: str, lookup: str, value: Any) -> ColumnElement[Any]:
