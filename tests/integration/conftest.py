@@ -1,6 +1,6 @@
 """Fixtures shared by the integration tests: a migration project folder with a clean database
 of its own, an in-memory exporter of orm_kit's OpenTelemetry spans, and a spy on the raw
-path's statements."""
+path's statements and one on the cached statements."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from orm_kit import raw_path
 from orm_kit.observability import disable_tracing, enable_tracing
+from orm_kit.query import prepared
 from tests.backends import create_database_sql, drop_database_sql
 from tests.integration.migration_project import Project
 
@@ -79,3 +80,18 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(raw_path.RawPath, "run", counting)
     return ran
+
+
+@pytest.fixture
+def cached(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The kinds of the cached statements served (``prepared.exact_statement``; one entry
+    per use)."""
+    served: list[Any] = []
+    original = prepared.exact_statement
+
+    def counting(state: Any, kind: Any, build: Any) -> Any:
+        served.append(kind)
+        return original(state, kind, build)
+
+    monkeypatch.setattr(prepared, "exact_statement", counting)
+    return served

@@ -50,20 +50,6 @@ async def seeded(db: Database) -> Database:
     return db
 
 
-@pytest.fixture
-def cached(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The kinds of the cached statements served (one entry per use)."""
-    served: list[Any] = []
-    original = prepared.exact_statement
-
-    def counting(state: Any, kind: Any, build: Any) -> Any:
-        served.append(kind)
-        return original(state, kind, build)
-
-    monkeypatch.setattr(prepared, "exact_statement", counting)
-    return served
-
-
 async def outcome(run: Callable[[], Awaitable[Any]]) -> Any:
     """What ``run()`` returns (``typed``), or the kind and message of its orm_kit error."""
     try:

@@ -140,20 +140,6 @@ async def seeded(db: Database) -> Database:
     return db
 
 
-@pytest.fixture
-def cached(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """The kinds of the cached statements served (one entry per use)."""
-    served: list[Any] = []
-    original = prepared.exact_statement
-
-    def counting(state: Any, kind: Any, build: Any) -> Any:
-        served.append(kind)
-        return original(state, kind, build)
-
-    monkeypatch.setattr(prepared, "exact_statement", counting)
-    return served
-
-
 async def _get(**kwargs: Any) -> Any:
     """``get(**kwargs)``, or the name and message of the orm_kit error it raises."""
     try:
